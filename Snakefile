@@ -1,0 +1,28 @@
+# ganprint: attribute images to the GAN that made them (Yu, Davis & Fritz, ICCV 2019).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# config.yaml is the embedded default; a --configfile given on the command line replaces
+# it instead of being merged into it (a paper run must not inherit the demo data set).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/gans.smk"
+include: "workflow/rules/attribution.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/table3.csv",
+        "results/sanity_check.csv",
+    default_target: True

@@ -1,0 +1,79 @@
+"""Evaluating an attribution model: accuracy, per-class accuracy, confusion, features, FD ratio."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import GanprintError, runtime
+from ..convert import to_unit_range
+from ..metrics import accuracy_percent, confusion_matrix, fd_ratio, per_class_accuracy_percent
+from ..storage import atomic_path, load_checkpoint, save_json, save_table
+from .data import LabelledImages
+from .network import AttributionNetwork, AttributionSettings
+
+log = logging.getLogger(__name__)
+
+
+def load_model(path: str, device) -> AttributionNetwork:
+    checkpoint = load_checkpoint(path)
+    model = AttributionNetwork(AttributionSettings(**checkpoint["settings"]))
+    model.load_state_dict(checkpoint["model"])
+    model.sources = list(checkpoint["sources"])
+    return model.to(device).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities and fingerprint features of uint8 images, in batches."""
+    probabilities, features = [], []
+    for start in range(0, len(images), batch):
+        inputs = to_unit_range(images[start : start + batch], device)
+        if device.type == "cuda":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        with runtime.autocast(device):
+            feature = model.features(inputs)
+            logits = model.classifier(feature)
+        probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        features.append(feature.float().cpu().numpy())
+    return np.concatenate(probabilities), np.concatenate(features)
+
+
+def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,
+                         confusion_output: str, labels: dict, batch: int = 256, threads: int = 1, seed: int = 0) -> dict:
+    """Evaluate on one test set per source (in the model's source order); `labels` (dataset,
+    experiment, method, ...) are copied into the metrics so that tables can be assembled from them."""
+    device = runtime.configure(threads, seed)
+    model = load_model(model_path, device)
+    if len(test_paths) != len(model.sources):
+        raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(test_paths)} test sets")
+    data = LabelledImages(test_paths)
+    rows = np.arange(len(data))
+    probabilities, features = [], []
+    for start in range(0, len(rows), 8 * batch):
+        images, _ = data.gather(rows[start : start + 8 * batch])
+        chunk_probabilities, chunk_features = predict(model, images, batch, device)
+        probabilities.append(chunk_probabilities)
+        features.append(chunk_features)
+    probabilities, features = np.concatenate(probabilities), np.concatenate(features)
+    confusion = confusion_matrix(data.labels, probabilities.argmax(1), len(model.sources))
+    metrics = {
+        **labels,
+        "sources": model.sources,
+        "accuracy": accuracy_percent(confusion),
+        "per_class_accuracy": dict(zip(model.sources, per_class_accuracy_percent(confusion).tolist())),
+        "confusion": confusion.tolist(),
+        "fd_ratio": fd_ratio(features, data.labels, seed),
+        "n_classes": len(model.sources),
+        "n_test_per_class": min(data.counts),
+        "n_test": len(data),
+    }
+    with atomic_path(features_output) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, features=features.astype(np.float32), labels=data.labels)
+    save_table(confusion_output, pd.DataFrame(confusion, index=model.sources, columns=model.sources)
+               .rename_axis("true \\ predicted").reset_index())
+    save_json(metrics_output, metrics)
+    log.info("accuracy %.2f%%, FD ratio %.2f on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(data))
+    return metrics

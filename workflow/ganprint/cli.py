@@ -1,0 +1,201 @@
+"""The `ganprint` command: one subcommand per workflow stage."""
+
+import argparse
+import json
+import logging
+import sys
+
+from . import GanprintError, __version__
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or positive, got {value}")
+    return value
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
+    return key, value
+
+
+def prepare_real(args):
+    from .data.real import prepare_real as run
+
+    run(args.source, args.output, args.size, args.count, args.path, args.crop, args.seed, args.threads)
+
+
+def real_subset(args):
+    from .data.subsets import subset_diff
+    from .storage import load_images, save_array
+
+    total = len(load_images(args.images))
+    save_array(args.output, subset_diff(total, args.base_size, args.difference, args.seed))
+
+
+def split_real(args):
+    from .data.subsets import real_split
+    from .storage import image_array_writer, load_images
+
+    images = load_images(args.images)
+    for rows, output in zip(real_split(len(images), args.n_train, args.n_test, args.seed), (args.train_output, args.test_output)):
+        with image_array_writer(output, len(rows), images.shape[1]) as array:
+            array[:] = images[rows]
+
+
+def train_gan(args):
+    from .gans.training import train_gan as run
+
+    try:
+        settings = json.loads(args.settings)
+    except json.JSONDecodeError as error:
+        raise GanprintError(f"--settings is not valid JSON: {error}") from error
+    run(args.arch, settings, args.images, args.output, args.seed, args.threads, args.subset,
+        args.checkpoint_every, args.log_every)
+
+
+def sample_gan(args):
+    from .gans.sampling import sample_gan as run
+
+    run(args.checkpoint, args.train_output, args.test_output, args.n_train, args.n_test, args.seed, args.batch, args.threads)
+
+
+def train_attribution(args):
+    from .attribution.training import OptimiserSettings, train_attribution as run
+
+    optimiser = OptimiserSettings(learning_rate=args.lr, betas=tuple(args.betas), batch_size=args.batch_size,
+                                  epochs=args.epochs, lr_schedule=args.lr_schedule, flip=not args.no_flip)
+    run(args.train, args.sources, args.output, optimiser, args.fmap_base, args.fmap_max, args.seed, args.threads, args.initial)
+
+
+def evaluate(args):
+    from .attribution.evaluation import evaluate_attribution
+
+    evaluate_attribution(args.model, args.test, args.metrics, args.features, args.confusion, dict(args.label),
+                         args.batch, args.threads, args.seed)
+
+
+def table(args):
+    from .tables import write_table
+
+    print(write_table(args.metrics, args.output, args.per_class).to_string(index=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganprint", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    stage = stages.add_parser("prepare-real", help="decode, crop and resize real images into an .npy array")
+    stage.add_argument("--source", choices=["embedded", "folder", "lmdb"], required=True)
+    stage.add_argument("--path", help="image folder or LMDB (not for embedded)")
+    stage.add_argument("--crop", choices=["centre", "celeba"], default="centre")
+    stage.add_argument("--size", type=_positive, required=True)
+    stage.add_argument("--count", type=_positive, required=True)
+    stage.add_argument("--seed", type=int, default=0)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=prepare_real)
+
+    stage = stages.add_parser("real-subset", help="indices of real_subset_diff_#i")
+    stage.add_argument("--images", required=True)
+    stage.add_argument("--base-size", type=_positive, required=True)
+    stage.add_argument("--difference", type=_non_negative, required=True)
+    stage.add_argument("--seed", type=int, default=0)
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=real_subset)
+
+    stage = stages.add_parser("split-real", help="the real class's train and test images")
+    stage.add_argument("--images", required=True)
+    stage.add_argument("--n-train", type=_positive, required=True)
+    stage.add_argument("--n-test", type=_positive, required=True)
+    stage.add_argument("--seed", type=int, default=0)
+    stage.add_argument("--train-output", required=True)
+    stage.add_argument("--test-output", required=True)
+    stage.set_defaults(run=split_real)
+
+    stage = stages.add_parser("train-gan", help="train one GAN instance (resumable)")
+    stage.add_argument("--arch", required=True)
+    stage.add_argument("--settings", default="{}", help="JSON object of the architecture's settings")
+    stage.add_argument("--images", required=True)
+    stage.add_argument("--subset", help="index file restricting the real images used")
+    stage.add_argument("--seed", type=_non_negative, required=True)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--checkpoint-every", type=_positive, default=100_000, help="images between resumable states")
+    stage.add_argument("--log-every", type=_positive, default=10_000, help="images between progress lines")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=train_gan)
+
+    stage = stages.add_parser("sample-gan", help="sample train and test images from a trained GAN")
+    stage.add_argument("--checkpoint", required=True)
+    stage.add_argument("--n-train", type=_positive, required=True)
+    stage.add_argument("--n-test", type=_positive, required=True)
+    stage.add_argument("--seed", type=_non_negative, required=True)
+    stage.add_argument("--batch", type=_positive, default=256)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--train-output", required=True)
+    stage.add_argument("--test-output", required=True)
+    stage.set_defaults(run=sample_gan)
+
+    stage = stages.add_parser("train-attribution", help="train the attribution network over sources")
+    stage.add_argument("--train", nargs="+", required=True, help="one training image array per source")
+    stage.add_argument("--sources", nargs="+", required=True, help="source names, in the order of --train")
+    stage.add_argument("--lr", type=float, default=1e-3)
+    stage.add_argument("--betas", type=float, nargs=2, default=(0.0, 0.99))
+    stage.add_argument("--batch-size", type=_positive, default=32)
+    stage.add_argument("--epochs", type=_positive, default=10)
+    stage.add_argument("--lr-schedule", choices=["constant", "linear"], default="constant")
+    stage.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    stage.add_argument("--fmap-base", type=_positive, default=1024)
+    stage.add_argument("--fmap-max", type=_positive, default=512)
+    stage.add_argument("--initial", help="start from this attribution model's weights")
+    stage.add_argument("--seed", type=_non_negative, default=0)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=train_attribution)
+
+    stage = stages.add_parser("evaluate", help="accuracy, confusion, features and FD ratio of a model")
+    stage.add_argument("--model", required=True)
+    stage.add_argument("--test", nargs="+", required=True, help="one test image array per source, model order")
+    stage.add_argument("--label", type=_key_value, action="append", default=[], help="KEY=VALUE copied into metrics")
+    stage.add_argument("--batch", type=_positive, default=256)
+    stage.add_argument("--seed", type=_non_negative, default=0, help="seed of the FD-ratio half split")
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--metrics", required=True)
+    stage.add_argument("--features", required=True)
+    stage.add_argument("--confusion", required=True)
+    stage.set_defaults(run=evaluate)
+
+    stage = stages.add_parser("table", help="assemble a CSV table from metrics files")
+    stage.add_argument("--metrics", nargs="+", required=True)
+    stage.add_argument("--per-class", action="store_true", help="add a column per source")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=table)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        args.run(args)
+    except GanprintError as error:
+        print(f"ganprint {args.stage}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

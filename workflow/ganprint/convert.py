@@ -1,0 +1,16 @@
+"""Conversion between stored uint8 images and network tensors."""
+
+import numpy as np
+import torch
+
+
+def to_unit_range(batch: np.ndarray, device) -> torch.Tensor:
+    """uint8 N x H x W x 3 -> float N x 3 x H x W in [-1, 1]."""
+    tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    return tensor.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """float N x 3 x H x W in [-1, 1] -> uint8 N x H x W x 3 (round to nearest)."""
+    scaled = (images.float() + 1.0) * 127.5
+    return scaled.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

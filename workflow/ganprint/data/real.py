@@ -1,0 +1,142 @@
+"""Real image sets: a folder (plain or CelebA), an LSUN LMDB, or the embedded photographs."""
+
+import itertools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .. import GanprintError
+from ..storage import image_array_writer
+from .images import IMAGE_SUFFIXES, crop_function, decode_image, resize
+
+log = logging.getLogger(__name__)
+
+# Colour photographs bundled with scikit-image that load without a download.
+EMBEDDED_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "stereo_motorcycle",
+    "colorwheel",
+)
+
+CHUNK = 256
+
+
+def folder_items(folder: str | Path, count: int):
+    """The first `count` images of a folder (sorted by name), as (name, path) pairs."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanprintError(f"image folder not found: {folder}")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise GanprintError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    _require_count(len(paths), count, str(folder))
+    return ((str(p), str(p)) for p in paths[:count])
+
+
+def lmdb_items(path: str | Path, count: int):
+    """The first `count` records of an LSUN LMDB (keys -> encoded image bytes), streamed."""
+    import lmdb
+
+    path = Path(path)
+    if not path.exists():
+        raise GanprintError(f"LMDB not found: {path}")
+    try:
+        environment = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=path.is_dir())
+    except lmdb.Error as error:
+        raise GanprintError(f"{path} is not an LMDB database: {error}") from error
+    with environment.begin(write=False) as transaction:
+        _require_count(transaction.stat()["entries"], count, str(path))
+
+    def records():
+        with environment.begin(write=False) as transaction:
+            for key, value in itertools.islice(transaction.cursor().iternext(), count):
+                yield f"{path}[{key.decode(errors='replace')}]", bytes(value)
+        environment.close()
+
+    return records()
+
+
+def _require_count(available: int, requested: int, name: str) -> None:
+    if available < requested:
+        raise GanprintError(f"{name} holds {available} images, fewer than the {requested} requested")
+
+
+def write_decoded(items, count: int, output: str | Path, size: int, crop: str, threads: int) -> None:
+    """Decode, crop and store images; report how many had to be converted to RGB."""
+    crop_image = crop_function(crop)
+    converted = 0
+
+    def prepare(item):
+        name, data = item
+        decoded = decode_image(data, name)
+        return crop_image(decoded.pixels, size, name), decoded.converted_from is not None
+
+    with image_array_writer(output, count, size) as array, ThreadPoolExecutor(max(1, threads)) as pool:
+        for start in range(0, count, CHUNK):
+            chunk = list(itertools.islice(items, CHUNK))
+            for offset, (pixels, was_converted) in enumerate(pool.map(prepare, chunk)):
+                array[start + offset] = pixels
+                converted += was_converted
+    if converted:
+        log.warning("converted %d grayscale/RGBA/other-mode images to RGB", converted)
+    log.info("wrote %d images of %dx%d to %s", count, size, size, output)
+
+
+def embedded_photos() -> list[np.ndarray]:
+    """The bundled colour photographs as H x W x 3 uint8 arrays."""
+    import skimage.data
+
+    photos = []
+    for name in EMBEDDED_PHOTOS:
+        loaded = getattr(skimage.data, name)()
+        if isinstance(loaded, tuple):  # stereo_motorcycle: (left, right, disparity)
+            photos.extend(image for image in loaded if image.ndim == 3)
+        else:
+            photos.append(loaded)
+    return [np.ascontiguousarray(photo[..., :3]).astype(np.uint8) for photo in photos]
+
+
+def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None:
+    """Random square crops of the embedded photographs, resized to size x size.
+
+    Crop sides are drawn between 1/8 and 1/2 of a photograph's short side (at least
+    `size`), so the set mixes textures and larger structures; fully deterministic for a seed.
+    """
+    photos = embedded_photos()
+    rng = np.random.default_rng(seed)
+    with image_array_writer(output, count, size) as array:
+        for index in range(count):
+            photo = photos[rng.integers(len(photos))]
+            height, width = photo.shape[:2]
+            short = min(height, width)
+            side = int(rng.integers(max(size, short // 8), max(size, short // 2) + 1))
+            top = int(rng.integers(0, height - side + 1))
+            left = int(rng.integers(0, width - side + 1))
+            array[index] = resize(photo[top : top + side, left : left + side], size)
+    log.info("wrote %d embedded crops of %dx%d to %s", count, size, size, output)
+
+
+def prepare_real(source: str, output: str, size: int, count: int, path: str | None = None,
+                 crop: str = "centre", seed: int = 0, threads: int = 1) -> None:
+    if count <= 0:
+        raise GanprintError(f"count must be positive, got {count}")
+    if source == "embedded":
+        write_embedded(output, size, count, seed)
+        return
+    if path is None:
+        raise GanprintError(f"real source '{source}' needs a path")
+    if source == "folder":
+        items = folder_items(path, count)
+    elif source == "lmdb":
+        items = lmdb_items(path, count)
+    else:
+        raise GanprintError(f"unknown real source '{source}'; choose embedded, folder or lmdb")
+    write_decoded(items, count, output, size, crop, threads)

@@ -1,0 +1,38 @@
+"""GAN architectures by name: settings dataclass, trainer and generator."""
+
+import dataclasses
+
+from .. import GanprintError
+from .progan import ProGANGenerator, ProGANSettings, ProGANTrainer
+
+ARCHITECTURES = {
+    "progan": (ProGANSettings, ProGANTrainer, ProGANGenerator),
+}
+
+
+def _architecture(name: str):
+    if name not in ARCHITECTURES:
+        raise GanprintError(f"unknown GAN architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[name]
+
+
+def make_settings(name: str, values: dict):
+    settings_class = _architecture(name)[0]
+    known = {f.name for f in dataclasses.fields(settings_class)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise GanprintError(f"unknown setting(s) {unknown} for GAN '{name}'; known: {sorted(known)}")
+    try:
+        return settings_class(**values)
+    except (TypeError, ValueError) as error:
+        raise GanprintError(f"bad settings for GAN '{name}': {error}") from error
+
+
+def make_trainer(name: str, values: dict, device):
+    settings = make_settings(name, values)
+    return _architecture(name)[1](settings, device)
+
+
+def make_generator(name: str, values: dict):
+    settings = make_settings(name, values)
+    return _architecture(name)[2](settings)

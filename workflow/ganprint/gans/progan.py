@@ -1,0 +1,220 @@
+"""ProGAN (Karras et al., ICLR 2018): progressive growing, WGAN-GP loss with drift term.
+
+Networks grow from 4x4 to the final resolution; each new resolution is faded in over
+one phase (alpha 0 -> 1) and then trained stable for one phase. Equalised learning rate,
+pixel norm in G, minibatch standard deviation in D.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..layers import (
+    EqualConv2d,
+    EqualLinear,
+    channels_at,
+    downsample2x,
+    leaky_relu,
+    log2_resolution,
+    minibatch_stddev,
+    pixel_norm,
+    upsample2x,
+)
+from .losses import wgan_gp_critic_loss, wgan_generator_loss
+
+
+@dataclass
+class ProGANSettings:
+    resolution: int = 128
+    latent_dim: int = 512
+    fmap_base: int = 8192
+    fmap_max: int = 512
+    images_per_phase: int = 600_000  # images shown per fade-in phase and per stable phase
+    total_images: int = 12_000_000
+    batch_sizes: dict = field(default_factory=lambda: {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32})
+    learning_rate: float = 0.0015
+    betas: tuple = (0.0, 0.99)
+    gp_weight: float = 10.0
+    drift_weight: float = 0.001
+    ema_beta: float = 0.999
+
+    def __post_init__(self):
+        self.batch_sizes = {int(k): int(v) for k, v in self.batch_sizes.items()}
+        self.betas = tuple(self.betas)
+        missing = [r for r in self.resolutions() if r not in self.batch_sizes]
+        if missing:
+            raise ValueError(f"progan.batch_sizes lacks resolutions {missing}")
+
+    def resolutions(self):
+        return [2**level for level in range(2, log2_resolution(self.resolution) + 1)]
+
+    def schedule(self, images_shown: int) -> tuple[int, float]:
+        """(current resolution, fade-in alpha) after `images_shown` real images."""
+        phase, within = divmod(images_shown, self.images_per_phase)
+        level = (phase + 1) // 2
+        top = len(self.resolutions()) - 1
+        if level > top:
+            return self.resolution, 1.0
+        alpha = within / self.images_per_phase if phase % 2 == 1 else 1.0
+        return 4 * 2**level, alpha
+
+
+class ProGANGenerator(nn.Module):
+    def __init__(self, settings: ProGANSettings):
+        super().__init__()
+        self.latent_dim = settings.latent_dim
+        self.resolution = settings.resolution
+        nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
+        self.dense = EqualLinear(settings.latent_dim, nf(4) * 16, gain=math.sqrt(2) / 4)
+        self.base_conv = EqualConv2d(nf(4), nf(4), 3)
+        self.blocks = nn.ModuleDict()
+        self.to_rgb = nn.ModuleDict({"4": EqualConv2d(nf(4), 3, 1, gain=1.0)})
+        for res in settings.resolutions()[1:]:
+            self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res // 2), nf(res), 3), EqualConv2d(nf(res), nf(res), 3)])
+            self.to_rgb[str(res)] = EqualConv2d(nf(res), 3, 1, gain=1.0)
+
+    def forward(self, z, resolution=None, alpha=1.0):
+        resolution = resolution or self.resolution
+        x = self.dense(pixel_norm(z)).reshape(z.shape[0], -1, 4, 4)
+        x = pixel_norm(leaky_relu(x))
+        x = pixel_norm(leaky_relu(self.base_conv(x)))
+        previous = x
+        res = 4
+        while res < resolution:
+            res *= 2
+            previous = x
+            x = upsample2x(x)
+            for conv in self.blocks[str(res)]:
+                x = pixel_norm(leaky_relu(conv(x)))
+        image = self.to_rgb[str(res)](x)
+        if alpha < 1.0 and res > 4:
+            coarse = upsample2x(self.to_rgb[str(res // 2)](previous))
+            image = torch.lerp(coarse, image, alpha)
+        return image
+
+
+class ProGANDiscriminator(nn.Module):
+    def __init__(self, settings: ProGANSettings):
+        super().__init__()
+        nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
+        self.from_rgb = nn.ModuleDict()
+        self.blocks = nn.ModuleDict()
+        for res in settings.resolutions():
+            self.from_rgb[str(res)] = EqualConv2d(3, nf(res), 1)
+            if res > 4:
+                self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res), nf(res), 3), EqualConv2d(nf(res), nf(res // 2), 3)])
+        self.final_conv = EqualConv2d(nf(4) + 1, nf(4), 3)
+        self.final_dense = EqualLinear(nf(4) * 16, nf(4))
+        self.output = EqualLinear(nf(4), 1, gain=1.0)
+
+    def _block(self, x, res):
+        for conv in self.blocks[str(res)]:
+            x = leaky_relu(conv(x))
+        return downsample2x(x)
+
+    def forward(self, image, alpha=1.0):
+        res = image.shape[-1]
+        x = leaky_relu(self.from_rgb[str(res)](image))
+        if res > 4:
+            x = self._block(x, res)
+            if alpha < 1.0:
+                coarse = leaky_relu(self.from_rgb[str(res // 2)](downsample2x(image)))
+                x = torch.lerp(coarse, x, alpha)
+            res //= 2
+        while res > 4:
+            x = self._block(x, res)
+            res //= 2
+        x = leaky_relu(self.final_conv(minibatch_stddev(x)))
+        x = leaky_relu(self.final_dense(x.flatten(1)))
+        return self.output(x)
+
+
+def real_at(images, resolution: int, alpha: float):
+    """Real images as D sees them during growing: box-downsampled to the current resolution,
+    and blended with their coarser version while a new resolution fades in."""
+    while images.shape[-1] > resolution:
+        images = downsample2x(images)
+    if alpha < 1.0 and resolution > 4:
+        images = torch.lerp(upsample2x(downsample2x(images)), images, alpha)
+    return images
+
+
+class ProGANTrainer:
+    """One ProGAN training run: networks, optimisers, EMA generator and the step function."""
+
+    name = "progan"
+
+    def __init__(self, settings: ProGANSettings, device):
+        self.settings = settings
+        self.device = device
+        self.generator = ProGANGenerator(settings).to(device)
+        self.discriminator = ProGANDiscriminator(settings).to(device)
+        self.generator_ema = ProGANGenerator(settings).to(device).requires_grad_(False)
+        self.generator_ema.load_state_dict(self.generator.state_dict())
+        self.latent_dim = settings.latent_dim
+        self.total_images = settings.total_images
+        self.current_resolution = 4
+        self._new_optimisers()
+
+    def _new_optimisers(self):
+        # As in the reference implementation, Adam's moments restart at each new resolution.
+        adam = dict(lr=self.settings.learning_rate, betas=self.settings.betas, eps=1e-8)
+        self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.discriminator_optimiser = torch.optim.Adam(self.discriminator.parameters(), **adam)
+
+    def batch_size(self, images_shown: int) -> int:
+        resolution, _ = self.settings.schedule(images_shown)
+        return self.settings.batch_sizes[resolution]
+
+    def step(self, images_shown: int, draw_real, draw_latents, draw_uniform) -> dict:
+        resolution, alpha = self.settings.schedule(images_shown)
+        if resolution != self.current_resolution:
+            self.current_resolution = resolution
+            self._new_optimisers()
+        batch = self.settings.batch_sizes[resolution]
+        real = real_at(draw_real(batch), resolution, alpha)
+
+        with torch.no_grad():
+            fake = self.generator(draw_latents(batch), resolution, alpha)
+        critic_loss = wgan_gp_critic_loss(
+            lambda x: self.discriminator(x, alpha), real, fake, draw_uniform(batch),
+            self.settings.gp_weight, self.settings.drift_weight,
+        )
+        self.discriminator_optimiser.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.discriminator_optimiser.step()
+
+        fake = self.generator(draw_latents(batch), resolution, alpha)
+        generator_loss = wgan_generator_loss(self.discriminator(fake, alpha))
+        self.generator_optimiser.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        self.generator_optimiser.step()
+        update_ema(self.generator_ema, self.generator, self.settings.ema_beta)
+        return {"resolution": resolution, "alpha": round(alpha, 4), "d_loss": critic_loss.item(), "g_loss": generator_loss.item()}
+
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "generator_ema": self.generator_ema.state_dict(),
+            "generator_optimiser": self.generator_optimiser.state_dict(),
+            "discriminator_optimiser": self.discriminator_optimiser.state_dict(),
+            "current_resolution": self.current_resolution,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.generator_ema.load_state_dict(state["generator_ema"])
+        self.current_resolution = int(state["current_resolution"])
+        self._new_optimisers()
+        self.generator_optimiser.load_state_dict(state["generator_optimiser"])
+        self.discriminator_optimiser.load_state_dict(state["discriminator_optimiser"])
+
+
+@torch.no_grad()
+def update_ema(average: nn.Module, model: nn.Module, beta: float) -> None:
+    for averaged, current in zip(average.parameters(), model.parameters()):
+        averaged.lerp_(current, 1.0 - beta)

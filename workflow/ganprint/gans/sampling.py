@@ -1,0 +1,53 @@
+"""Sampling a trained generator into train and test image arrays.
+
+Image j's latent comes from its own seed (seed << 32 | j), so every image is
+reproducible on its own, whatever the batch size; train images take j = 0..n_train-1
+and test images continue the numbering, so the two splits never share a latent.
+"""
+
+import logging
+
+import torch
+
+from .. import GanprintError, runtime
+from ..convert import to_uint8
+from ..storage import image_array_writer, load_checkpoint
+from . import make_generator
+
+log = logging.getLogger(__name__)
+
+
+def load_generator(path: str, device) -> torch.nn.Module:
+    checkpoint = load_checkpoint(path)
+    generator = make_generator(checkpoint["arch"], checkpoint["settings"])
+    generator.load_state_dict(checkpoint["generator"])
+    return generator.to(device).eval().requires_grad_(False)
+
+
+def latents(seed: int, first: int, count: int, dimension: int) -> torch.Tensor:
+    rows = [torch.randn(dimension, generator=runtime.generator((seed << 32) | index)) for index in range(first, first + count)]
+    return torch.stack(rows)
+
+
+@torch.no_grad()
+def write_samples(generator, output: str, first: int, count: int, seed: int, batch: int, device) -> None:
+    with image_array_writer(output, count, generator.resolution) as array:
+        for start in range(0, count, batch):
+            size = min(batch, count - start)
+            z = latents(seed, first + start, size, generator.latent_dim).to(device)
+            with runtime.autocast(device):
+                images = generator(z)
+            array[start : start + size] = to_uint8(images)
+
+
+def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
+               seed: int, batch: int = 256, threads: int = 1) -> None:
+    if n_train <= 0 or n_test <= 0:
+        raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+    if not 0 <= seed < 2**31:
+        raise GanprintError(f"sampling seed must be in 0..2^31-1, got {seed}")
+    device = runtime.configure(threads)
+    generator = load_generator(checkpoint, device)
+    write_samples(generator, train_output, 0, n_train, seed, batch, device)
+    write_samples(generator, test_output, n_train, n_test, seed, batch, device)
+    log.info("sampled %d train + %d test images from %s", n_train, n_test, checkpoint)

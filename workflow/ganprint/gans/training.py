@@ -1,0 +1,108 @@
+"""The one GAN training loop: seeding, data drawing, checkpoint/resume, progress, final weights.
+
+Every random draw (initial weights, real batches, latents, interpolation weights) comes
+from the run's seed, and the resumable state holds the random stream, so a run killed
+and restarted from its last checkpoint ends with the same weights as one uninterrupted.
+"""
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import GanprintError, runtime
+from ..convert import to_unit_range
+from ..storage import (
+    load_images,
+    load_resume_state,
+    save_checkpoint,
+    save_resume_state,
+    settings_fingerprint,
+)
+from . import make_trainer
+
+log = logging.getLogger(__name__)
+
+
+class RealBatches:
+    """Draws real training batches uniformly (with replacement) from the allowed rows."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray, stream: torch.Generator, device):
+        self.images, self.rows, self.stream, self.device = images, rows, stream, device
+        self.drawn = 0
+
+    def __call__(self, batch: int) -> torch.Tensor:
+        picks = torch.randint(len(self.rows), (batch,), generator=self.stream).numpy()
+        self.drawn += batch
+        return to_unit_range(self.images[np.sort(self.rows[picks])], self.device)
+
+
+def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
+    if subset_path is None:
+        return np.arange(len(images))
+    rows = np.load(subset_path)
+    if rows.ndim != 1 or len(rows) == 0 or rows.min() < 0 or rows.max() >= len(images):
+        raise GanprintError(f"subset index file {subset_path} does not index the {len(images)} real images")
+    return rows
+
+
+def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: int, threads: int,
+              subset_path: str | None = None, checkpoint_every: int = 100_000, log_every: int = 10_000) -> None:
+    device = runtime.configure(threads, seed)
+    images = load_images(images_path)
+    trainer = make_trainer(arch, settings, device)
+    resolution = getattr(trainer.settings, "resolution", None)
+    if resolution is not None and images.shape[1] != resolution:
+        raise GanprintError(f"{images_path} holds {images.shape[1]}px images but gans.{arch}.resolution is {resolution}")
+    stream = runtime.generator(seed)
+    real = RealBatches(images, training_rows(images, subset_path), stream, device)
+
+    resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
+    fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
+                                            images=str(images_path), subset=str(subset_path), device=device.type))
+    shown = _resume(trainer, stream, resume_path, fingerprint)
+    _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every)
+
+    save_checkpoint(output, {
+        "arch": arch,
+        "settings": dataclasses.asdict(trainer.settings),
+        "generator": trainer.generator_ema.state_dict(),
+        "images_shown": trainer.total_images,
+        "seed": seed,
+    })
+    resume_path.unlink(missing_ok=True)
+
+
+def _resume(trainer, stream, resume_path, fingerprint) -> int:
+    state = load_resume_state(resume_path, fingerprint)
+    if state is None:
+        return 0
+    trainer.load_state_dict(state["trainer"])
+    stream.set_state(state["stream"])
+    log.info("resumed from %s at %d images", resume_path, state["images_shown"])
+    return int(state["images_shown"])
+
+
+def _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every):
+    draw_latents = lambda n: torch.randn(n, trainer.latent_dim, generator=stream).to(device)  # noqa: E731
+    draw_uniform = lambda n: torch.rand(n, generator=stream).to(device)  # noqa: E731
+    next_checkpoint = (shown // checkpoint_every + 1) * checkpoint_every
+    next_log = (shown // log_every + 1) * log_every
+    started, started_at = time.perf_counter(), shown
+    while shown < trainer.total_images:
+        real.drawn = 0
+        losses = trainer.step(shown, real, draw_latents, draw_uniform)
+        shown += real.drawn
+        if shown >= next_log or shown >= trainer.total_images:
+            seconds_per_kimg = (time.perf_counter() - started) / max(shown - started_at, 1) * 1000
+            log.info(json.dumps({"kimg": round(shown / 1000, 2), **losses, "sec_per_kimg": round(seconds_per_kimg, 2)}))
+            next_log = (shown // log_every + 1) * log_every
+        if shown >= next_checkpoint and shown < trainer.total_images:
+            save_resume_state(resume_path, fingerprint, {
+                "trainer": trainer.state_dict(), "stream": stream.get_state(), "images_shown": shown,
+            })
+            next_checkpoint = (shown // checkpoint_every + 1) * checkpoint_every

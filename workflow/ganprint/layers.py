@@ -1,0 +1,80 @@
+"""Building blocks shared by the GANs and the attribution network (Karras et al. 2018)."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def channels_at(resolution: int, fmap_base: int, fmap_max: int) -> int:
+    """Feature maps at a resolution: min(fmap_base / 2^stage, fmap_max), stage = log2(res) - 1."""
+    return max(1, min(2 * fmap_base // resolution, fmap_max))
+
+
+def log2_resolution(resolution: int) -> int:
+    level = int(math.log2(resolution))
+    if resolution < 4 or 2**level != resolution:
+        raise ValueError(f"resolution must be a power of two >= 4, got {resolution}")
+    return level
+
+
+class EqualConv2d(nn.Module):
+    """Conv with weights drawn N(0, 1) and scaled at run time by gain / sqrt(fan_in), zero bias."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, gain=math.sqrt(2), padding_mode="zeros"):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.padding_mode = padding_mode
+
+    def forward(self, x):
+        if self.padding and self.padding_mode != "zeros":
+            x = F.pad(x, [self.padding] * 4, mode=self.padding_mode)
+            return F.conv2d(x, self.weight * self.scale, self.bias)
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    """Dense layer with the equalised learning rate of EqualConv2d."""
+
+    def __init__(self, in_features, out_features, gain=math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.scale = gain / math.sqrt(in_features)
+
+    def forward(self, x):
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+def pixel_norm(x, epsilon=1e-8):
+    """Normalise each pixel's feature vector to unit average square."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + epsilon)
+
+
+def leaky_relu(x):
+    return F.leaky_relu(x, 0.2)
+
+
+def minibatch_stddev(x, group_size=4):
+    """Append one channel: the feature standard deviation over groups of the minibatch."""
+    batch, channels, height, width = x.shape
+    group = min(group_size, batch)
+    while batch % group:
+        group -= 1
+    grouped = x.reshape(group, -1, channels, height, width)
+    centred = grouped - grouped.mean(dim=0, keepdim=True)
+    deviation = (centred.square().mean(dim=0) + 1e-8).sqrt().mean(dim=(1, 2, 3))
+    statistic = deviation.reshape(-1, 1, 1, 1).repeat(group, 1, height, width)
+    return torch.cat([x, statistic], dim=1)
+
+
+def upsample2x(x):
+    return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def downsample2x(x):
+    return F.avg_pool2d(x, 2)

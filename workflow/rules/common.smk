@@ -1,0 +1,64 @@
+# Helpers shared by the rules: paths of sources, experiments and settings passed as params.
+import json
+
+from ganprint import GanprintError
+from ganprint.sources import is_real, parse_instance, sampling_seed
+
+
+def experiment_sources(experiment):
+    if experiment not in config["experiments"]:
+        raise GanprintError(f"experiments.{experiment} is not in the config")
+    return config["experiments"][experiment]["sources"]
+
+
+def check_sources():
+    """Fail at parse time, naming the key, on a source the workflow cannot build."""
+    for experiment, spec in config["experiments"].items():
+        for name in spec["sources"]:
+            if is_real(name):
+                continue
+            instance = parse_instance(name, f"experiments.{experiment}.sources")
+            if instance.arch not in config["gan"] or instance.arch == "threads":
+                known = sorted(k for k in config["gan"] if k != "threads")
+                raise GanprintError(
+                    f"experiments.{experiment}.sources: unknown GAN '{instance.arch}' in '{name}'; known: {known}"
+                )
+
+
+def source_images(dataset, source, split):
+    return f"results/sources/{dataset}/{source}/{split}.npy"
+
+
+def experiment_images(split):
+    def images(wildcards):
+        return [source_images(wildcards.dataset, s, split) for s in experiment_sources(wildcards.experiment)]
+
+    return images
+
+
+def gan_settings(wildcards):
+    """The architecture's settings as JSON; the instance name only picks arch, data and seed."""
+    arch = parse_instance(wildcards.instance).arch
+    return json.dumps({**config["gan"][arch], "resolution": config["image_size"]}, sort_keys=True)
+
+
+def gan_training_subset(wildcards):
+    difference = parse_instance(wildcards.instance).subset_difference
+    if difference is None:
+        return []
+    return f"results/real/{wildcards.dataset}/subsets/diff{difference}.npy"
+
+
+def dataset_setting(key):
+    return lambda wildcards: config["datasets"][wildcards.dataset][key]
+
+
+check_sources()
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z][A-Za-z0-9-]*",
+    instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?",
+    source=r"[a-z][a-z0-9_]*",
+    experiment=r"[A-Za-z0-9_]+",
+    difference=r"\d+",

@@ -1,0 +1,52 @@
+# Real images: decode/crop into one array per data set, subsets, and the real class split.
+
+
+rule prepare_real:
+    output:
+        "results/real/{dataset}/images.npy",
+    params:
+        source=dataset_setting("source"),
+        path=lambda wc: config["datasets"][wc.dataset]["path"] or "",
+        crop=dataset_setting("crop"),
+        n_images=dataset_setting("count"),
+        seed=dataset_setting("seed"),
+        size=config["image_size"],
+    threads: 4
+    log:
+        "results/logs/prepare_real/{dataset}.log",
+    shell:
+        "ganprint prepare-real --source {params.source} --path '{params.path}' --crop {params.crop}"
+        " --size {params.size} --count {params.n_images} --seed {params.seed} --threads {threads}"
+        " --output {output} 2> {log}"
+
+
+rule real_subset:
+    input:
+        "results/real/{dataset}/images.npy",
+    output:
+        "results/real/{dataset}/subsets/diff{difference}.npy",
+    params:
+        base_size=config["subsets"]["base_size"],
+        seed=config["subsets"]["seed"],
+    log:
+        "results/logs/real_subset/{dataset}/diff{difference}.log",
+    shell:
+        "ganprint real-subset --images {input} --base-size {params.base_size}"
+        " --difference {wildcards.difference} --seed {params.seed} --output {output} 2> {log}"
+
+
+rule split_real:
+    input:
+        "results/real/{dataset}/images.npy",
+    output:
+        train="results/sources/{dataset}/real/train.npy",
+        test="results/sources/{dataset}/real/test.npy",
+    params:
+        n_train=config["split"]["n_train"],
+        n_test=config["split"]["n_test"],
+        seed=config["split"]["seed"],
+    log:
+        "results/logs/split_real/{dataset}.log",
+    shell:
+        "ganprint split-real --images {input} --n-train {params.n_train} --n-test {params.n_test}"
+        " --seed {params.seed} --train-output {output.train} --test-output {output.test} 2> {log}"

@@ -1,0 +1,52 @@
+# GAN instances: training (resumable) and sampling of the train and test images.
+
+
+rule train_gan:
+    input:
+        images="results/real/{dataset}/images.npy",
+        subset=gan_training_subset,
+    output:
+        "results/gans/{dataset}/{instance}/generator.pt",
+    params:
+        arch=lambda wc: parse_instance(wc.instance).arch,
+        seed=lambda wc: parse_instance(wc.instance).seed,
+        settings=gan_settings,
+        subset=lambda wc, input: f"--subset {input.subset}" if input.subset else "",
+    threads: config["gan"]["threads"]
+    resources:
+        gpu=1,
+        runtime=2880,
+        mem_mb=16000,
+    log:
+        "results/logs/train_gan/{dataset}/{instance}.log",
+    benchmark:
+        "results/benchmarks/train_gan/{dataset}/{instance}.tsv"
+    shell:
+        "ganprint train-gan --arch {params.arch} --settings '{params.settings}' --images {input.images}"
+        " {params.subset} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
+
+
+rule sample_gan:
+    input:
+        "results/gans/{dataset}/{instance}/generator.pt",
+    output:
+        train="results/sources/{dataset}/{instance}/train.npy",
+        test="results/sources/{dataset}/{instance}/test.npy",
+    params:
+        n_train=config["split"]["n_train"],
+        n_test=config["split"]["n_test"],
+        seed=lambda wc: sampling_seed(wc.instance, config["sampling"]["seed"]),
+        batch=config["sampling"]["batch"],
+    threads: 1
+    resources:
+        gpu=1,
+        runtime=120,
+        mem_mb=8000,
+    log:
+        "results/logs/sample_gan/{dataset}/{instance}.log",
+    benchmark:
+        "results/benchmarks/sample_gan/{dataset}/{instance}.tsv"
+    shell:
+        "ganprint sample-gan --checkpoint {input} --n-train {params.n_train} --n-test {params.n_test}"
+        " --seed {params.seed} --batch {params.batch} --threads {threads}"
+        " --train-output {output.train} --test-output {output.test} 2> {log}"
