@@ -44,15 +44,20 @@ def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def fd_ratio(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
-    """Mean Frechet distance between sources over mean distance between two random
-    disjoint halves of the same source. Larger means sources are more separable."""
+    """Mean Frechet distance between sources over mean distance within a source.
+
+    Each source is split at random into two disjoint halves A and B; within-source
+    distances are FD(A_c, B_c), between-source distances FD(A_a, B_b) for a != b, so both
+    are estimated from equally many samples (a ratio near 1 means inseparable sources).
+    Larger means sources are more separable.
+    """
     rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    groups = {c: features[labels == c] for c in classes}
-    between = [frechet_distance(groups[a], groups[b]) for a, b in itertools.combinations(classes, 2)]
-    within = []
-    for group in groups.values():
+    halves = {}
+    for source in np.unique(labels):
+        group = features[labels == source]
         order = rng.permutation(len(group))
         half = len(group) // 2
-        within.append(frechet_distance(group[order[:half]], group[order[half : 2 * half]]))
+        halves[source] = (group[order[:half]], group[order[half : 2 * half]])
+    within = [frechet_distance(first, second) for first, second in halves.values()]
+    between = [frechet_distance(halves[a][0], halves[b][1]) for a, b in itertools.permutations(halves, 2)]
     return float(np.mean(between) / max(np.mean(within), 1e-12))

@@ -1,0 +1,19 @@
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def smooth_images():
+    """A few hundred 16x16 images of smooth random colour gradients."""
+    rng = np.random.default_rng(0)
+    ramps = np.linspace(0, 1, 16)
+    base = rng.uniform(0, 255, size=(300, 1, 1, 3))
+    slope = rng.uniform(-100, 100, size=(300, 1, 1, 3))
+    images = base + slope * ramps[None, :, None, None] + slope[..., ::-1] * ramps[None, None, :, None]
+    return np.clip(images, 0, 255).astype(np.uint8)

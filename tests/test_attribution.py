@@ -1,0 +1,102 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ganprint import GanprintError
+from ganprint.attribution.evaluation import evaluate_attribution
+from ganprint.attribution.network import AttributionNetwork, AttributionSettings
+from ganprint.attribution.training import OptimiserSettings, train_attribution
+from ganprint.storage import load_checkpoint, load_json
+from ganprint.tables import write_table
+
+
+def test_paper_layout_at_128():
+    network = AttributionNetwork(AttributionSettings(resolution=128, n_classes=11))
+    widths = {res: [conv.weight.shape[1] for conv in block] + [block[-1].weight.shape[0]]
+              for res, block in network.blocks.items()}
+    assert widths == {"128": [3, 16, 32], "64": [32, 32, 64], "32": [64, 64, 128], "16": [128, 128, 256], "8": [256, 256, 512]}
+    assert network.final_conv.weight.shape[:2] == (512, 512)
+    assert network.fingerprint.weight.shape == (512, 512 * 16)
+    assert network.classifier.weight.shape == (11, 512)
+
+
+@pytest.mark.parametrize("resolution", [8, 16, 32])
+def test_features_and_logits_at_every_size(resolution):
+    network = AttributionNetwork(AttributionSettings(resolution=resolution, n_classes=3, fmap_base=64, fmap_max=32))
+    images = torch.rand(5, 3, resolution, resolution) * 2 - 1
+    assert network.features(images).shape == (5, 32)
+    assert network(images).shape == (5, 3)
+
+
+def make_sources(folder, n_per_source, resolution=8):
+    """Three sources of noise images that differ only in a faint fixed pattern (a toy fingerprint)."""
+    rng = np.random.default_rng(0)
+    paths = {"train": [], "test": []}
+    for source in range(3):
+        pattern = rng.normal(0, 12, size=(resolution, resolution, 3))
+        for split, count in (("train", n_per_source), ("test", n_per_source // 2)):
+            images = rng.uniform(60, 190, size=(count, 1, 1, 3)) + rng.normal(0, 8, size=(count, resolution, resolution, 3))
+            path = folder / f"{source}_{split}.npy"
+            np.save(path, np.clip(images + pattern, 0, 255).astype(np.uint8))
+            paths[split].append(str(path))
+    return paths
+
+
+FAST = OptimiserSettings(learning_rate=3e-3, batch_size=32, epochs=4, lr_schedule="linear")
+
+
+def train(paths, output, **overrides):
+    train_attribution(paths["train"], ["a", "b", "c"], output, FAST, fmap_base=32, fmap_max=32, seed=0, threads=1, **overrides)
+
+
+def test_learns_faint_source_patterns_and_evaluates(tmp_path):
+    paths = make_sources(tmp_path, 200)
+    train(paths, tmp_path / "model.pt")
+    metrics = evaluate_attribution(tmp_path / "model.pt", paths["test"], tmp_path / "m.json", tmp_path / "f.npz",
+                                   tmp_path / "c.csv", {"dataset": "toy", "experiment": "x", "method": "ours"})
+    assert metrics["accuracy"] > 90 and metrics["fd_ratio"] > 2
+    assert metrics["n_test_per_class"] == 100 and set(metrics["per_class_accuracy"]) == {"a", "b", "c"}
+    assert np.load(tmp_path / "f.npz")["features"].shape == (300, 32)
+    assert pd.read_csv(tmp_path / "c.csv").shape == (3, 4)
+    table = write_table([tmp_path / "m.json"], tmp_path / "t.csv", per_class=True)
+    assert list(table.columns[:6]) == ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+    assert "accuracy_b" in table.columns
+
+
+def test_training_is_deterministic_and_resumes(tmp_path, monkeypatch):
+    paths = make_sources(tmp_path, 64)
+    train(paths, tmp_path / "a.pt")
+    train(paths, tmp_path / "b.pt")
+    first, second = load_checkpoint(tmp_path / "a.pt")["model"], load_checkpoint(tmp_path / "b.pt")["model"]
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+    import ganprint.attribution.training as training
+
+    original, calls = training._train_epoch, {"n": 0}
+
+    def dying_epoch(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(training, "_train_epoch", dying_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(paths, tmp_path / "c.pt")
+    monkeypatch.setattr(training, "_train_epoch", original)
+    train(paths, tmp_path / "c.pt")
+    resumed = load_checkpoint(tmp_path / "c.pt")["model"]
+    assert all(torch.equal(first[k], resumed[k]) for k in first)
+
+
+def test_mismatched_inputs_are_errors(tmp_path):
+    paths = make_sources(tmp_path, 32)
+    with pytest.raises(GanprintError, match="source names"):
+        train_attribution(paths["train"], ["a"], tmp_path / "m.pt", FAST)
+    np.save(tmp_path / "big.npy", np.zeros((4, 16, 16, 3), np.uint8))
+    with pytest.raises(GanprintError, match="different image sizes"):
+        train_attribution(paths["train"][:2] + [str(tmp_path / "big.npy")], ["a", "b", "c"], tmp_path / "m.pt", FAST)
+    with pytest.raises(GanprintError, match="lr_schedule"):
+        OptimiserSettings(lr_schedule="cosine")
+    assert not (tmp_path / "m.pt").exists()

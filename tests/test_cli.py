@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+import numpy as np
+
+
+def ganprint(*arguments):
+    return subprocess.run([sys.executable, "-m", "ganprint.cli", *map(str, arguments)], capture_output=True, text=True)
+
+
+def test_bad_input_is_a_clear_error_with_nothing_written(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = ganprint("prepare-real", "--source", "folder", "--path", tmp_path / "empty", "--size", 16,
+                      "--count", 4, "--output", tmp_path / "out.npy")
+    assert result.returncode == 1
+    assert "empty holds no images" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*out*"))
+
+
+def test_negative_counts_and_unknown_gans_are_rejected(tmp_path):
+    result = ganprint("prepare-real", "--source", "embedded", "--size", 16, "--count", -3, "--output", tmp_path / "o.npy")
+    assert result.returncode == 2 and "--count" in result.stderr and "positive" in result.stderr
+    np.save(tmp_path / "real.npy", np.zeros((8, 8, 8, 3), np.uint8))
+    result = ganprint("train-gan", "--arch", "biggan", "--images", tmp_path / "real.npy", "--seed", 1, "--output", tmp_path / "g.pt")
+    assert result.returncode == 1 and "unknown GAN architecture 'biggan'" in result.stderr
+
+
+def test_missing_or_malformed_arrays_are_named(tmp_path):
+    np.save(tmp_path / "grey.npy", np.zeros((8, 8, 8), np.uint8))
+    result = ganprint("split-real", "--images", tmp_path / "grey.npy", "--n-train", 2, "--n-test", 2,
+                      "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy")
+    assert result.returncode == 1 and "grey.npy holds uint8 (8, 8, 8)" in result.stderr
+    result = ganprint("sample-gan", "--checkpoint", tmp_path / "none.pt", "--n-train", 2, "--n-test", 2, "--seed", 0,
+                      "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy")
+    assert result.returncode == 1 and "none.pt" in result.stderr

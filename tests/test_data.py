@@ -1,0 +1,125 @@
+import lmdb
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganprint import GanprintError
+from ganprint.data.real import prepare_real
+from ganprint.data.subsets import real_split, subset_diff
+
+
+def save(path, array, mode=None):
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    image.save(path)
+
+
+def colour(height, width, value):
+    return np.full((height, width, 3), value, dtype=np.uint8)
+
+
+def test_embedded_is_deterministic_and_varied(tmp_path):
+    prepare_real("embedded", tmp_path / "a.npy", 16, 50, seed=3)
+    prepare_real("embedded", tmp_path / "b.npy", 16, 50, seed=3)
+    prepare_real("embedded", tmp_path / "c.npy", 16, 50, seed=4)
+    a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
+    assert a.shape == (50, 16, 16, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.reshape(50, -1).std(axis=0).mean() > 20  # crops differ from one another
+
+
+def test_folder_centre_crop_converts_modes(tmp_path, caplog):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save(folder / "0.png", colour(40, 60, 10))
+    save(folder / "1.png", colour(40, 40, 128), mode="L")
+    save(folder / "2.png", colour(50, 40, 200), mode="RGBA")
+    prepare_real("folder", tmp_path / "out.npy", 32, 3, path=str(folder))
+    images = np.load(tmp_path / "out.npy")
+    assert images.shape == (3, 32, 32, 3)
+    assert images[0].max() == 10 and images[2].min() == 200
+    assert "converted 2" in caplog.text
+
+
+def test_celeba_crop_takes_the_authors_window(tmp_path):
+    folder = tmp_path / "celeba"
+    folder.mkdir()
+    aligned = np.zeros((218, 178, 3), dtype=np.uint8)
+    aligned[121 - 64 : 121 + 64, 89 - 64 : 89 + 64] = 255
+    save(folder / "000001.png", aligned)
+    prepare_real("folder", tmp_path / "out.npy", 128, 1, path=str(folder), crop="celeba")
+    assert np.load(tmp_path / "out.npy").min() == 255
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("truncated", "cannot read image"),
+    ("empty", "holds no images"),
+    ("too_few", "fewer than the 5 requested"),
+    ("too_small", "smaller than the 32x32"),
+])
+def test_folder_errors_name_the_problem_and_leave_nothing(tmp_path, problem, message):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    if problem != "empty":
+        save(folder / "a.png", colour(20 if problem == "too_small" else 40, 40, 50))
+    if problem == "truncated":
+        save(folder / "b.png", colour(40, 40, 60))
+        (folder / "b.png").write_bytes((folder / "b.png").read_bytes()[:30])
+    count = 5 if problem == "too_few" else 1 + (problem == "truncated")
+    with pytest.raises(GanprintError, match=message):
+        prepare_real("folder", tmp_path / "out.npy", 32, count, path=str(folder))
+    assert not list(tmp_path.glob("*out.npy*"))
+
+
+def make_lmdb(path, values):
+    environment = lmdb.open(str(path), map_size=1 << 24)
+    with environment.begin(write=True) as transaction:
+        for key, value in values.items():
+            transaction.put(key.encode(), value)
+    environment.close()
+
+
+def encoded(array, kind="WEBP"):
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+def test_lsun_lmdb_is_read_in_key_order(tmp_path):
+    make_lmdb(tmp_path / "db", {f"{i:04x}": encoded(colour(48, 64, 20 * i), "PNG") for i in range(4)})
+    prepare_real("lmdb", tmp_path / "out.npy", 16, 3, path=str(tmp_path / "db"))
+    images = np.load(tmp_path / "out.npy")
+    assert images.shape == (3, 16, 16, 3)
+    assert [int(image.mean()) for image in images] == [0, 20, 40]
+
+
+def test_lmdb_errors(tmp_path):
+    make_lmdb(tmp_path / "db", {"k1": b"not an image"})
+    with pytest.raises(GanprintError, match=r"db\[k1\]"):
+        prepare_real("lmdb", tmp_path / "out.npy", 16, 1, path=str(tmp_path / "db"))
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(GanprintError, match="not an LMDB"):
+        prepare_real("lmdb", tmp_path / "out.npy", 16, 1, path=str(tmp_path / "plain"))
+    assert not list(tmp_path.glob("*out.npy*"))
+
+
+@pytest.mark.parametrize("difference", [0, 1, 7, 40])
+def test_subset_diff_has_exactly_i_images_outside_the_base(difference):
+    base = subset_diff(100, 50, 0, seed=1)
+    subset = subset_diff(100, 50, difference, seed=1)
+    assert len(subset) == 50 and len(np.unique(subset)) == 50
+    assert len(np.setdiff1d(subset, base)) == difference
+
+
+def test_subset_and_split_errors():
+    with pytest.raises(GanprintError, match="difference"):
+        subset_diff(100, 60, 41, seed=0)
+    with pytest.raises(GanprintError, match="base_size"):
+        subset_diff(100, 101, 0, seed=0)
+    with pytest.raises(GanprintError, match="fewer than"):
+        real_split(100, 90, 20, seed=0)
+    train, test = real_split(100, 60, 20, seed=0)
+    assert len(np.intersect1d(train, test)) == 0 and len(train) == 60 and len(test) == 20

@@ -1,0 +1,52 @@
+import numpy as np
+import scipy.linalg
+
+from ganprint.metrics import accuracy_percent, confusion_matrix, fd_ratio, frechet_distance, per_class_accuracy_percent
+
+
+def direct_frechet(first, second):
+    mean_gap = first.mean(0) - second.mean(0)
+    cov_first, cov_second = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_first @ cov_second).real
+    return mean_gap @ mean_gap + np.trace(cov_first + cov_second - 2 * root)
+
+
+def test_frechet_distance_matches_the_direct_formula():
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(6, 6))
+    first = rng.normal(size=(2000, 6)) @ mixing
+    second = rng.normal(size=(2000, 6)) @ (mixing * 0.7) + 1.5
+    assert np.isclose(frechet_distance(first, second), direct_frechet(first, second), rtol=1e-6)
+
+
+def test_frechet_distance_of_known_gaussians():
+    rng = np.random.default_rng(1)
+    first = rng.normal(0.0, 1.0, size=(200_000, 2))
+    second = rng.normal(3.0, 2.0, size=(200_000, 2))
+    # ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^1/2) = 2*9 + 2*(1 + 4 - 2*2) = 20
+    assert abs(frechet_distance(first, second) - 20.0) < 0.2
+
+
+def test_frechet_distance_is_real_and_finite_for_rank_deficient_covariances():
+    rng = np.random.default_rng(2)
+    few = rng.normal(size=(10, 64))
+    assert np.isfinite(frechet_distance(few, few + 0.1))
+    assert abs(frechet_distance(few, few)) < 1e-4
+
+
+def test_fd_ratio_separated_versus_overlapping():
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 400)
+    overlapping = rng.normal(size=(1200, 4))
+    separated = overlapping + labels[:, None] * 5.0
+    assert fd_ratio(separated, labels) > 50
+    assert 0.7 < fd_ratio(overlapping, labels) < 1.3
+
+
+def test_confusion_and_accuracies():
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    predictions = np.array([0, 1, 1, 1, 2, 2])
+    confusion = confusion_matrix(labels, predictions, 3)
+    assert confusion.tolist() == [[1, 1, 0], [0, 2, 1], [0, 0, 1]]
+    assert np.isclose(accuracy_percent(confusion), 400 / 6)
+    assert np.allclose(per_class_accuracy_percent(confusion), [50, 200 / 3, 100])

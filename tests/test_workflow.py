@@ -1,0 +1,112 @@
+"""The real Snakemake workflow on a tiny configuration."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "image_size": 16,
+    "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
+    "subsets": {"base_size": 200},
+    "split": {"n_train": 96, "n_test": 48},
+    "gan": {"threads": 1, "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
+                                     "total_images": 1280, "batch_sizes": {4: 32, 8: 32, 16: 32}}},
+    "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
+    "experiments": {
+        "table3": {"sources": ["real", "progan_all_s1", "progan_all_s2"]},
+        "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
+        "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
+    },
+}
+
+
+def snakemake(directory, config, *arguments, check=True):
+    config_path = Path(directory) / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(config_path), *arguments]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_rules(result) -> set[str]:
+    stats = result.stdout.split("Job stats:")[1].split("total")[0]
+    return set(re.findall(r"^(\w+)\s+\d+\s*$", stats, flags=re.M)) - {"job"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    snakemake(directory, TINY, "--cores", "2", "results/table3.csv", "results/sanity_check.csv")
+    return directory
+
+
+def test_workflow_reaches_table3(finished_run):
+    table = pd.read_csv(finished_run / "results/table3.csv")
+    assert list(table.columns[:6]) == ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+    row = table.iloc[0]
+    assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 48)
+    assert 0 <= row.accuracy <= 100 and row.fd_ratio > 0
+    assert {"accuracy_real", "accuracy_progan_all_s1", "accuracy_progan_all_s2"} <= set(table.columns)
+    assert (finished_run / "results/attribution/tiny/table3/features.npz").exists()
+    assert not list((finished_run / "results").rglob("*.tmp*"))
+    assert not list((finished_run / "results").rglob("*.resume.pt"))
+
+
+def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
+    table = pd.read_csv(finished_run / "results/sanity_check.csv")
+    assert sorted(table.experiment) == ["sanity_diff_seed", "sanity_same_seed"]
+    gans = finished_run / "results/gans/tiny"
+    assert (finished_run / "results/logs/train_gan/tiny/progan_all_s1_run2.log").exists()
+    first = torch.load(gans / "progan_all_s1/generator.pt", weights_only=True)["generator"]
+    twin = torch.load(gans / "progan_all_s1_run2/generator.pt", weights_only=True)["generator"]
+    other = torch.load(gans / "progan_all_s2/generator.pt", weights_only=True)["generator"]
+    assert all(torch.equal(first[k], twin[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):
+    changed = {**TINY, "attribution": {**TINY["attribution"], "learning_rate": 0.0005}}
+    result = snakemake(finished_run, changed, "-n", "results/table3.csv", "results/sanity_check.csv")
+    assert planned_rules(result) == {"train_attribution", "evaluate_attribution", "table3", "sanity_check"}
+    result = snakemake(finished_run, TINY, "-n", "results/table3.csv", "results/sanity_check.csv")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["celeba", "lsun"])
+def test_paper_configs_dry_run(tmp_path, name):
+    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n")
+    rules = planned_rules(result)
+    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table3"} <= rules
+    assert "train_gan                11" in result.stdout
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"attribution": {"epochs": "many"}}, r"'many' is not of type 'integer'.*\n.*\n*.*epochs|epochs"),
+    ({"attribution": {"epoch": 3}}, "'epoch' was unexpected"),
+    ({"split": {"n_train": -5}}, "-5 is less than the minimum"),
+    ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}}, "unknown GAN 'wgan'"),
+    ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
+])
+def test_config_errors_name_the_key(tmp_path, change, message):
+    config = {**TINY, **{key: {**TINY.get(key, {}), **value} for key, value in change.items()}}
+    result = snakemake(tmp_path, config, "-n", check=False)
+    assert result.returncode != 0
+    assert re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
+
+
+def test_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"),
+                             "--directory", str(REPO)], capture_output=True, text=True)
+    assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
