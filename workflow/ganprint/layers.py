@@ -73,7 +73,14 @@ def minibatch_stddev(x, group_size=4):
 
 
 def upsample2x(x):
-    return F.interpolate(x, scale_factor=2, mode="nearest")
+    """Nearest-neighbour 2x upsampling whose backward is a plain sum (F.interpolate's CUDA
+    backward uses atomic adds and is not deterministic)."""
+    batch, channels, height, width = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last):
+        pixels = x.permute(0, 2, 3, 1)[:, :, None, :, None, :].expand(batch, height, 2, width, 2, channels)
+        return pixels.reshape(batch, 2 * height, 2 * width, channels).permute(0, 3, 1, 2)
+    wide = x[:, :, :, None, :, None].expand(batch, channels, height, 2, width, 2)
+    return wide.reshape(batch, channels, 2 * height, 2 * width)
 
 
 def downsample2x(x):

@@ -22,6 +22,8 @@ rule train_attribution:
         gpu=1,
         runtime=1440,
         mem_mb=32000,
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/train_attribution/{dataset}/{experiment}.log",
     benchmark:
@@ -49,6 +51,8 @@ rule evaluate_attribution:
         gpu=1,
         runtime=60,
         mem_mb=16000,
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/evaluate_attribution/{dataset}/{experiment}.log",
     shell:

@@ -53,6 +53,14 @@ def dataset_setting(key):
     return lambda wildcards: config["datasets"][wildcards.dataset][key]
 
 
+def experiment_metrics(experiments):
+    return [
+        f"results/attribution/{dataset}/{experiment}/metrics.json"
+        for experiment in experiments
+        for dataset in config["datasets"]
+    ]
+
+
 check_sources()
 
 

@@ -12,6 +12,8 @@ rule prepare_real:
         seed=dataset_setting("seed"),
         size=config["image_size"],
     threads: 4
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/prepare_real/{dataset}.log",
     shell:
@@ -28,6 +30,8 @@ rule real_subset:
     params:
         base_size=config["subsets"]["base_size"],
         seed=config["subsets"]["seed"],
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/real_subset/{dataset}/diff{difference}.log",
     shell:
@@ -45,6 +49,8 @@ rule split_real:
         n_train=config["split"]["n_train"],
         n_test=config["split"]["n_test"],
         seed=config["split"]["seed"],
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/split_real/{dataset}.log",
     shell:

@@ -17,6 +17,8 @@ rule train_gan:
         gpu=1,
         runtime=2880,
         mem_mb=16000,
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/train_gan/{dataset}/{instance}.log",
     benchmark:
@@ -42,6 +44,8 @@ rule sample_gan:
         gpu=1,
         runtime=120,
         mem_mb=8000,
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/sample_gan/{dataset}/{instance}.log",
     benchmark:

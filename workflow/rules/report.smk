@@ -1,19 +1,13 @@
 # Tables assembled from the evaluations of every data set.
 
 
-def experiment_metrics(experiments):
-    return [
-        f"results/attribution/{dataset}/{experiment}/metrics.json"
-        for experiment in experiments
-        for dataset in config["datasets"]
-    ]
-
-
 rule table3:
     input:
         experiment_metrics(["table3"]),
     output:
         "results/table3.csv",
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/tables/table3.log",
     shell:
@@ -25,6 +19,8 @@ rule sanity_check:
         experiment_metrics(["sanity_same_seed", "sanity_diff_seed"]),
     output:
         "results/sanity_check.csv",
+    conda:
+        "../../envs/ganprint.yaml"
     log:
         "results/logs/tables/sanity_check.log",
     shell:

@@ -1,12 +1,13 @@
 """Sampling a trained generator into train and test image arrays.
 
-Image j's latent comes from its own seed (seed << 32 | j), so every image is
+Image j's latent comes from its own random stream, seeded by the pair (seed, j), so every image is
 reproducible on its own, whatever the batch size; train images take j = 0..n_train-1
 and test images continue the numbering, so the two splits never share a latent.
 """
 
 import logging
 
+import numpy as np
 import torch
 
 from .. import GanprintError, runtime
@@ -25,8 +26,9 @@ def load_generator(path: str, device) -> torch.nn.Module:
 
 
 def latents(seed: int, first: int, count: int, dimension: int) -> torch.Tensor:
-    rows = [torch.randn(dimension, generator=runtime.generator((seed << 32) | index)) for index in range(first, first + count)]
-    return torch.stack(rows)
+    # numpy's SeedSequence mixes both numbers in full (torch's CPU generator keeps 32 bits of a seed).
+    rows = [np.random.default_rng([seed, index]).standard_normal(dimension) for index in range(first, first + count)]
+    return torch.from_numpy(np.stack(rows).astype(np.float32))
 
 
 @torch.no_grad()

@@ -1,0 +1,166 @@
+"""Throughput of the heavy stages at paper scale (128x128) and at the demo scale.
+
+Prints one JSON line per measurement: ProGAN training steps per resolution (images/s and
+the projected hours of the authors' 12M-image schedule), generator sampling, and the
+attribution network's training and inference, in bf16 autocast against fp32 (the ratio).
+It also trains the demo ProGAN twice with one seed (and once with another) and reports
+whether the weights are bit-identical, which the sanity check relies on.
+
+    python benchmarks/training_throughput.py            # GPU when present, else CPU
+    python benchmarks/training_throughput.py --quick    # fewer steps, no twin runs
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from ganprint import runtime
+from ganprint.attribution.network import AttributionNetwork, AttributionSettings
+from ganprint.gans import make_settings
+from ganprint.gans.progan import ProGANGenerator, ProGANTrainer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def report(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def timed(function, repeats: int, device) -> float:
+    function()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - started) / repeats
+
+
+def progan_training(device, steps: int, size: int) -> None:
+    settings = make_settings("progan", {"resolution": size})
+    trainer = ProGANTrainer(settings, device)
+    seconds_per_image = {}
+    for level, resolution in enumerate(settings.resolutions()):
+        shown = 2 * level * settings.images_per_phase  # start of the stable phase at this resolution
+        batch = settings.batch_sizes[resolution]
+        real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+        step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, 512, device=device),  # noqa: E731
+                                    lambda n: torch.rand(n, device=device))
+        seconds = timed(step, steps, device)
+        seconds_per_image[resolution] = seconds / batch
+        report(stage="progan_train_step", device=device.type, resolution=resolution, batch=batch,
+               images_per_s=round(batch / seconds, 1))
+    hours = _schedule_seconds(settings, seconds_per_image) / 3600
+    report(stage="progan_schedule_projection", device=device.type, total_images=settings.total_images, hours=round(hours, 2))
+
+
+def _schedule_seconds(settings, seconds_per_image) -> float:
+    total, shown, chunk = 0.0, 0, 10_000
+    while shown < settings.total_images:
+        resolution, _ = settings.schedule(shown)
+        total += chunk * seconds_per_image[resolution]
+        shown += chunk
+    return total
+
+
+def progan_sampling(device, steps: int, size: int) -> None:
+    generator = ProGANGenerator(make_settings("progan", {"resolution": size})).to(device).eval()
+    z = torch.randn(256, 512, device=device)
+    for precision in ("fp32", "bf16"):
+        enabled = precision == "bf16" and device.type == "cuda"
+
+        @torch.no_grad()
+        def sample():
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+                generator(z)
+
+        seconds = timed(sample, steps, device)
+        report(stage="progan_sampling", device=device.type, precision=precision, images_per_s=round(256 / seconds, 1))
+        if device.type != "cuda":
+            break
+
+
+def attribution(device, steps: int, size: int) -> None:
+    network = AttributionNetwork(AttributionSettings(resolution=size, n_classes=11)).to(device)
+    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    network = network.to(memory_format=layout)
+    optimiser = torch.optim.Adam(network.parameters(), lr=1e-3, betas=(0.0, 0.99))
+    rates = {}
+    for precision in ("fp32", "bf16"):
+        if precision == "bf16" and device.type != "cuda":
+            continue
+        enabled = precision == "bf16"
+        images = (torch.rand(32, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
+        labels = torch.randint(0, 11, (32,), device=device)
+
+        def train_step():
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+                logits = network(images)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+
+        batch = 512 if device.type == "cuda" else 64
+        inputs = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
+
+        @torch.no_grad()
+        def inference():
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
+                network.features(inputs)
+
+        rates[precision] = (32 / timed(train_step, steps, device), batch / timed(inference, steps, device))
+        report(stage="attribution", device=device.type, precision=precision,
+               train_images_per_s=round(rates[precision][0], 1), inference_images_per_s=round(rates[precision][1], 1))
+    if "bf16" in rates:
+        report(stage="attribution_bf16_speedup", train=round(rates["bf16"][0] / rates["fp32"][0], 2),
+               inference=round(rates["bf16"][1] / rates["fp32"][1], 2))
+
+
+def demo_twins(device) -> None:
+    from ganprint.data.real import write_embedded
+    from ganprint.gans.training import train_gan
+
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())["gan"]["progan"]
+    settings["resolution"] = 32
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        write_embedded(folder / "real.npy", 32, 20_000, seed=0)
+        weights, seconds = {}, {}
+        for name, seed in (("first", 1), ("twin", 1), ("other", 2)):
+            started = time.perf_counter()
+            train_gan("progan", settings, folder / "real.npy", folder / f"{name}.pt", seed=seed, threads=1)
+            seconds[name] = round(time.perf_counter() - started, 1)
+            weights[name] = torch.load(folder / f"{name}.pt", weights_only=True)["generator"]
+    identical = all(torch.equal(weights["first"][k], weights["twin"][k]) for k in weights["first"])
+    differ = not all(torch.equal(weights["first"][k], weights["other"][k]) for k in weights["first"])
+    report(stage="demo_progan_twins", device=device.type, same_seed_bit_identical=identical,
+           other_seed_differs=differ, seconds_per_run=seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resolution", type=int, default=128, help="image size of the paper-scale networks")
+    args = parser.parse_args()
+    device = runtime.configure(args.threads, seed=0)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    report(stage="device", device=name, torch=torch.__version__, threads=args.threads)
+    steps = 3 if args.quick else (20 if device.type == "cuda" else 3)
+    progan_training(device, steps, args.resolution)
+    progan_sampling(device, steps, args.resolution)
+    attribution(device, steps, args.resolution)
+    if not args.quick:
+        demo_twins(device)
+
+
+if __name__ == "__main__":
+    main()
