@@ -45,12 +45,12 @@ def real_subset(args):
 
 def split_real(args):
     from .data.subsets import real_split
-    from .storage import image_array_writer, load_images
+    from .storage import load_images, write_rows
 
     images = load_images(args.images)
-    for rows, output in zip(real_split(len(images), args.n_train, args.n_test, args.seed), (args.train_output, args.test_output)):
-        with image_array_writer(output, len(rows), images.shape[1]) as array:
-            array[:] = images[rows]
+    train_rows, test_rows = real_split(len(images), args.n_train, args.n_test, args.seed)
+    write_rows(images, train_rows, args.train_output)
+    write_rows(images, test_rows, args.test_output)
 
 
 def train_gan(args):
@@ -132,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--subset", help="index file restricting the real images used")
     stage.add_argument("--seed", type=_non_negative, required=True)
     stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--checkpoint-every", type=_positive, default=100_000, help="images between resumable states")
-    stage.add_argument("--log-every", type=_positive, default=10_000, help="images between progress lines")
+    stage.add_argument("--checkpoint-every", type=_positive, help="images between resumable states (default: 2%% of the run)")
+    stage.add_argument("--log-every", type=_positive, help="images between progress lines (default: 5%% of the run, at most 10k)")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=train_gan)
 

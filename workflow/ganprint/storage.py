@@ -46,6 +46,13 @@ def image_array_writer(path: str | os.PathLike, count: int, size: int):
         del array
 
 
+def write_rows(images: np.ndarray, rows: np.ndarray, output: str | os.PathLike, chunk: int = 4096) -> None:
+    """Copy the given rows of an image array to a new array, a chunk at a time."""
+    with image_array_writer(output, len(rows), images.shape[1]) as array:
+        for start in range(0, len(rows), chunk):
+            array[start : start + chunk] = images[rows[start : start + chunk]]
+
+
 def load_images(path: str | os.PathLike) -> np.ndarray:
     """Read an N x H x W x 3 uint8 image array, memory-mapped."""
     path = Path(path)

@@ -51,7 +51,9 @@ def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
 
 
 def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: int, threads: int,
-              subset_path: str | None = None, checkpoint_every: int = 100_000, log_every: int = 10_000) -> None:
+              subset_path: str | None = None, checkpoint_every: int | None = None, log_every: int | None = None) -> None:
+    """Train one GAN instance. A resumable state is saved every `checkpoint_every` images
+    (default: every 2% of the run) and removed once the final weights are written."""
     device = runtime.configure(threads, seed)
     images = load_images(images_path)
     trainer = make_trainer(arch, settings, device)
@@ -65,6 +67,8 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
                                             images=str(images_path), subset=str(subset_path), device=device.type))
     shown = _resume(trainer, stream, resume_path, fingerprint)
+    checkpoint_every = checkpoint_every or max(trainer.total_images // 50, 1)
+    log_every = log_every or min(10_000, max(trainer.total_images // 20, 1))
     _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every)
 
     save_checkpoint(output, {
