@@ -1,0 +1,46 @@
+"""Every stage on a CUDA device (bf16 autocast, channels_last, deterministic kernels).
+Skipped where no GPU is present; run on one with `pytest tests/test_gpu.py`."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ganprint.attribution.evaluation import evaluate_attribution
+from ganprint.attribution.training import OptimiserSettings, train_attribution
+from ganprint.data.real import prepare_real
+from ganprint.gans.sampling import sample_gan
+from ganprint.storage import load_checkpoint
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+GAN = dict(resolution=16, latent_dim=16, fmap_base=64, fmap_max=32, images_per_phase=512,
+           total_images=3072, batch_sizes={4: 32, 8: 32, 16: 32})
+
+
+def test_all_stages_on_the_gpu(tmp_path):
+    prepare_real("embedded", tmp_path / "real.npy", 16, 1000, seed=0)
+    for name, seed in (("a", 1), ("a_twin", 1), ("b", 2)):  # separate processes, as workflow jobs are
+        subprocess.run([sys.executable, "-m", "ganprint.cli", "--quiet", "train-gan", "--arch", "progan",
+                        "--settings", json.dumps(GAN), "--images", str(tmp_path / "real.npy"), "--seed", str(seed),
+                        "--output", str(tmp_path / f"{name}.pt")], check=True)
+    first, twin = load_checkpoint(tmp_path / "a.pt")["generator"], load_checkpoint(tmp_path / "a_twin.pt")["generator"]
+    assert all(torch.equal(first[k], twin[k]) for k in first)
+
+    for name, seed in (("a", 11), ("b", 12)):
+        sample_gan(str(tmp_path / f"{name}.pt"), tmp_path / f"{name}_train.npy", tmp_path / f"{name}_test.npy", 300, 100, seed)
+    real = np.load(tmp_path / "real.npy")
+    np.save(tmp_path / "r_train.npy", real[:300])
+    np.save(tmp_path / "r_test.npy", real[300:400])
+
+    names = ["r", "a", "b"]
+    optimiser = OptimiserSettings(learning_rate=1e-3, epochs=3, lr_schedule="linear")
+    train_attribution([str(tmp_path / f"{n}_train.npy") for n in names], names, tmp_path / "model.pt", optimiser,
+                      fmap_base=128, fmap_max=64)
+    metrics = evaluate_attribution(tmp_path / "model.pt", [str(tmp_path / f"{n}_test.npy") for n in names],
+                                   tmp_path / "m.json", tmp_path / "f.npz", tmp_path / "c.csv", {})
+    assert metrics["accuracy"] > 60
+    assert np.load(tmp_path / "f.npz")["features"].shape == (300, 64)
