@@ -100,3 +100,14 @@ def test_mismatched_inputs_are_errors(tmp_path):
     with pytest.raises(GanprintError, match="lr_schedule"):
         OptimiserSettings(lr_schedule="cosine")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_fine_tuning_starts_from_the_given_model(tmp_path):
+    paths = make_sources(tmp_path, 64)
+    train(paths, tmp_path / "base.pt")
+    gentle = OptimiserSettings(learning_rate=1e-7, batch_size=32, epochs=1)
+    train_attribution(paths["train"], ["a", "b", "c"], tmp_path / "tuned.pt", gentle, fmap_base=128, fmap_max=32,
+                      initial=str(tmp_path / "base.pt"))
+    base, tuned = load_checkpoint(tmp_path / "base.pt")["model"], load_checkpoint(tmp_path / "tuned.pt")["model"]
+    assert all(torch.allclose(base[k], tuned[k], atol=1e-4) for k in base)
+    assert not all(torch.equal(base[k], tuned[k]) for k in base)

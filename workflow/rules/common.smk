@@ -18,8 +18,8 @@ def check_sources():
             if is_real(name):
                 continue
             instance = parse_instance(name, f"experiments.{experiment}.sources")
-            if instance.arch not in config["gan"] or instance.arch == "threads":
-                known = sorted(k for k in config["gan"] if k != "threads")
+            known = sorted(key for key, value in config["gan"].items() if isinstance(value, dict))
+            if instance.arch not in known:
                 raise GanprintError(
                     f"experiments.{experiment}.sources: unknown GAN '{instance.arch}' in '{name}'; known: {known}"
                 )

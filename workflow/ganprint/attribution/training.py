@@ -18,6 +18,7 @@ from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
+from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
     data = LabelledImages(train_paths)
     model = build_model(data, fmap_base, fmap_max, device)
     if initial is not None:
-        from .evaluation import load_model
-
         model.load_state_dict(load_model(initial, device).state_dict())
     adam = torch.optim.Adam(model.parameters(), lr=optimiser.learning_rate, betas=optimiser.betas, eps=1e-8)
     steps_per_epoch = math.ceil(len(data) / optimiser.batch_size)
