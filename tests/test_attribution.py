@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +113,25 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path):
     base, tuned = load_checkpoint(tmp_path / "base.pt")["model"], load_checkpoint(tmp_path / "tuned.pt")["model"]
     assert all(torch.allclose(base[k], tuned[k], atol=1e-4) for k in base)
     assert not all(torch.equal(base[k], tuned[k]) for k in base)
+
+
+def test_attribute_image_files_with_unknown_below_the_threshold(tmp_path):
+    from PIL import Image
+
+    from ganprint.attribution.inference import attribute
+
+    paths = make_sources(tmp_path, 200)
+    train(paths, tmp_path / "model.pt")
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for source, path in enumerate(paths["test"]):
+        for index, image in enumerate(np.load(path)[:5]):
+            Image.fromarray(image).save(folder / f"{source}_{index}.png")
+    table = attribute(str(tmp_path / "model.pt"), [str(folder)])
+    assert len(table) == 15 and list(table.columns[:3]) == ["image", "source", "probability"]
+    truth = table.image.map(lambda name: "abc"[int(Path(name).name[0])])
+    assert (table.source == truth).mean() > 0.8
+    strict = attribute(str(tmp_path / "model.pt"), [str(folder)], threshold=0.999)
+    assert ((strict.source == "unknown") == (strict.probability < 0.999)).all()
+    with pytest.raises(GanprintError, match="image not found"):
+        attribute(str(tmp_path / "model.pt"), [str(tmp_path / "missing.png")])

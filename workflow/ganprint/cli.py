@@ -85,6 +85,17 @@ def evaluate(args):
                          args.batch, args.threads, args.seed)
 
 
+def attribute(args):
+    from .attribution.inference import attribute as run
+    from .storage import save_table
+
+    result = run(args.model, args.images, args.threshold, args.crop, args.batch, args.threads)
+    if args.output:
+        save_table(args.output, result)
+    else:
+        print(result.to_csv(index=False), end="")
+
+
 def table(args):
     from .tables import write_table
 
@@ -176,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--features", required=True)
     stage.add_argument("--confusion", required=True)
     stage.set_defaults(run=evaluate)
+
+    stage = stages.add_parser("attribute", help="attribute image files with a trained attribution model")
+    stage.add_argument("--model", required=True, help="an attribution model (model.pt)")
+    stage.add_argument("images", nargs="+", help="image files or folders of images")
+    stage.add_argument("--threshold", type=float, default=0.5, help="below this top probability: 'unknown'")
+    stage.add_argument("--crop", choices=["centre", "celeba"], default="centre")
+    stage.add_argument("--batch", type=_positive, default=256)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--output", help="CSV file (default: standard output)")
+    stage.set_defaults(run=attribute)
 
     stage = stages.add_parser("table", help="assemble a CSV table from metrics files")
     stage.add_argument("--metrics", nargs="+", required=True)

@@ -1,0 +1,52 @@
+"""Attributing new image files with a trained attribution model."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import GanprintError, runtime
+from ..data.images import IMAGE_SUFFIXES, crop_function, decode_image
+from .evaluation import load_model, predict
+
+UNKNOWN = "unknown"
+
+
+def image_files(paths: list[str]) -> list[Path]:
+    """The given files, and the images inside given folders (sorted)."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise GanprintError(f"image not found: {path}")
+    if not files:
+        raise GanprintError(f"no images in {', '.join(paths)}")
+    return files
+
+
+def attribute(model_path: str, paths: list[str], threshold: float = 0.5, crop: str = "centre",
+              batch: int = 256, threads: int = 1) -> pd.DataFrame:
+    """One row per image: predicted source ("unknown" when the top probability is below
+    `threshold`), that probability, and the probability of every source."""
+    if not 0.0 <= threshold <= 1.0:
+        raise GanprintError(f"threshold must be in [0, 1], got {threshold}")
+    device = runtime.configure(threads)
+    model = load_model(model_path, device)
+    crop_image = crop_function(crop)
+    files = image_files(paths)
+    size = model.settings.resolution
+    images = np.stack([crop_image(decode_image(str(f), str(f)).pixels, size, str(f)) for f in files])
+    probabilities, _ = predict(model, images, batch, device)
+    best = probabilities.argmax(1)
+    confident = probabilities.max(1) >= threshold
+    table = pd.DataFrame({
+        "image": [str(f) for f in files],
+        "source": np.where(confident, np.asarray(model.sources, dtype=object)[best], UNKNOWN),
+        "probability": probabilities.max(1).round(5),
+    })
+    for index, source in enumerate(model.sources):
+        table[f"p_{source}"] = probabilities[:, index].round(5)
+    return table
