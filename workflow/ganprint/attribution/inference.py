@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import GanprintError, runtime
-from ..data.images import IMAGE_SUFFIXES, crop_function, decode_image
+from ..data.images import crop_function, decode_image, list_images
 from .evaluation import load_model, predict
 
 UNKNOWN = "unknown"
@@ -17,7 +17,7 @@ def image_files(paths: list[str]) -> list[Path]:
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+            files.extend(list_images(path))
         elif path.exists():
             files.append(path)
         else:

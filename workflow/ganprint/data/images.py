@@ -2,6 +2,7 @@
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -13,6 +14,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 # CelebA aligned images are 178 x 218; the authors crop 128 x 128 around this point.
 CELEBA_CENTRE = (89, 121)
 CELEBA_CROP = 128
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files below a folder, sorted by path."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import GanprintError
 from ..storage import image_array_writer
-from .images import IMAGE_SUFFIXES, crop_function, decode_image, resize
+from .images import IMAGE_SUFFIXES, crop_function, decode_image, list_images, resize
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def folder_items(folder: str | Path, count: int):
     folder = Path(folder)
     if not folder.is_dir():
         raise GanprintError(f"image folder not found: {folder}")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths = list_images(folder)
     if not paths:
         raise GanprintError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     _require_count(len(paths), count, str(folder))
