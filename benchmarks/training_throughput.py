@@ -1,30 +1,24 @@
-"""Throughput of the heavy stages at paper scale (128x128) and at the demo scale.
+"""Throughput of the heavy stages with the paper's networks (128x128 by default).
 
 Prints one JSON line per measurement: ProGAN training steps per resolution (images/s and
 the projected hours of the authors' 12M-image schedule), generator sampling, and the
 attribution network's training and inference, in bf16 autocast against fp32 (the ratio).
-It also trains the demo ProGAN twice with one seed (and once with another) and reports
-whether the weights are bit-identical, which the sanity check relies on.
+Determinism of same-seed twins on a GPU is checked by tests/test_gpu.py.
 
     python benchmarks/training_throughput.py            # GPU when present, else CPU
-    python benchmarks/training_throughput.py --quick    # fewer steps, no twin runs
+    python benchmarks/training_throughput.py --quick    # fewer steps
 """
 
 import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-import yaml
 
 from ganprint import runtime
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
 from ganprint.gans import make_settings
 from ganprint.gans.progan import ProGANGenerator, ProGANTrainer
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def report(**fields):
@@ -124,27 +118,6 @@ def attribution(device, steps: int, size: int) -> None:
                inference=round(rates["bf16"][1] / rates["fp32"][1], 2))
 
 
-def demo_twins(device) -> None:
-    from ganprint.data.real import write_embedded
-    from ganprint.gans.training import train_gan
-
-    settings = yaml.safe_load((REPO / "config.yaml").read_text())["gan"]["progan"]
-    settings["resolution"] = 32
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        write_embedded(folder / "real.npy", 32, 20_000, seed=0)
-        weights, seconds = {}, {}
-        for name, seed in (("first", 1), ("twin", 1), ("other", 2)):
-            started = time.perf_counter()
-            train_gan("progan", settings, folder / "real.npy", folder / f"{name}.pt", seed=seed, threads=1)
-            seconds[name] = round(time.perf_counter() - started, 1)
-            weights[name] = torch.load(folder / f"{name}.pt", weights_only=True)["generator"]
-    identical = all(torch.equal(weights["first"][k], weights["twin"][k]) for k in weights["first"])
-    differ = not all(torch.equal(weights["first"][k], weights["other"][k]) for k in weights["first"])
-    report(stage="demo_progan_twins", device=device.type, same_seed_bit_identical=identical,
-           other_seed_differs=differ, seconds_per_run=seconds)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -158,8 +131,6 @@ def main() -> None:
     progan_training(device, steps, args.resolution)
     progan_sampling(device, steps, args.resolution)
     attribution(device, steps, args.resolution)
-    if not args.quick:
-        demo_twins(device)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from ganprint import GanprintError
 from ganprint.attribution.evaluation import evaluate_attribution
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
 from ganprint.attribution.training import OptimiserSettings, train_attribution
-from ganprint.storage import load_checkpoint, load_json
+from ganprint.storage import load_checkpoint
 from ganprint.tables import write_table
 
 

@@ -38,8 +38,6 @@ def atomic_path(path: str | os.PathLike):
 def image_array_writer(path: str | os.PathLike, count: int, size: int):
     """Yield a writable uint8 memmap of shape (count, size, size, 3) that lands at `path`."""
     with atomic_path(path) as temporary:
-        with open(temporary, "wb"):
-            pass
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
         yield array
         array.flush()

@@ -42,10 +42,6 @@ class AttributionNetwork(nn.Module):
         self.fingerprint = EqualLinear(nf(4) * 16, nf(4))
         self.classifier = EqualLinear(nf(4), settings.n_classes, gain=1.0)
 
-    @property
-    def feature_dim(self) -> int:
-        return self.fingerprint.weight.shape[0]
-
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The image fingerprint: the activations before the last dense layer."""
         x = images

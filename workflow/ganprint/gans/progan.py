@@ -166,10 +166,6 @@ class ProGANTrainer:
         self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
         self.discriminator_optimiser = torch.optim.Adam(self.discriminator.parameters(), **adam)
 
-    def batch_size(self, images_shown: int) -> int:
-        resolution, _ = self.settings.schedule(images_shown)
-        return self.settings.batch_sizes[resolution]
-
     def step(self, images_shown: int, draw_real, draw_latents, draw_uniform) -> dict:
         resolution, alpha = self.settings.schedule(images_shown)
         if resolution != self.current_resolution:
