@@ -17,3 +17,10 @@ def smooth_images():
     slope = rng.uniform(-100, 100, size=(300, 1, 1, 3))
     images = base + slope * ramps[None, :, None, None] + slope[..., ::-1] * ramps[None, None, :, None]
     return np.clip(images, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def real_path(tmp_path, smooth_images):
+    path = tmp_path / "real.npy"
+    np.save(path, smooth_images)
+    return path

@@ -5,8 +5,6 @@ import torch
 from ganprint import GanprintError
 from ganprint.gans import make_settings
 from ganprint.gans.progan import ProGANDiscriminator, ProGANGenerator, ProGANTrainer, real_at
-from ganprint.gans.training import train_gan
-from ganprint.storage import load_checkpoint
 
 TINY = dict(resolution=16, latent_dim=16, fmap_base=32, fmap_max=16, images_per_phase=64,
             total_images=448, batch_sizes={4: 16, 8: 16, 16: 16}, learning_rate=0.002, ema_beta=0.9)
@@ -75,56 +73,3 @@ def test_training_pulls_the_generator_towards_the_real_images():
         if step >= 60:
             late.append(distance())
     assert np.mean(late) < 0.5 * start
-
-
-@pytest.fixture
-def real_path(tmp_path, smooth_images):
-    path = tmp_path / "real.npy"
-    np.save(path, smooth_images)
-    return path
-
-
-def weights(path):
-    return load_checkpoint(path)["generator"]
-
-
-def same(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_same_seed_is_bit_identical_and_seeds_differ(tmp_path, real_path):
-    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        train_gan("progan", TINY, real_path, tmp_path / f"{name}.pt", seed=seed, threads=1)
-    assert same(weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt"))
-    assert not same(weights(tmp_path / "a.pt"), weights(tmp_path / "c.pt"))
-
-
-def test_resume_after_a_kill_gives_the_uninterrupted_weights(tmp_path, real_path, monkeypatch):
-    train_gan("progan", TINY, real_path, tmp_path / "whole.pt", seed=5, threads=1)
-
-    original_step, calls = ProGANTrainer.step, {"n": 0}
-
-    def dying_step(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            raise KeyboardInterrupt("killed")
-        return original_step(self, *args)
-
-    monkeypatch.setattr(ProGANTrainer, "step", dying_step)
-    with pytest.raises(KeyboardInterrupt):
-        train_gan("progan", TINY, real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
-    assert not (tmp_path / "resumed.pt").exists()
-    assert (tmp_path / "resumed.resume.pt").exists()
-    monkeypatch.setattr(ProGANTrainer, "step", original_step)
-    train_gan("progan", TINY, real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
-    assert same(weights(tmp_path / "whole.pt"), weights(tmp_path / "resumed.pt"))
-    assert not (tmp_path / "resumed.resume.pt").exists()
-
-
-def test_training_on_a_subset_and_bad_subset(tmp_path, real_path):
-    np.save(tmp_path / "rows.npy", np.arange(0, 300, 2))
-    train_gan("progan", {**TINY, "total_images": 64}, real_path, tmp_path / "g.pt", seed=0, threads=1,
-              subset_path=str(tmp_path / "rows.npy"))
-    np.save(tmp_path / "bad.npy", np.array([0, 5000]))
-    with pytest.raises(GanprintError, match="bad.npy"):
-        train_gan("progan", TINY, real_path, tmp_path / "h.pt", seed=0, threads=1, subset_path=str(tmp_path / "bad.npy"))

@@ -102,6 +102,12 @@ def table(args):
     print(write_table(args.metrics, args.output, args.per_class).to_string(index=False))
 
 
+def figure_samples(args):
+    from .figures import sample_grid
+
+    sample_grid(args.images, args.labels, args.output, args.per_source, args.title)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganprint", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -203,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--per-class", action="store_true", help="add a column per source")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=table)
+
+    stage = stages.add_parser("figure-samples", help="a labelled grid of samples, one row per source")
+    stage.add_argument("--images", nargs="+", required=True, help="one image array per source")
+    stage.add_argument("--labels", nargs="+", required=True, help="row labels, in the order of --images")
+    stage.add_argument("--per-source", type=_positive, default=8)
+    stage.add_argument("--title", default="")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=figure_samples)
     return parser
 
 

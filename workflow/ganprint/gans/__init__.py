@@ -3,10 +3,17 @@
 import dataclasses
 
 from .. import GanprintError
+from .cramergan import CramerGANSettings, CramerGANTrainer
+from .mmdgan import MMDGANSettings, MMDGANTrainer
 from .progan import ProGANGenerator, ProGANSettings, ProGANTrainer
+from .resnet import ResNetGenerator
+from .sngan import SNGANSettings, SNGANTrainer
 
 ARCHITECTURES = {
     "progan": (ProGANSettings, ProGANTrainer, ProGANGenerator),
+    "sngan": (SNGANSettings, SNGANTrainer, ResNetGenerator),
+    "cramergan": (CramerGANSettings, CramerGANTrainer, ResNetGenerator),
+    "mmdgan": (MMDGANSettings, MMDGANTrainer, ResNetGenerator),
 }
 
 

@@ -22,3 +22,72 @@ def wgan_gp_critic_loss(critic, real, fake, uniform, gp_weight: float, drift_wei
 
 def wgan_generator_loss(fake_scores):
     return -fake_scores.mean()
+
+
+def hinge_critic_loss(real_scores, fake_scores):
+    """SNGAN (Miyato et al. 2018) hinge loss of D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    return torch.relu(1.0 - real_scores).mean() + torch.relu(1.0 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores):
+    """SNGAN generator loss: -E[D(G(z))]."""
+    return -fake_scores.mean()
+
+
+def cramer_surrogate(features, reference_features):
+    """CramerGAN (Bellemare et al. 2017, Algorithm 1) surrogate critic
+    f(x) = ||h(x) - h(x_g')|| - ||h(x)||, with x_g' an independent generated batch."""
+    return (features - reference_features).norm(dim=1) - features.norm(dim=1)
+
+
+def cramer_generator_loss(real_features, fake_features, fake2_features):
+    """CramerGAN generator loss (energy distance of the critic features):
+    E||h(x_r) - h(x_g)|| + E||h(x_r) - h(x_g')|| - E||h(x_g) - h(x_g')||."""
+    distance = lambda a, b: (a - b).norm(dim=1).mean()  # noqa: E731
+    return distance(real_features, fake_features) + distance(real_features, fake2_features) - distance(fake_features, fake2_features)
+
+
+def cramer_critic_loss(critic, real, fake, fake2, uniform, gp_weight: float):
+    """CramerGAN critic loss: -(E f(x_r) - E f(x_g)) plus the gradient penalty on f at interpolates."""
+    real_features, fake_features, fake2_features = critic(torch.cat([real, fake, fake2])).split(len(real))
+    surrogate = cramer_surrogate(real_features, fake2_features).mean() - cramer_surrogate(fake_features, fake2_features).mean()
+    penalised = lambda x: cramer_surrogate(critic(x), fake2_features)  # noqa: E731
+    return -surrogate + gp_weight * gradient_penalty(penalised, real, fake, uniform)
+
+
+def mix_rq_dot_kernel(x, y, alphas):
+    """MMD GAN (Binkowski et al. 2018) kernel: a mixture of rational-quadratic kernels
+    sum_a (1 + ||x - y||^2 / (2a))^-a plus the dot-product kernel x.y."""
+    dot = x @ y.T
+    squared = ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2 * dot).clamp_min(0)
+    return dot + sum((1 + squared / (2 * a)).pow(-a) for a in alphas)
+
+
+def mmd2_unbiased(k_xx, k_yy, k_xy):
+    """Unbiased estimate of MMD^2 from kernel matrices (diagonals of k_xx, k_yy left out)."""
+    m, n = k_xx.shape[0], k_yy.shape[0]
+    within_x = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
+    within_y = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+    return within_x + within_y - 2 * k_xy.mean()
+
+
+def mmd_generator_loss(real_features, fake_features, alphas):
+    """MMD GAN generator loss: MMD^2 between critic features of real and generated images."""
+    kernel = lambda a, b: mix_rq_dot_kernel(a, b, alphas)  # noqa: E731
+    return mmd2_unbiased(kernel(real_features, real_features), kernel(fake_features, fake_features),
+                         kernel(real_features, fake_features))
+
+
+def mmd_critic_loss(critic, real, fake, uniform, alphas, gp_weight: float, l2_weight: float):
+    """MMD GAN critic loss: -MMD^2, plus the gradient penalty on the witness function
+    f(x) = E_r k(h(x), h(x_r)) - E_g k(h(x), h(x_g)) at interpolates, plus an L2 penalty
+    on the critic outputs (mean squared norm of real and generated features)."""
+    real_features, fake_features = critic(torch.cat([real, fake])).split(len(real))
+    mmd2 = mmd_generator_loss(real_features, fake_features, alphas)
+
+    def witness(x):
+        features = critic(x)
+        return mix_rq_dot_kernel(features, real_features, alphas).mean(1) - mix_rq_dot_kernel(features, fake_features, alphas).mean(1)
+
+    l2 = (real_features.pow(2).sum(1).mean() + fake_features.pow(2).sum(1).mean()) / 2
+    return -mmd2 + gp_weight * gradient_penalty(witness, real, fake, uniform) + l2_weight * l2

@@ -65,6 +65,7 @@ class ProGANGenerator(nn.Module):
     def __init__(self, settings: ProGANSettings):
         super().__init__()
         self.latent_dim = settings.latent_dim
+        self.latent_distribution = "normal"
         self.resolution = settings.resolution
         nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
         self.dense = EqualLinear(settings.latent_dim, nf(4) * 16, gain=math.sqrt(2) / 4)
@@ -155,10 +156,14 @@ class ProGANTrainer:
         self.discriminator = ProGANDiscriminator(settings).to(**layout)
         self.generator_ema = ProGANGenerator(settings).to(**layout).requires_grad_(False)
         self.generator_ema.load_state_dict(self.generator.state_dict())
-        self.latent_dim = settings.latent_dim
+        self.latent_dim, self.latent_distribution = settings.latent_dim, "normal"
         self.total_images = settings.total_images
         self.current_resolution = 4
         self._new_optimisers()
+
+    @property
+    def final_generator(self):
+        return self.generator_ema
 
     def _new_optimisers(self):
         # As in the reference implementation, Adam's moments restart at each new resolution.

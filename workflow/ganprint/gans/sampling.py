@@ -14,6 +14,7 @@ from .. import GanprintError, runtime
 from ..convert import to_uint8
 from ..storage import image_array_writer, load_checkpoint
 from . import make_generator
+from .latents import latent_of_image
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,8 @@ def load_generator(path: str, device) -> torch.nn.Module:
     return generator.to(device).eval().requires_grad_(False)
 
 
-def latents(seed: int, first: int, count: int, dimension: int) -> torch.Tensor:
-    # numpy's SeedSequence mixes both numbers in full (torch's CPU generator keeps 32 bits of a seed).
-    rows = [np.random.default_rng([seed, index]).standard_normal(dimension) for index in range(first, first + count)]
+def latents(prior: str, seed: int, first: int, count: int, dimension: int) -> torch.Tensor:
+    rows = [latent_of_image(prior, seed, index, dimension) for index in range(first, first + count)]
     return torch.from_numpy(np.stack(rows).astype(np.float32))
 
 
@@ -36,7 +36,7 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
     with image_array_writer(output, count, generator.resolution) as array:
         for start in range(0, count, batch):
             size = min(batch, count - start)
-            z = latents(seed, first + start, size, generator.latent_dim).to(device)
+            z = latents(generator.latent_distribution, seed, first + start, size, generator.latent_dim).to(device)
             with runtime.autocast(device):
                 images = generator(z)
             array[start : start + size] = to_uint8(images)

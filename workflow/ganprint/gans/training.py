@@ -24,6 +24,7 @@ from ..storage import (
     settings_fingerprint,
 )
 from . import make_trainer
+from .latents import draw_latents
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
     save_checkpoint(output, {
         "arch": arch,
         "settings": dataclasses.asdict(trainer.settings),
-        "generator": trainer.generator_ema.state_dict(),
+        "generator": trainer.final_generator.state_dict(),
         "images_shown": trainer.total_images,
         "seed": seed,
     })
@@ -92,14 +93,14 @@ def _resume(trainer, stream, resume_path, fingerprint) -> int:
 
 
 def _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every):
-    draw_latents = lambda n: torch.randn(n, trainer.latent_dim, generator=stream).to(device)  # noqa: E731
+    draw = lambda n: draw_latents(trainer.latent_distribution, n, trainer.latent_dim, stream).to(device)  # noqa: E731
     draw_uniform = lambda n: torch.rand(n, generator=stream).to(device)  # noqa: E731
     next_checkpoint = (shown // checkpoint_every + 1) * checkpoint_every
     next_log = (shown // log_every + 1) * log_every
     started, started_at = time.perf_counter(), shown
     while shown < trainer.total_images:
         real.drawn = 0
-        losses = trainer.step(shown, real, draw_latents, draw_uniform)
+        losses = trainer.step(shown, real, draw, draw_uniform)
         shown += real.drawn
         if shown >= next_log or shown >= trainer.total_images:
             seconds_per_kimg = (time.perf_counter() - started) / max(shown - started_at, 1) * 1000

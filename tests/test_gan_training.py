@@ -1,0 +1,87 @@
+"""The one training loop, for every architecture: determinism, resume, training subsets."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganprint import GanprintError
+from ganprint.gans import ARCHITECTURES
+from ganprint.gans.training import train_gan
+from ganprint.storage import load_checkpoint
+
+from test_progan import TINY as TINY_PROGAN
+
+# Tiny 16x16 runs of about 30 steps each.
+TINY = {
+    "progan": TINY_PROGAN,
+    "sngan": dict(resolution=16, latent_dim=16, generator_channels=4, critic_channels=4, batch_size=8,
+                  critic_steps=2, total_images=480),
+    "cramergan": dict(resolution=16, latent_dim=16, generator_channels=4, critic_channels=4, batch_size=8,
+                      critic_steps=2, total_images=720, critic_output_dim=8),
+    "mmdgan": dict(resolution=16, latent_dim=16, generator_channels=4, critic_channels=4, batch_size=8,
+                   critic_steps=2, total_images=720),
+}
+
+
+def test_every_architecture_has_tiny_settings():
+    assert sorted(TINY) == sorted(ARCHITECTURES)
+
+
+def weights(path):
+    return load_checkpoint(path)["generator"]
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("arch", sorted(TINY))
+def test_same_seed_is_bit_identical_and_seeds_differ(arch, tmp_path, real_path):
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        train_gan(arch, TINY[arch], real_path, tmp_path / f"{name}.pt", seed=seed, threads=1)
+    assert same(weights(tmp_path / "a.pt"), weights(tmp_path / "b.pt"))
+    assert not same(weights(tmp_path / "a.pt"), weights(tmp_path / "c.pt"))
+
+
+@pytest.mark.parametrize("arch", sorted(TINY))
+def test_resume_after_a_kill_gives_the_uninterrupted_weights(arch, tmp_path, real_path, monkeypatch):
+    train_gan(arch, TINY[arch], real_path, tmp_path / "whole.pt", seed=5, threads=1)
+
+    trainer_class = ARCHITECTURES[arch][1]
+    original_step, calls = trainer_class.step, {"n": 0}
+
+    def dying_step(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise KeyboardInterrupt("killed")
+        return original_step(self, *args)
+
+    monkeypatch.setattr(trainer_class, "step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
+    assert not (tmp_path / "resumed.pt").exists()
+    assert (tmp_path / "resumed.resume.pt").exists()
+    monkeypatch.setattr(trainer_class, "step", original_step)
+    train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
+    assert same(weights(tmp_path / "whole.pt"), weights(tmp_path / "resumed.pt"))
+    assert not (tmp_path / "resumed.resume.pt").exists()
+
+
+def test_training_on_a_subset_and_bad_subset(tmp_path, real_path):
+    np.save(tmp_path / "rows.npy", np.arange(0, 300, 2))
+    train_gan("progan", {**TINY_PROGAN, "total_images": 64}, real_path, tmp_path / "g.pt", seed=0, threads=1,
+              subset_path=str(tmp_path / "rows.npy"))
+    np.save(tmp_path / "bad.npy", np.array([0, 5000]))
+    with pytest.raises(GanprintError, match="bad.npy"):
+        train_gan("progan", TINY_PROGAN, real_path, tmp_path / "h.pt", seed=0, threads=1, subset_path=str(tmp_path / "bad.npy"))
+
+
+def test_a_different_training_subset_changes_the_weights(tmp_path, real_path):
+    """real_subset_diff_#i: one swapped training image is enough to change the GAN."""
+    rows = np.arange(0, 200)
+    np.save(tmp_path / "base.npy", rows)
+    np.save(tmp_path / "diff1.npy", np.sort(np.concatenate([rows[1:], [250]])))
+    for name in ("base", "diff1"):
+        train_gan("sngan", TINY["sngan"], real_path, tmp_path / f"{name}.pt", seed=0, threads=1,
+                  subset_path=str(tmp_path / f"{name}.npy"))
+    assert not same(weights(tmp_path / "base.pt"), weights(tmp_path / "diff1.pt"))

@@ -1,0 +1,43 @@
+"""Figures: sample grids (Figure 4)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import GanprintError  # noqa: E402
+from .storage import atomic_path, load_images  # noqa: E402
+
+
+def sample_strip(images: np.ndarray, count: int, gap: int = 2) -> np.ndarray:
+    """The first `count` images side by side, separated by white gaps."""
+    if len(images) < count:
+        raise GanprintError(f"a sample grid needs {count} images per source, got {len(images)}")
+    size = images.shape[1]
+    strip = np.full((size, count * (size + gap) - gap, 3), 255, dtype=np.uint8)
+    for column, image in enumerate(images[:count]):
+        strip[:, column * (size + gap) : column * (size + gap) + size] = image
+    return strip
+
+
+def sample_grid(image_paths: list[str], labels: list[str], output: str, per_source: int = 8, title: str = "") -> None:
+    """One labelled row of samples per source (the first test images of each), as a PNG."""
+    if len(image_paths) != len(labels):
+        raise GanprintError(f"{len(image_paths)} image arrays but {len(labels)} labels")
+    strips = [sample_strip(load_images(path), per_source) for path in image_paths]
+    height, width = strips[0].shape[:2]
+    scale = max(1.0, 96 / height)  # readable rows even for 32x32 images
+    figure, axes = plt.subplots(len(strips), 1, squeeze=False,
+                                figsize=(width * scale / 100 + 1.6, len(strips) * (height * scale / 100 + 0.15) + 0.4))
+    for axis, strip, label in zip(axes[:, 0], strips, labels):
+        axis.imshow(strip, interpolation="nearest")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    with atomic_path(output) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,103 @@
+"""The training step shared by SNGAN, CramerGAN and MMDGAN: `critic_steps` critic updates,
+each on a fresh real batch, then one generator update; Adam for both; ResNet generator.
+
+Subclasses choose the critic network and the two losses.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from .latents import PRIORS
+from .resnet import ResNetGenerator
+
+
+@dataclass
+class AlternatingSettings:
+    resolution: int = 128
+    latent_dim: int = 128
+    latent_distribution: str = "normal"
+    generator_channels: int = 64
+    critic_channels: int = 64
+    max_channel_factor: int = 16
+    total_images: int = 12_000_000  # real images shown to the critic (and to the generator's loss)
+    batch_size: int = 32
+    critic_steps: int = 5
+    learning_rate: float = 2e-4
+    betas: tuple = (0.0, 0.9)
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if self.latent_distribution not in PRIORS:
+            raise ValueError(f"latent_distribution must be one of {PRIORS}, got '{self.latent_distribution}'")
+        for name in ("latent_dim", "generator_channels", "critic_channels", "max_channel_factor",
+                     "total_images", "batch_size", "critic_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be at least 2")
+
+
+class AlternatingTrainer:
+    """Networks, optimisers and the step; `critic_loss` and `generator_loss` are the GAN's own."""
+
+    name = "alternating"
+
+    def __init__(self, settings: AlternatingSettings, device):
+        self.settings, self.device = settings, device
+        # channels_last: 1.5x faster on CPU for these small convolutions, and the GPU's fast path.
+        layout = dict(device=device, memory_format=torch.channels_last)
+        self.generator = ResNetGenerator(settings).to(**layout)
+        self.critic = self.build_critic(settings).to(**layout)
+        self.latent_dim, self.latent_distribution = settings.latent_dim, settings.latent_distribution
+        self.total_images = settings.total_images
+        adam = dict(lr=settings.learning_rate, betas=settings.betas)
+        self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), **adam)
+
+    @property
+    def final_generator(self):
+        return self.generator
+
+    def build_critic(self, settings):
+        raise NotImplementedError
+
+    def critic_loss(self, real, generate, draw_uniform):
+        raise NotImplementedError
+
+    def generator_loss(self, draw_real, generate):
+        raise NotImplementedError
+
+    def step(self, images_shown: int, draw_real, draw_latents, draw_uniform) -> dict:
+        batch = self.settings.batch_size
+        real_batch = lambda: draw_real(batch).contiguous(memory_format=torch.channels_last)  # noqa: E731
+
+        @torch.no_grad()
+        def generate_fixed():
+            return self.generator(draw_latents(batch))
+
+        for _ in range(self.settings.critic_steps):
+            critic_loss = self.critic_loss(real_batch(), generate_fixed, lambda: draw_uniform(batch))
+            self.critic_optimiser.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            self.critic_optimiser.step()
+
+        generator_loss = self.generator_loss(real_batch, lambda: self.generator(draw_latents(batch)))
+        self.generator_optimiser.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        self.generator_optimiser.step()
+        return {"d_loss": critic_loss.item(), "g_loss": generator_loss.item()}
+
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "generator_optimiser": self.generator_optimiser.state_dict(),
+            "critic_optimiser": self.critic_optimiser.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.generator_optimiser.load_state_dict(state["generator_optimiser"])
+        self.critic_optimiser.load_state_dict(state["critic_optimiser"])

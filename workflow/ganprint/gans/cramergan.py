@@ -1,0 +1,36 @@
+"""CramerGAN (Bellemare et al. 2017) as in the MMD-GAN code base the authors used: ResNet
+generator, convolutional critic h with a 256-d output, the Cramer-distance losses with
+the surrogate critic, gradient penalty 10."""
+
+from dataclasses import dataclass
+
+import torch
+
+from .alternating import AlternatingSettings, AlternatingTrainer
+from .losses import cramer_critic_loss, cramer_generator_loss
+from .resnet import ConvCritic
+
+
+@dataclass
+class CramerGANSettings(AlternatingSettings):
+    latent_distribution: str = "uniform"
+    max_channel_factor: int = 8
+    learning_rate: float = 1e-4
+    betas: tuple = (0.5, 0.999)
+    critic_output_dim: int = 256
+    gp_weight: float = 10.0
+
+
+class CramerGANTrainer(AlternatingTrainer):
+    name = "cramergan"
+
+    def build_critic(self, settings):
+        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)
+
+    def critic_loss(self, real, generate, draw_uniform):
+        return cramer_critic_loss(self.critic, real, generate(), generate(), draw_uniform(), self.settings.gp_weight)
+
+    def generator_loss(self, draw_real, generate):
+        real = draw_real()
+        features = self.critic(torch.cat([real, generate(), generate()])).split(len(real))
+        return cramer_generator_loss(*features)

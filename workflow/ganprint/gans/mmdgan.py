@@ -1,0 +1,44 @@
+"""MMD GAN (Binkowski et al., "Demystifying MMD GANs", ICLR 2018): ResNet generator,
+convolutional critic with a 16-d output, MMD^2 with a mixture of rational-quadratic
+kernels plus a dot kernel, gradient penalty 1 and L2 penalty 1 on the critic outputs."""
+
+from dataclasses import dataclass
+
+import torch
+
+from .alternating import AlternatingSettings, AlternatingTrainer
+from .losses import mmd_critic_loss, mmd_generator_loss
+from .resnet import ConvCritic
+
+
+@dataclass
+class MMDGANSettings(AlternatingSettings):
+    latent_distribution: str = "uniform"
+    max_channel_factor: int = 8
+    learning_rate: float = 1e-4
+    betas: tuple = (0.5, 0.999)
+    batch_size: int = 64
+    critic_output_dim: int = 16
+    rq_alphas: tuple = (0.2, 0.5, 1.0, 2.0, 5.0)
+    gp_weight: float = 1.0
+    l2_weight: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.rq_alphas = tuple(float(a) for a in self.rq_alphas)
+
+
+class MMDGANTrainer(AlternatingTrainer):
+    name = "mmdgan"
+
+    def build_critic(self, settings):
+        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)
+
+    def critic_loss(self, real, generate, draw_uniform):
+        s = self.settings
+        return mmd_critic_loss(self.critic, real, generate(), draw_uniform(), s.rq_alphas, s.gp_weight, s.l2_weight)
+
+    def generator_loss(self, draw_real, generate):
+        features = self.critic(torch.cat([draw_real(), generate()]))
+        real_features, fake_features = features.split(len(features) // 2)
+        return mmd_generator_loss(real_features, fake_features, self.settings.rq_alphas)

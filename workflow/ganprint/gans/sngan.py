@@ -1,0 +1,31 @@
+"""SNGAN (Miyato et al., ICLR 2018): ResNet generator and discriminator, spectral
+normalisation on every discriminator layer, hinge loss, 5 D steps per G step."""
+
+from dataclasses import dataclass
+
+import torch
+
+from .alternating import AlternatingSettings, AlternatingTrainer
+from .losses import hinge_critic_loss, hinge_generator_loss
+from .resnet import ResNetDiscriminator
+
+
+@dataclass
+class SNGANSettings(AlternatingSettings):
+    pass  # the shared defaults are SNGAN's: ch 64, z 128, Adam 2e-4 (0, 0.9), batch 32, 5 D steps
+
+
+class SNGANTrainer(AlternatingTrainer):
+    name = "sngan"
+
+    def build_critic(self, settings):
+        return ResNetDiscriminator(settings.resolution, settings.critic_channels, settings.max_channel_factor)
+
+    def critic_loss(self, real, generate, draw_uniform):
+        # One pass over real and fake together: one power iteration of the spectral norms per step.
+        scores = self.critic(torch.cat([real, generate()]))
+        real_scores, fake_scores = scores.split(len(real))
+        return hinge_critic_loss(real_scores, fake_scores)
+
+    def generator_loss(self, draw_real, generate):
+        return hinge_generator_loss(self.critic(generate()))
