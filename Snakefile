@@ -23,6 +23,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/table3.csv",
-        "results/sanity_check.csv",
+        configured_outputs(),
     default_target: True

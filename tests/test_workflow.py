@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -17,10 +18,18 @@ TINY = {
     "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
     "subsets": {"base_size": 200},
     "split": {"n_train": 96, "n_test": 48},
-    "gan": {"threads": 1, "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
-                                     "total_images": 1280, "batch_sizes": {4: 32, 8: 32, 16: 32}}},
+    "gan": {
+        "threads": 1,
+        "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
+                   "total_images": 1280, "batch_sizes": {4: 32, 8: 32, 16: 32}},
+        **{arch: {"latent_dim": 16, "generator_channels": 4, "critic_channels": 4, "batch_size": 16,
+                  "critic_steps": 2, "total_images": 640}
+           for arch in ("sngan", "cramergan", "mmdgan")},
+    },
     "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
     "experiments": {
+        "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
+        "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
         "table3": {"sources": ["real", "progan_all_s1", "progan_all_s2"]},
         "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
         "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
@@ -51,7 +60,7 @@ def planned_rules(result) -> set[str]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("run")
-    snakemake(directory, TINY, "--cores", "2", "results/table3.csv", "results/sanity_check.csv")
+    snakemake(directory, TINY, "--cores", "2")
     return directory
 
 
@@ -65,6 +74,19 @@ def test_workflow_reaches_table3(finished_run):
     assert (finished_run / "results/attribution/tiny/table3/features.npz").exists()
     assert not list((finished_run / "results").rglob("*.tmp*"))
     assert not list((finished_run / "results").rglob("*.resume.pt"))
+
+
+def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
+    table1 = pd.read_csv(finished_run / "results/table1.csv")
+    assert table1.n_classes.tolist() == [5]
+    assert {f"accuracy_{a}_all_s1" for a in ("progan", "sngan", "cramergan", "mmdgan")} <= set(table1.columns)
+    table2 = pd.read_csv(finished_run / "results/table2.csv")
+    assert table2.n_classes.tolist() == [4]
+    assert {"accuracy_progan_diff0_s1", "accuracy_progan_diff1_s1", "accuracy_progan_diff200_s1"} <= set(table2.columns)
+    subsets = [np.load(finished_run / f"results/real/tiny/subsets/diff{i}.npy") for i in (0, 1, 200)]
+    assert len(np.setdiff1d(subsets[1], subsets[0])) == 1 and len(np.intersect1d(subsets[2], subsets[0])) == 0
+    figure = finished_run / "results/figures/samples_tiny.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
@@ -87,13 +109,16 @@ def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", ["celeba", "lsun"])
-def test_paper_configs_dry_run(tmp_path, name):
+# Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
+# (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2).
+@pytest.mark.parametrize("name, n_gans", [("celeba", 11 + 3 + 11), ("lsun", 11 + 3)])
+def test_paper_configs_dry_run(tmp_path, name, n_gans):
     config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
     result = snakemake(tmp_path, config, "-n")
     rules = planned_rules(result)
-    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table3"} <= rules
-    assert planned_jobs(result)["train_gan"] == 11  # ten seeds and the sanity check's second run of seed 1
+    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples"} <= rules
+    assert ("table2" in rules) == (name == "celeba")
+    assert planned_jobs(result)["train_gan"] == n_gans
 
 
 @pytest.mark.parametrize("change, message", [
