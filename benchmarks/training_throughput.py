@@ -1,7 +1,8 @@
 """Throughput of the heavy stages with the paper's networks (128x128 by default).
 
 Prints one JSON line per measurement: ProGAN training steps per resolution (images/s and
-the projected hours of the authors' 12M-image schedule), generator sampling, and the
+the projected hours of the authors' 12M-image schedule), SNGAN / CramerGAN / MMDGAN
+iterations (and hours per 12M real images), generator sampling, and the
 attribution network's training and inference, in bf16 autocast against fp32 (the ratio).
 Determinism of same-seed twins on a GPU is checked by tests/test_gpu.py.
 
@@ -17,7 +18,7 @@ import torch
 
 from ganprint import runtime
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
-from ganprint.gans import make_settings
+from ganprint.gans import make_settings, make_trainer
 from ganprint.gans.progan import ProGANGenerator, ProGANTrainer
 
 
@@ -62,6 +63,27 @@ def _schedule_seconds(settings, seconds_per_image) -> float:
         total += chunk * seconds_per_image[resolution]
         shown += chunk
     return total
+
+
+def alternating_training(device, steps: int, size: int) -> None:
+    """SNGAN, CramerGAN and MMDGAN iterations (critic steps + one generator step) with the
+    papers' settings, and the projected hours of a 12M-real-image run."""
+    for arch in ("sngan", "cramergan", "mmdgan"):
+        trainer = make_trainer(arch, {"resolution": size}, device)
+        settings = trainer.settings
+        real = torch.rand(settings.batch_size, 3, size, size, device=device) * 2 - 1
+        drawn = []
+
+        def step():
+            trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),
+                         lambda n: torch.rand(n, device=device))
+
+        seconds = timed(step, steps, device)
+        real_per_step = sum(drawn) / (steps + 1)
+        report(stage="gan_train_iteration", arch=arch, device=device.type, batch=settings.batch_size,
+               critic_steps=settings.critic_steps, iterations_per_s=round(1 / seconds, 2),
+               real_images_per_s=round(real_per_step / seconds, 1),
+               projected_hours=round(settings.total_images / (real_per_step / seconds) / 3600, 2))
 
 
 def progan_sampling(device, steps: int, size: int) -> None:
@@ -129,6 +151,7 @@ def main() -> None:
     report(stage="device", device=name, torch=torch.__version__, threads=args.threads)
     steps = 3 if args.quick else (20 if device.type == "cuda" else 3)
     progan_training(device, steps, args.resolution)
+    alternating_training(device, steps, args.resolution)
     progan_sampling(device, steps, args.resolution)
     attribution(device, steps, args.resolution)
 
