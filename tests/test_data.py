@@ -112,6 +112,7 @@ def test_subset_diff_has_exactly_i_images_outside_the_base(difference):
     subset = subset_diff(100, 50, difference, seed=1)
     assert len(subset) == 50 and len(np.unique(subset)) == 50
     assert len(np.setdiff1d(subset, base)) == difference
+    assert np.sum(subset != base) == difference  # the other images keep their training positions
 
 
 def test_subset_and_split_errors():

@@ -6,6 +6,7 @@ import torch
 
 from ganprint import GanprintError
 from ganprint.gans import ARCHITECTURES
+from ganprint.data.subsets import subset_diff
 from ganprint.gans.training import train_gan
 from ganprint.storage import load_checkpoint
 
@@ -76,12 +77,14 @@ def test_training_on_a_subset_and_bad_subset(tmp_path, real_path):
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / "h.pt", seed=0, threads=1, subset_path=str(tmp_path / "bad.npy"))
 
 
-def test_a_different_training_subset_changes_the_weights(tmp_path, real_path):
-    """real_subset_diff_#i: one swapped training image is enough to change the GAN."""
-    rows = np.arange(0, 200)
-    np.save(tmp_path / "base.npy", rows)
-    np.save(tmp_path / "diff1.npy", np.sort(np.concatenate([rows[1:], [250]])))
-    for name in ("base", "diff1"):
+def test_one_swapped_training_image_changes_the_weights(tmp_path, real_path):
+    """real_subset_diff_#1: same seed, same batches, but one image differs."""
+    base = subset_diff(300, 150, 0, seed=0)
+    np.save(tmp_path / "diff0.npy", base)
+    np.save(tmp_path / "diff1.npy", subset_diff(300, 150, 1, seed=0))
+    np.save(tmp_path / "diff0_again.npy", base)
+    for name in ("diff0", "diff1", "diff0_again"):
         train_gan("sngan", TINY["sngan"], real_path, tmp_path / f"{name}.pt", seed=0, threads=1,
                   subset_path=str(tmp_path / f"{name}.npy"))
-    assert not same(weights(tmp_path / "base.pt"), weights(tmp_path / "diff1.pt"))
+    assert same(weights(tmp_path / "diff0.pt"), weights(tmp_path / "diff0_again.pt"))
+    assert not same(weights(tmp_path / "diff0.pt"), weights(tmp_path / "diff1.pt"))

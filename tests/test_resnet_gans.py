@@ -121,3 +121,17 @@ def test_unknown_latent_prior_is_named():
     with pytest.raises(GanprintError, match="latent_distribution"):
         make_settings("mmdgan", {"latent_distribution": "cauchy"})
     assert all(name in ARCHITECTURES for name in RESNET_GANS)
+
+
+def test_latent_priors():
+    from ganprint.gans.latents import draw_latents, latent_of_image
+
+    uniform = latent_of_image("uniform", 3, 7, 1000)
+    assert uniform.min() >= -1 and uniform.max() <= 1 and uniform.std() > 0.5
+    assert np.array_equal(uniform, latent_of_image("uniform", 3, 7, 1000))
+    assert not np.array_equal(uniform, latent_of_image("uniform", 3, 8, 1000))
+    normal = latent_of_image("normal", 3, 7, 1000)
+    assert np.abs(normal).max() > 1.5
+    stream = torch.Generator().manual_seed(0)
+    assert draw_latents("uniform", 4, 16, stream).abs().max() <= 1
+    assert draw_latents("normal", 4, 16, stream).shape == (4, 16)

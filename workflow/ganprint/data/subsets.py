@@ -10,8 +10,10 @@ def _permutation(total: int, seed: int) -> np.ndarray:
 
 
 def subset_diff(total: int, base_size: int, difference: int, seed: int) -> np.ndarray:
-    """Sorted indices of real_subset_diff_#i: the base subset with `difference` of its images
-    swapped for images outside it (i = 0 gives the base subset itself)."""
+    """Indices of real_subset_diff_#i in training order: the base subset (#0) with its first
+    `difference` entries replaced by images outside it. Every other entry keeps its position,
+    so a GAN trained with the same seed on #0 and on #i draws the very same batches except
+    where a swapped image comes up: the runs differ in the i images and nothing else."""
     if base_size <= 0 or base_size > total:
         raise GanprintError(f"subsets.base_size must be in 1..{total} (the real set's size), got {base_size}")
     if difference < 0 or difference > min(base_size, total - base_size):
@@ -20,8 +22,9 @@ def subset_diff(total: int, base_size: int, difference: int, seed: int) -> np.nd
             f"for {total} real images and a base subset of {base_size}"
         )
     order = _permutation(total, seed)
-    base, outside = order[:base_size], order[base_size:]
-    return np.sort(np.concatenate([base[difference:], outside[:difference]]))
+    rows = order[:base_size].copy()
+    rows[:difference] = order[base_size : base_size + difference]
+    return rows
 
 
 def real_split(total: int, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
