@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from .latents import PRIORS
-from .resnet import ResNetGenerator
+from .resnet import ConvCritic, ResNetGenerator
 
 
 @dataclass
@@ -101,3 +101,21 @@ class AlternatingTrainer:
         self.critic.load_state_dict(state["critic"])
         self.generator_optimiser.load_state_dict(state["generator_optimiser"])
         self.critic_optimiser.load_state_dict(state["critic_optimiser"])
+
+
+@dataclass
+class MMDCodeBaseSettings(AlternatingSettings):
+    """Defaults shared by CramerGAN and MMDGAN, both as trained with the MMD-GAN code base."""
+
+    latent_distribution: str = "uniform"
+    max_channel_factor: int = 8
+    learning_rate: float = 1e-4
+    betas: tuple = (0.5, 0.999)
+    critic_output_dim: int = 16
+
+
+class MMDCodeBaseTrainer(AlternatingTrainer):
+    """ResNet generator with the code base's convolutional critic (a `critic_output_dim` output)."""
+
+    def build_critic(self, settings):
+        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)

@@ -6,26 +6,18 @@ from dataclasses import dataclass
 
 import torch
 
-from .alternating import AlternatingSettings, AlternatingTrainer
+from .alternating import MMDCodeBaseSettings, MMDCodeBaseTrainer
 from .losses import cramer_critic_loss, cramer_generator_loss
-from .resnet import ConvCritic
 
 
 @dataclass
-class CramerGANSettings(AlternatingSettings):
-    latent_distribution: str = "uniform"
-    max_channel_factor: int = 8
-    learning_rate: float = 1e-4
-    betas: tuple = (0.5, 0.999)
+class CramerGANSettings(MMDCodeBaseSettings):
     critic_output_dim: int = 256
     gp_weight: float = 10.0
 
 
-class CramerGANTrainer(AlternatingTrainer):
+class CramerGANTrainer(MMDCodeBaseTrainer):
     name = "cramergan"
-
-    def build_critic(self, settings):
-        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)
 
     def critic_loss(self, real, generate, draw_uniform):
         return cramer_critic_loss(self.critic, real, generate(), generate(), draw_uniform(), self.settings.gp_weight)

@@ -6,19 +6,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .alternating import AlternatingSettings, AlternatingTrainer
+from .alternating import MMDCodeBaseSettings, MMDCodeBaseTrainer
 from .losses import mmd_critic_loss, mmd_generator_loss
-from .resnet import ConvCritic
 
 
 @dataclass
-class MMDGANSettings(AlternatingSettings):
-    latent_distribution: str = "uniform"
-    max_channel_factor: int = 8
-    learning_rate: float = 1e-4
-    betas: tuple = (0.5, 0.999)
+class MMDGANSettings(MMDCodeBaseSettings):
     batch_size: int = 64
-    critic_output_dim: int = 16
     rq_alphas: tuple = (0.2, 0.5, 1.0, 2.0, 5.0)
     gp_weight: float = 1.0
     l2_weight: float = 1.0
@@ -28,11 +22,8 @@ class MMDGANSettings(AlternatingSettings):
         self.rq_alphas = tuple(float(a) for a in self.rq_alphas)
 
 
-class MMDGANTrainer(AlternatingTrainer):
+class MMDGANTrainer(MMDCodeBaseTrainer):
     name = "mmdgan"
-
-    def build_critic(self, settings):
-        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)
 
     def critic_loss(self, real, generate, draw_uniform):
         s = self.settings
