@@ -31,7 +31,7 @@ class AlternatingSettings:
         if self.latent_distribution not in PRIORS:
             raise ValueError(f"latent_distribution must be one of {PRIORS}, got '{self.latent_distribution}'")
         for name in ("latent_dim", "generator_channels", "critic_channels", "max_channel_factor",
-                     "total_images", "batch_size", "critic_steps"):
+                     "total_images", "critic_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.batch_size < 2:
@@ -40,8 +40,6 @@ class AlternatingSettings:
 
 class AlternatingTrainer:
     """Networks, optimisers and the step; `critic_loss` and `generator_loss` are the GAN's own."""
-
-    name = "alternating"
 
     def __init__(self, settings: AlternatingSettings, device):
         self.settings, self.device = settings, device

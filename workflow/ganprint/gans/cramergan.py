@@ -17,8 +17,6 @@ class CramerGANSettings(MMDCodeBaseSettings):
 
 
 class CramerGANTrainer(MMDCodeBaseTrainer):
-    name = "cramergan"
-
     def critic_loss(self, real, generate, draw_uniform):
         return cramer_critic_loss(self.critic, real, generate(), generate(), draw_uniform(), self.settings.gp_weight)
 

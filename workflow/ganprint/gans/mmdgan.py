@@ -23,8 +23,6 @@ class MMDGANSettings(MMDCodeBaseSettings):
 
 
 class MMDGANTrainer(MMDCodeBaseTrainer):
-    name = "mmdgan"
-
     def critic_loss(self, real, generate, draw_uniform):
         s = self.settings
         return mmd_critic_loss(self.critic, real, generate(), draw_uniform(), s.rq_alphas, s.gp_weight, s.l2_weight)

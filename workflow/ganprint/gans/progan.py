@@ -145,7 +145,6 @@ def real_at(images, resolution: int, alpha: float):
 class ProGANTrainer:
     """One ProGAN training run: networks, optimisers, EMA generator and the step function."""
 
-    name = "progan"
 
     def __init__(self, settings: ProGANSettings, device):
         self.settings = settings

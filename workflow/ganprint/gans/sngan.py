@@ -16,8 +16,6 @@ class SNGANSettings(AlternatingSettings):
 
 
 class SNGANTrainer(AlternatingTrainer):
-    name = "sngan"
-
     def build_critic(self, settings):
         return ResNetDiscriminator(settings.resolution, settings.critic_channels, settings.max_channel_factor)
 
