@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/attribution.smk"
+include: "workflow/rules/baselines.smk"
 include: "workflow/rules/report.smk"
 
 

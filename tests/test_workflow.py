@@ -1,5 +1,6 @@
 """The real Snakemake workflow on a tiny configuration."""
 
+import os
 import re
 import subprocess
 import sys
@@ -27,6 +28,7 @@ TINY = {
            for arch in ("sngan", "cramergan", "mmdgan")},
     },
     "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
+    "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
     "experiments": {
         "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
         "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
@@ -42,7 +44,9 @@ def snakemake(directory, config, *arguments, check=True):
     config_path.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(directory),
                "--configfile", str(config_path), *arguments]
-    result = subprocess.run(command, capture_output=True, text=True)
+    # an empty torch cache: the Inception row must say its FD ratio was not computed
+    environment = {**os.environ, "TORCH_HOME": str(Path(directory) / "torch_home")}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -67,21 +71,27 @@ def finished_run(tmp_path_factory):
 def test_workflow_reaches_table3(finished_run):
     table = pd.read_csv(finished_run / "results/table3.csv")
     assert list(table.columns[:6]) == ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
-    row = table.iloc[0]
+    assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
+    row = table.iloc[-1]
     assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 48)
     assert 0 <= row.accuracy <= 100 and row.fd_ratio > 0
     assert {"accuracy_real", "accuracy_progan_all_s1", "accuracy_progan_all_s2"} <= set(table.columns)
     assert (finished_run / "results/attribution/tiny/table3/features.npz").exists()
+    baselines = table.set_index("method")
+    assert baselines.accuracy[["knn", "eigenface", "prnu", "dct"]].between(0, 100).all()
+    assert np.isnan(baselines.accuracy["inception"]) and np.isnan(baselines.fd_ratio["inception"])
+    assert "not computed" in baselines.note["inception"] and baselines.fd_ratio["eigenface"] > 0
+    assert baselines.hyperparameters["knn"].startswith("k=")
     assert not list((finished_run / "results").rglob("*.tmp*"))
     assert not list((finished_run / "results").rglob("*.resume.pt"))
 
 
 def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
     table1 = pd.read_csv(finished_run / "results/table1.csv")
-    assert table1.n_classes.tolist() == [5]
+    assert table1.n_classes.tolist() == [5] * 6
     assert {f"accuracy_{a}_all_s1" for a in ("progan", "sngan", "cramergan", "mmdgan")} <= set(table1.columns)
     table2 = pd.read_csv(finished_run / "results/table2.csv")
-    assert table2.n_classes.tolist() == [4]
+    assert table2.n_classes.tolist() == [4] * 6
     assert {"accuracy_progan_diff0_s1", "accuracy_progan_diff1_s1", "accuracy_progan_diff200_s1"} <= set(table2.columns)
     subsets = [np.load(finished_run / f"results/real/tiny/subsets/diff{i}.npy") for i in (0, 1, 200)]
     assert len(np.setdiff1d(subsets[1], subsets[0])) == 1 and len(np.intersect1d(subsets[2], subsets[0])) == 0
@@ -91,7 +101,9 @@ def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
     table = pd.read_csv(finished_run / "results/sanity_check.csv")
-    assert sorted(table.experiment) == ["sanity_diff_seed", "sanity_same_seed"]
+    assert sorted(set(table.experiment)) == ["sanity_diff_seed", "sanity_same_seed"]
+    ours = table[table.method == "ours"]
+    assert len(ours) == 2 and len(table) == 12
     gans = finished_run / "results/gans/tiny"
     assert (finished_run / "results/logs/train_gan/tiny/progan_all_s1_run2.log").exists()
     first = torch.load(gans / "progan_all_s1/generator.pt", weights_only=True)["generator"]
@@ -109,16 +121,25 @@ def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_changing_a_baseline_setting_reruns_only_that_baseline(finished_run):
+    changed = {**TINY, "baselines": {**TINY["baselines"], "knn": {"k_values": [1, 5]}}}
+    result = snakemake(finished_run, changed, "-n", "results/table3.csv", "results/sanity_check.csv")
+    assert planned_jobs(result) == {"evaluate_baseline": 3, "table3": 1, "sanity_check": 1}
+    assert "results/baselines/tiny/table3/knn.json" in result.stdout
+
+
 # Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
-# (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2).
-@pytest.mark.parametrize("name, n_gans", [("celeba", 11 + 3 + 11), ("lsun", 11 + 3)])
-def test_paper_configs_dry_run(tmp_path, name, n_gans):
+# (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2). Five baselines on
+# each experiment (tables 1, 2 on CelebA, 3, and the two sanity comparisons).
+@pytest.mark.parametrize("name, n_gans, n_experiments", [("celeba", 11 + 3 + 11, 5), ("lsun", 11 + 3, 4)])
+def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
     result = snakemake(tmp_path, config, "-n")
     rules = planned_rules(result)
     assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples"} <= rules
     assert ("table2" in rules) == (name == "celeba")
     assert planned_jobs(result)["train_gan"] == n_gans
+    assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
 
 
 @pytest.mark.parametrize("change, message", [

@@ -29,6 +29,16 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _json_object(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise GanprintError(f"{option} is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise GanprintError(f"{option} must be a JSON object, got {text}")
+    return value
+
+
 def prepare_real(args):
     from .data.real import prepare_real as run
 
@@ -56,11 +66,7 @@ def split_real(args):
 def train_gan(args):
     from .gans.training import train_gan as run
 
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise GanprintError(f"--settings is not valid JSON: {error}") from error
-    run(args.arch, settings, args.images, args.output, args.seed, args.threads, args.subset,
+    run(args.arch, _json_object(args.settings, "--settings"), args.images, args.output, args.seed, args.threads, args.subset,
         args.checkpoint_every, args.log_every)
 
 
@@ -83,6 +89,13 @@ def evaluate(args):
 
     evaluate_attribution(args.model, args.test, args.metrics, args.features, args.confusion, dict(args.label),
                          args.batch, args.threads, args.seed)
+
+
+def baseline(args):
+    from .baselines.evaluation import evaluate_baseline
+
+    evaluate_baseline(args.method, args.train or [], args.test, args.sources, _json_object(args.settings, "--settings"),
+                      args.metrics, dict(args.label), args.threads, args.seed)
 
 
 def attribute(args):
@@ -193,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--features", required=True)
     stage.add_argument("--confusion", required=True)
     stage.set_defaults(run=evaluate)
+
+    stage = stages.add_parser("baseline", help="attribute an experiment's test images with a baseline method")
+    stage.add_argument("--method", required=True, help="knn, eigenface, prnu, dct or inception")
+    stage.add_argument("--train", nargs="+", help="one training image array per source (not for inception)")
+    stage.add_argument("--test", nargs="+", required=True, help="one test image array per source")
+    stage.add_argument("--sources", nargs="+", required=True, help="source names, in the order of --train/--test")
+    stage.add_argument("--settings", default="{}", help="JSON object of the method's settings")
+    stage.add_argument("--label", type=_key_value, action="append", default=[], help="KEY=VALUE copied into metrics")
+    stage.add_argument("--seed", type=_non_negative, default=0)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--metrics", required=True)
+    stage.set_defaults(run=baseline)
 
     stage = stages.add_parser("attribute", help="attribute image files with a trained attribution model")
     stage.add_argument("--model", required=True, help="an attribution model (model.pt)")

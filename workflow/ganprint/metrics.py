@@ -20,6 +20,21 @@ def per_class_accuracy_percent(confusion: np.ndarray) -> np.ndarray:
     return 100.0 * np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
 
 
+def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources: list[str]) -> dict:
+    """The accuracy entries of a metrics file, for predictions over the given sources."""
+    confusion = confusion_matrix(labels, predictions, len(sources))
+    counts = confusion.sum(axis=1)
+    return {
+        "sources": list(sources),
+        "accuracy": accuracy_percent(confusion),
+        "per_class_accuracy": dict(zip(sources, per_class_accuracy_percent(confusion).tolist())),
+        "confusion": confusion.tolist(),
+        "n_classes": len(sources),
+        "n_test_per_class": int(counts.min()),
+        "n_test": int(counts.sum()),
+    }
+
+
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(matrix)
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T

@@ -28,6 +28,6 @@ def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
 def write_table(paths: list[str], output: str, per_class: bool = False) -> pd.DataFrame:
     table = metrics_rows(paths, per_class)
     for column in ("accuracy", "fd_ratio"):
-        table[column] = table[column].round(3)
+        table[column] = table[column].astype(float).round(3)
     save_table(output, table)
     return table

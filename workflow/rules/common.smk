@@ -2,6 +2,7 @@
 import json
 
 from ganprint import GanprintError
+from ganprint.baselines import METHODS, WITHOUT_TRAINING
 from ganprint.sources import is_real, parse_instance, sampling_seed
 
 
@@ -61,12 +62,37 @@ def first_dataset():
     return next(iter(config["datasets"]))
 
 
+def method_metrics(dataset, experiment, method):
+    if method == "ours":
+        return f"results/attribution/{dataset}/{experiment}/metrics.json"
+    return f"results/baselines/{dataset}/{experiment}/{method}.json"
+
+
 def experiment_metrics(experiments, datasets=None):
+    """Metrics files of every method on the experiments: the configured baselines, then ours."""
+    methods = [*config["baselines"]["methods"], "ours"]
     return [
-        f"results/attribution/{dataset}/{experiment}/metrics.json"
+        method_metrics(dataset, experiment, method)
         for experiment in experiments
         for dataset in (datasets or config["datasets"])
+        for method in methods
     ]
+
+
+def baseline_training_images(wildcards):
+    return [] if wildcards.method in WITHOUT_TRAINING else experiment_images("train")(wildcards)
+
+
+def baseline_settings(method):
+    """The method's settings as JSON: its block of `baselines`, the validation fraction and,
+    for the methods with a linear classifier, that classifier's settings."""
+    baselines = config["baselines"]
+    settings = {**baselines.get(method, {})}
+    if method in ("knn", "eigenface"):
+        settings["validation_fraction"] = baselines["validation_fraction"]
+    if method in ("eigenface", "dct"):
+        settings["linear"] = baselines["linear"]
+    return json.dumps(settings, sort_keys=True)
 
 
 # Each output of the paper and the experiments it needs; `rule all` asks for those whose
@@ -100,3 +126,4 @@ wildcard_constraints:
     source=r"[a-z][a-z0-9_]*",
     experiment=r"[A-Za-z0-9_]+",
     difference=r"\d+",
+    method="|".join(METHODS),

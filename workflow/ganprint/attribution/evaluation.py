@@ -8,7 +8,7 @@ import torch
 
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
-from ..metrics import accuracy_percent, confusion_matrix, fd_ratio, per_class_accuracy_percent
+from ..metrics import classification_metrics, fd_ratio
 from ..storage import atomic_path, load_checkpoint, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
@@ -57,22 +57,15 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
         probabilities.append(chunk_probabilities)
         features.append(chunk_features)
     probabilities, features = np.concatenate(probabilities), np.concatenate(features)
-    confusion = confusion_matrix(data.labels, probabilities.argmax(1), len(model.sources))
     metrics = {
         **labels,
-        "sources": model.sources,
-        "accuracy": accuracy_percent(confusion),
-        "per_class_accuracy": dict(zip(model.sources, per_class_accuracy_percent(confusion).tolist())),
-        "confusion": confusion.tolist(),
+        **classification_metrics(data.labels, probabilities.argmax(1), model.sources),
         "fd_ratio": fd_ratio(features, data.labels, seed),
-        "n_classes": len(model.sources),
-        "n_test_per_class": min(data.counts),
-        "n_test": len(data),
     }
     with atomic_path(features_output) as temporary:
         with open(temporary, "wb") as handle:
             np.savez(handle, features=features.astype(np.float32), labels=data.labels)
-    save_table(confusion_output, pd.DataFrame(confusion, index=model.sources, columns=model.sources)
+    save_table(confusion_output, pd.DataFrame(metrics["confusion"], index=model.sources, columns=model.sources)
                .rename_axis("true \\ predicted").reset_index())
     save_json(metrics_output, metrics)
     log.info("accuracy %.2f%%, FD ratio %.2f on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(data))

@@ -1,0 +1,214 @@
+import json
+
+import numpy as np
+import pytest
+import scipy.fft
+import torch
+from sklearn.neighbors import KNeighborsClassifier
+
+from ganprint import GanprintError
+from ganprint.baselines import dct, eigenface, inception, knn, prnu
+from ganprint.baselines.evaluation import evaluate_baseline
+from ganprint.baselines.inputs import validation_split
+from ganprint.baselines.linear import LinearSettings, fit_logistic, predict_classes
+from ganprint.cli import main
+from ganprint.neighbours import nearest_neighbours
+from ganprint.tables import write_table
+
+
+def vectors_of(array):
+    tensor = torch.as_tensor(array, dtype=torch.float32)
+    return lambda positions: tensor[positions]
+
+
+@pytest.mark.parametrize("query_chunk, reference_chunk", [(4096, 8192), (7, 13), (1, 200)])
+def test_knn_matches_scikit_learn_brute_force(query_chunk, reference_chunk):
+    rng = np.random.default_rng(0)
+    references = rng.normal(size=(200, 24)).astype(np.float32)
+    reference_labels = rng.integers(0, 4, size=200)
+    queries = rng.normal(size=(60, 24)).astype(np.float32)
+    for k in (1, 4, 7):
+        expected = KNeighborsClassifier(n_neighbors=k, algorithm="brute").fit(references, reference_labels)
+        _, indices = nearest_neighbours(vectors_of(queries), 60, vectors_of(references), 200, k,
+                                        query_chunk=query_chunk, reference_chunk=reference_chunk)
+        neighbour_labels = torch.from_numpy(reference_labels)[indices]
+        np.testing.assert_array_equal(knn.vote(neighbour_labels, k, 4), expected.predict(queries))
+
+
+def test_nearest_neighbour_distances_are_exact_squared_distances():
+    rng = np.random.default_rng(1)
+    queries, references = rng.normal(size=(30, 10)), rng.normal(size=(50, 10))
+    distances, indices = nearest_neighbours(vectors_of(queries), 30, vectors_of(references), 50, 3, 8, 16)
+    brute = ((queries[:, None, :] - references[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(brute, axis=1)[:, :3])
+    np.testing.assert_allclose(distances.numpy(), np.sort(brute, axis=1)[:, :3], rtol=1e-4, atol=1e-4)
+
+
+def test_choose_k_takes_the_best_validation_accuracy():
+    # each row: neighbours' labels nearest first; true label 0: k=1 right, k=3 wrong, k=5 right
+    neighbours = torch.tensor([[0, 1, 1, 0, 0]] * 4)
+    k, accuracy = knn.choose_k(neighbours, np.zeros(4, dtype=int), [1, 3, 5, 9], 2)
+    assert accuracy == {1: 1.0, 3: 0.0, 5: 1.0}
+    assert k == 1
+    with pytest.raises(GanprintError, match="k_values"):
+        knn.choose_k(neighbours, np.zeros(4, dtype=int), [9], 2)
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    fitting, held_out = validation_split(labels, 0.1, seed=3)
+    assert np.bincount(labels[held_out]).tolist() == [5, 3, 2]
+    assert not set(fitting) & set(held_out) and len(fitting) + len(held_out) == 100
+    assert np.array_equal(held_out, validation_split(labels, 0.1, seed=3)[1])
+    with pytest.raises(GanprintError, match="too few"):
+        validation_split(np.repeat([0, 1], [50, 2]), 0.1, seed=0)
+
+
+@pytest.mark.parametrize("n_rows, n_dims", [(300, 40), (30, 400)])
+def test_pca_reconstructs_data_of_known_rank(n_rows, n_dims):
+    rng = np.random.default_rng(2)
+    rank = 5
+    data = rng.normal(size=(n_rows, rank)) @ rng.normal(size=(rank, n_dims)) + rng.normal(size=n_dims)
+    data = torch.as_tensor(data, dtype=torch.float32)
+    pca = eigenface.fit_pca(data, max_components=50)
+    assert len(pca.components) == rank
+    np.testing.assert_allclose(pca.reconstruct(pca.project(data)), data, atol=1e-3)
+    fewer = pca.reconstruct(pca.project(data, 2))
+    assert (fewer - data).abs().max() > 0.1
+    np.testing.assert_allclose(pca.components @ pca.components.T, torch.eye(rank), atol=1e-5)
+    assert torch.all(pca.variances[:-1] >= pca.variances[1:])
+
+
+def test_logistic_regression_separates_separable_classes_reproducibly():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, size=600)
+    centres = rng.normal(scale=3.0, size=(3, 8))
+    features = centres[labels] + rng.normal(size=(600, 8))
+    settings = LinearSettings(epochs=10, batch_size=64, learning_rate=0.01)
+    first = fit_logistic(vectors_of(features), labels, 3, settings, seed=0)
+    second = fit_logistic(vectors_of(features), labels, 3, settings, seed=0)
+    assert torch.equal(first.weight, second.weight)
+    predicted = predict_classes(first, vectors_of(features), 600, chunk=100)
+    assert np.mean(predicted == labels) > 0.95
+
+
+def test_wavelet_denoiser_keeps_a_constant_image():
+    constant = np.full((2, 32, 32), 117.0)
+    np.testing.assert_allclose(prnu.wavelet_denoise(constant), constant, atol=1e-9)
+
+
+def test_wavelet_denoiser_removes_most_white_noise_from_a_smooth_image():
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    smooth = 128 + 60 * np.sin(2 * np.pi * x) * np.cos(np.pi * y)
+    noisy = smooth + rng.normal(scale=5.0, size=(4, 64, 64))
+    error_before = np.sqrt(np.mean((noisy - smooth) ** 2))
+    error_after = np.sqrt(np.mean((prnu.wavelet_denoise(noisy, sigma=5.0) - smooth) ** 2))
+    assert error_after < 0.5 * error_before
+
+
+def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
+    rng = np.random.default_rng(6)
+    y, x = np.mgrid[0:32, 0:32] / 32.0
+    patterns = rng.normal(scale=4.0, size=(3, 32, 32, 3))
+
+    def images(n):
+        labels = np.arange(n) % 3
+        phase = rng.uniform(0, 2 * np.pi, size=(n, 1, 1, 1))
+        clean = 120 + 50 * np.sin(2 * np.pi * x[None, :, :, None] + phase) * y[None, :, :, None]
+        return np.clip(clean + patterns[labels], 0, 255).astype(np.uint8), labels
+
+    train_images, train_labels = images(60)
+    test_images, test_labels = images(30)
+    residuals = torch.from_numpy(prnu.noise_residuals(train_images))
+    fingerprints = prnu.fingerprints(lambda p: residuals[p], train_labels, 3, chunk=16)
+    assert fingerprints.shape == (3, 32, 32)
+    np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-5)
+    scores = prnu.correlations(torch.from_numpy(prnu.noise_residuals(test_images)), fingerprints)
+    np.testing.assert_array_equal(scores.argmax(1).numpy(), test_labels)
+
+
+def test_dct_matches_scipy_and_a_cosine_peaks_at_its_coefficient():
+    planes = torch.rand(2, 3, 16, 16, dtype=torch.float32)
+    expected = scipy.fft.dctn(planes.numpy(), type=2, norm="ortho", axes=(-2, -1))
+    np.testing.assert_allclose(dct.dct2(planes).numpy(), expected, atol=1e-5)
+    position = np.arange(16) + 0.5
+    cosine = np.cos(np.pi * 3 * position / 16)[:, None] * np.cos(np.pi * 5 * position / 16)[None, :]
+    image = np.repeat((128 + 100 * cosine)[None, :, :, None], 3, axis=3).round().astype(np.uint8)
+    spectrum = dct.log_dct_spectra(image, "cpu").reshape(3, 16, 16)
+    ac = spectrum.clone()
+    ac[:, 0, 0] = -np.inf
+    assert np.unravel_index(int(ac[0].argmax()), (16, 16)) == (3, 5)
+
+
+def test_inception_features_of_a_random_network_and_configured_weights(tmp_path):
+    network = inception.fid_inception(None)  # randomly initialised: same architecture, no pretrained weights
+    weights = tmp_path / "inception.pth"
+    torch.save(network.state_dict(), weights)
+    assert inception.locate_weights(str(weights)) == weights
+    loaded = inception.fid_inception(weights)
+    images = np.random.default_rng(7).integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    features = inception.pool3_features(loaded, images, "cpu")
+    assert features.shape == (2, 2048)
+    assert torch.equal(features, inception.pool3_features(network, images, "cpu"))
+    with pytest.raises(GanprintError, match="does not exist"):
+        inception.locate_weights(str(tmp_path / "absent.pth"))
+
+
+@pytest.fixture
+def three_sources(tmp_path):
+    """Three 16x16 sources told apart by a fixed pattern each, 60 train and 20 test images."""
+    rng = np.random.default_rng(8)
+    patterns = rng.normal(scale=8.0, size=(3, 16, 16, 3))
+    paths = {"train": [], "test": []}
+    for label in range(3):
+        for split, count in (("train", 60), ("test", 20)):
+            base = rng.uniform(115, 135, size=(count, 1, 1, 3)) + rng.normal(scale=3.0, size=(count, 16, 16, 3))
+            path = tmp_path / f"{split}{label}.npy"
+            np.save(path, np.clip(base + patterns[label], 0, 255).astype(np.uint8))
+            paths[split].append(str(path))
+    return paths
+
+
+SMALL_SETTINGS = {"knn": {"k_values": [1, 3]}, "eigenface": {"n_components": [4, 8], "linear": {"epochs": 5}},
+                  "prnu": {}, "dct": {"linear": {"epochs": 5}}}
+
+
+@pytest.mark.parametrize("method", SMALL_SETTINGS)
+def test_each_baseline_writes_metrics_of_the_table_form(tmp_path, three_sources, method):
+    settings = SMALL_SETTINGS[method]
+    output = tmp_path / f"{method}.json"
+    code = main(["--quiet", "baseline", "--method", method, "--train", *three_sources["train"], "--test",
+                 *three_sources["test"], "--sources", "a", "b", "c", "--settings", json.dumps(settings),
+                 "--label", "dataset=tiny", "--metrics", str(output)])
+    assert code == 0
+    metrics = json.loads(output.read_text())
+    assert metrics["method"] == method and metrics["n_test"] == 60 and metrics["n_classes"] == 3
+    assert metrics["accuracy"] > 60.0  # chance is 33%
+    assert set(metrics["per_class_accuracy"]) == {"a", "b", "c"}
+    assert (metrics["fd_ratio"] is not None) == (method == "eigenface")
+    table = write_table([str(output)], str(tmp_path / "table.csv"), per_class=True)
+    assert table.method.tolist() == [method]
+
+
+def test_missing_inception_weights_leave_the_fd_ratio_not_computed(tmp_path, three_sources, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_cache"))
+    output = tmp_path / "inception.json"
+    metrics = evaluate_baseline("inception", [], three_sources["test"], ["a", "b", "c"], {}, str(output),
+                                {"dataset": "tiny"})
+    assert metrics["fd_ratio"] is None and metrics["accuracy"] is None
+    assert "not computed" in metrics["note"] and "pt_inception-2015-12-05" in metrics["note"]
+    table = write_table([str(output)], str(tmp_path / "table.csv"))
+    assert np.isnan(table.fd_ratio[0]) and "not computed" in table.note[0]
+
+
+def test_bad_baseline_input_is_named(tmp_path, three_sources):
+    output = tmp_path / "m.json"
+    with pytest.raises(GanprintError, match="unknown baseline 'svm'"):
+        evaluate_baseline("svm", three_sources["train"], three_sources["test"], ["a", "b", "c"], {}, str(output), {})
+    with pytest.raises(GanprintError, match="unknown baseline settings"):
+        evaluate_baseline("knn", three_sources["train"], three_sources["test"], ["a", "b", "c"], {"kk": 1},
+                          str(output), {})
+    with pytest.raises(GanprintError, match="2 sources"):
+        evaluate_baseline("knn", three_sources["train"], three_sources["test"], ["a", "b"], {}, str(output), {})
+    assert not output.exists()

@@ -1,0 +1,145 @@
+"""Running one baseline on an experiment's train and test images and writing its metrics.
+
+The metrics file has the form of the attribution network's (`method` is one of
+baselines.METHODS), plus `hyperparameters` (what was chosen on validation data) and a
+`note` where something was not computed.
+"""
+
+import logging
+
+import numpy as np
+import torch
+
+from .. import GanprintError, runtime
+from ..attribution.data import LabelledImages
+from ..metrics import classification_metrics, fd_ratio
+from ..storage import save_json
+from . import METHODS, WITHOUT_TRAINING, dct, eigenface, knn, prnu
+from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
+from .linear import LinearSettings, fit_logistic, predict_classes
+
+log = logging.getLogger(__name__)
+
+
+def all_rows(data: LabelledImages) -> np.ndarray:
+    return np.arange(len(data))
+
+
+def run_knn(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+    fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
+    n_classes = len(train.arrays)
+    validation = knn.neighbour_labels(
+        row_vectors(train, held_out, pixel_vectors, device), len(held_out),
+        row_vectors(train, fitting, pixel_vectors, device), train.labels[fitting], max(settings["k_values"]))
+    k, accuracies = knn.choose_k(validation, train.labels[held_out], settings["k_values"], n_classes)
+    log.info("kNN validation accuracy by k: %s; k = %d", accuracies, k)
+    neighbours = knn.neighbour_labels(
+        row_vectors(test, all_rows(test), pixel_vectors, device), len(test),
+        row_vectors(train, all_rows(train), pixel_vectors, device), train.labels, k)
+    return {"predictions": knn.vote(neighbours, k, n_classes), "hyperparameters": f"k={k}"}
+
+
+def run_eigenface(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+    fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
+    candidates = sorted(settings["n_components"])
+    pca_rows = np.sort(np.random.default_rng(seed).permutation(fitting)[: settings["fit_images"]])
+    pca = eigenface.fit_pca(pixel_vectors(train.gather(pca_rows)[0], device), max(candidates))
+
+    def coordinates(data):
+        return stacked(row_vectors(data, all_rows(data), lambda im, dev: pca.project(pixel_vectors(im, dev)), device),
+                       len(data))
+
+    train_coordinates, n_classes = coordinates(train), len(train.arrays)
+    linear = LinearSettings(**settings["linear"])
+
+    def classify(rows, n, queries):
+        classifier = fit_logistic(lambda p: train_coordinates[rows[p], :n], train.labels[rows], n_classes, linear, seed)
+        return predict_classes(classifier, lambda p: queries[p, :n], len(queries))
+
+    usable = [n for n in candidates if n <= len(pca.components)] or [len(pca.components)]
+    validation = {n: float(np.mean(classify(fitting, n, train_coordinates[held_out]) == train.labels[held_out]))
+                  for n in usable}
+    n = max(usable, key=lambda c: (validation[c], -c))
+    log.info("Eigenface validation accuracy by number of components: %s; %d components", validation, n)
+    test_coordinates = coordinates(test)[:, :n]
+    return {"predictions": classify(all_rows(train), n, test_coordinates),
+            "features": test_coordinates.cpu().numpy(), "hyperparameters": f"n_components={n}"}
+
+
+def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+    classifier = fit_logistic(row_vectors(train, all_rows(train), dct.log_dct_spectra, device), train.labels,
+                              len(train.arrays), LinearSettings(**settings["linear"]), seed)
+    test_spectra = row_vectors(test, all_rows(test), dct.log_dct_spectra, device)
+    return {"predictions": predict_classes(classifier, test_spectra, len(test)), "hyperparameters": ""}
+
+
+def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+    sigma, levels = settings["sigma"], settings["levels"]
+
+    def residuals(images, device):
+        return torch.from_numpy(prnu.noise_residuals(images, sigma, levels)).to(device)
+
+    patterns = prnu.fingerprints(row_vectors(train, all_rows(train), residuals, device), train.labels,
+                                 len(train.arrays))
+    test_residuals = row_vectors(test, all_rows(test), residuals, device)
+    scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
+    return {"predictions": torch.cat(scores).argmax(1).cpu().numpy(),
+            "hyperparameters": f"sigma={sigma} levels={levels}"}
+
+
+def run_inception(train: None, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+    from . import inception  # torchvision's import alone takes seconds
+
+    weights = inception.locate_weights(settings["weights"])
+    if weights is None:
+        note = f"FD ratio not computed: FID Inception weights not found; {inception.how_to_get_weights()}"
+        log.warning(note)
+        return {"note": note}
+    network = inception.fid_inception(weights).to(device)
+    features = stacked(lambda p: inception.pool3_features(network, test.gather(p)[0], device).cpu(), len(test), 64)
+    return {"features": features.numpy()}
+
+
+RUNNERS = {"knn": run_knn, "eigenface": run_eigenface, "prnu": run_prnu, "dct": run_dct, "inception": run_inception}
+assert set(RUNNERS) == set(METHODS)
+
+DEFAULT_SETTINGS = {
+    "validation_fraction": 0.1,
+    "k_values": [1, 3, 5, 7, 9, 15, 21],
+    "n_components": [8, 16, 32, 64, 128, 256],
+    "fit_images": 10000,
+    "linear": {},
+    "sigma": 5.0,
+    "levels": 4,
+    "weights": None,
+}
+
+
+def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str], sources: list[str],
+                      settings: dict, metrics_output: str, labels: dict, threads: int = 1, seed: int = 0) -> dict:
+    """Fit `method` on the training images, attribute the test images, write the metrics."""
+    if method not in RUNNERS:
+        raise GanprintError(f"unknown baseline '{method}'; known: {list(METHODS)}")
+    needs_training = method not in WITHOUT_TRAINING
+    if len(test_paths) != len(sources) or (needs_training and len(train_paths) != len(sources)):
+        raise GanprintError(f"{len(sources)} sources but {len(train_paths)} train and {len(test_paths)} test sets")
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
+    device = runtime.configure(threads, seed)
+    test = LabelledImages(test_paths)
+    train = LabelledImages(train_paths) if needs_training else None
+    if train is not None and train.resolution != test.resolution:
+        raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
+    result = RUNNERS[method](train, test, {**DEFAULT_SETTINGS, **settings}, seed, device)
+    metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "fd_ratio": None,
+               "n_classes": len(sources), "n_test_per_class": min(test.counts), "n_test": len(test),
+               "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),
+               "note": result.get("note", "")}
+    if "predictions" in result:
+        metrics.update(classification_metrics(test.labels, result["predictions"], list(sources)))
+    if "features" in result:
+        metrics["fd_ratio"] = fd_ratio(result["features"], test.labels, seed)
+    save_json(metrics_output, metrics)
+    log.info("%s: accuracy %s, FD ratio %s", method, metrics["accuracy"], metrics["fd_ratio"])
+    return metrics
