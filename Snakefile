@@ -19,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/components.smk"
 include: "workflow/rules/report.smk"
 
 

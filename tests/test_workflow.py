@@ -76,7 +76,7 @@ def test_workflow_reaches_table3(finished_run):
     assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 48)
     assert 0 <= row.accuracy <= 100 and row.fd_ratio > 0
     assert {"accuracy_real", "accuracy_progan_all_s1", "accuracy_progan_all_s2"} <= set(table.columns)
-    assert (finished_run / "results/attribution/tiny/table3/features.npz").exists()
+    assert (finished_run / "results/attribution/tiny/table3/full/features.npz").exists()
     baselines = table.set_index("method")
     assert baselines.accuracy[["knn", "eigenface", "prnu", "dct"]].between(0, 100).all()
     assert np.isnan(baselines.accuracy["inception"]) and np.isnan(baselines.fd_ratio["inception"])
@@ -97,6 +97,19 @@ def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
     assert len(np.setdiff1d(subsets[1], subsets[0])) == 1 and len(np.intersect1d(subsets[2], subsets[0])) == 0
     figure = finished_run / "results/figures/samples_tiny.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
+    bands = pd.read_csv(finished_run / "results/table4.csv")
+    assert bands.resolution.tolist() == [16, 8, 4]
+    assert bands.low_band_accuracy.between(0, 100).all()
+    assert np.isnan(bands.high_band_accuracy[0]) and bands.high_band_accuracy[1:].between(0, 100).all()
+    table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
+    assert bands.low_band_accuracy[0] == table3.accuracy["ours"]  # the low band at 16 px is the full network
+    patches = pd.read_csv(finished_run / "results/table5.csv")
+    assert patches.patch_size.tolist() == [1, 6, 16]
+    for kind in ("bands", "patches"):
+        assert (finished_run / f"results/figures/components_{kind}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
@@ -136,10 +149,14 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
     result = snakemake(tmp_path, config, "-n")
     rules = planned_rules(result)
-    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples"} <= rules
+    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples",
+            "table4", "table5", "figure_components"} <= rules
     assert ("table2" in rules) == (name == "celeba")
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
+    # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
+    # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
+    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5
 
 
 @pytest.mark.parametrize("change, message", [

@@ -81,7 +81,8 @@ def train_attribution(args):
 
     optimiser = OptimiserSettings(learning_rate=args.lr, betas=tuple(args.betas), batch_size=args.batch_size,
                                   epochs=args.epochs, lr_schedule=args.lr_schedule, flip=not args.no_flip)
-    run(args.train, args.sources, args.output, optimiser, args.fmap_base, args.fmap_max, args.seed, args.threads, args.initial)
+    run(args.train, args.sources, args.output, optimiser, args.fmap_base, args.fmap_max, args.seed, args.threads,
+        args.initial, args.network)
 
 
 def evaluate(args):
@@ -113,6 +114,18 @@ def table(args):
     from .tables import write_table
 
     print(write_table(args.metrics, args.output, args.per_class).to_string(index=False))
+
+
+def component_table(args):
+    from .tables import write_component_table
+
+    print(write_component_table(args.kind, args.metrics, args.networks, args.output).to_string(index=False))
+
+
+def figure_components(args):
+    from .figures import component_curves
+
+    component_curves(args.table, args.kind, args.output, args.title)
 
 
 def figure_samples(args):
@@ -190,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--fmap-base", type=_positive, default=1024)
     stage.add_argument("--fmap-max", type=_positive, default=512)
     stage.add_argument("--initial", help="start from this attribution model's weights")
+    stage.add_argument("--network", default="full",
+                       help="full, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>")
     stage.add_argument("--seed", type=_non_negative, default=0)
     stage.add_argument("--threads", type=_positive, default=1)
     stage.add_argument("--output", required=True)
@@ -234,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--per-class", action="store_true", help="add a column per source")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=table)
+
+    stage = stages.add_parser("component-table", help="Table 4 (bands) or Table 5 (patches) from metrics files")
+    stage.add_argument("--kind", choices=["bands", "patches"], required=True)
+    stage.add_argument("--metrics", nargs="+", required=True)
+    stage.add_argument("--networks", nargs="+", required=True, help="the network each metrics file stands for")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=component_table)
+
+    stage = stages.add_parser("figure-components", help="accuracy against resolution or patch size")
+    stage.add_argument("--table", required=True, help="results/table4.csv (bands) or table5.csv (patches)")
+    stage.add_argument("--kind", choices=["bands", "patches"], required=True)
+    stage.add_argument("--title", default="")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=figure_components)
 
     stage = stages.add_parser("figure-samples", help="a labelled grid of samples, one row per source")
     stage.add_argument("--images", nargs="+", required=True, help="one image array per source")

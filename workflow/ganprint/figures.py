@@ -1,4 +1,4 @@
-"""Figures: sample grids (Figure 4)."""
+"""Figures: sample grids (Figure 4) and the component-analysis curves (Tables 4 and 5)."""
 
 import matplotlib
 
@@ -8,6 +8,8 @@ import numpy as np  # noqa: E402
 
 from . import GanprintError  # noqa: E402
 from .storage import atomic_path, load_images  # noqa: E402
+
+import pandas as pd  # noqa: E402
 
 
 def sample_strip(images: np.ndarray, count: int, gap: int = 2) -> np.ndarray:
@@ -37,7 +39,41 @@ def sample_grid(image_paths: list[str], labels: list[str], output: str, per_sour
         axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
+    save_figure(figure, output)
+
+
+def save_figure(figure, output: str) -> None:
     figure.tight_layout()
     with atomic_path(output) as temporary:
         figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
+
+
+# (column, legend label, line style) of each curve of a component figure
+COMPONENT_CURVES = {
+    "bands": ("resolution", [("low_band_accuracy", "low band (pre-downsampling)", "-o"),
+                             ("high_band_accuracy", "high band (pre-downsampling residual)", "--s")],
+              "switching resolution r (pixels)"),
+    "patches": ("patch_size", [("accuracy", "post-pooling", "-o")], "patch size (pixels)"),
+}
+
+
+def component_curves(table_path: str, kind: str, output: str, title: str = "") -> None:
+    """Accuracy against resolution (both bands) or against patch size, one colour per data set."""
+    table = pd.read_csv(table_path)
+    x_column, curves, x_label = COMPONENT_CURVES[kind]
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for colour, (dataset, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], table.groupby("dataset")):
+        rows = rows.sort_values(x_column)
+        for column, label, style in curves:
+            present = rows[column].notna()
+            axis.plot(rows[x_column][present], rows[column][present], style, color=colour, label=f"{dataset}: {label}")
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(sorted(table[x_column].unique()), [str(v) for v in sorted(table[x_column].unique())])
+    axis.set_xlabel(x_label)
+    axis.set_ylabel("accuracy (%)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    if title:
+        axis.set_title(title, fontsize=10)
+    save_figure(figure, output)

@@ -1,8 +1,10 @@
-"""Tables assembled from evaluation metrics files: one row per metrics file."""
+"""Tables assembled from evaluation metrics files: one row per metrics file (Tables 1-3),
+or one row per switching resolution (Tables 4 and 5)."""
 
 import pandas as pd
 
 from . import GanprintError
+from .attribution.network import AttributionSettings, parse_network, patch_size
 from .storage import load_json, save_table
 
 BASE_COLUMNS = ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
@@ -29,5 +31,45 @@ def write_table(paths: list[str], output: str, per_class: bool = False) -> pd.Da
     table = metrics_rows(paths, per_class)
     for column in ("accuracy", "fd_ratio"):
         table[column] = table[column].astype(float).round(3)
+    save_table(output, table)
+    return table
+
+
+def _network_cells(paths: list[str], networks: list[str]):
+    """(dataset, variant, switch resolution, image size, accuracy) of each metrics file, the
+    network it stands for given by name (a variant identical to the full network is
+    evaluated once, under 'full')."""
+    if len(paths) != len(networks):
+        raise GanprintError(f"{len(paths)} metrics files for {len(networks)} network names")
+    for path, name in zip(paths, networks):
+        metrics = load_json(path)
+        variant, switch = parse_network(name)
+        if "resolution" not in metrics.get("network", {}):
+            raise GanprintError(f"metrics file {path} does not describe its network; evaluate the model again")
+        yield metrics["dataset"], variant, switch, metrics["network"]["resolution"], metrics["accuracy"]
+
+
+def band_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
+    """Table 4: accuracy of the low-band and high-band networks by switching resolution."""
+    rows = {}
+    for dataset, variant, switch, _, accuracy in _network_cells(paths, networks):
+        rows.setdefault((dataset, switch), {"dataset": dataset, "resolution": switch})[f"{variant}_accuracy"] = accuracy
+    table = pd.DataFrame(list(rows.values()))
+    for column in ("low_band_accuracy", "high_band_accuracy"):
+        table[column] = table.get(column, pd.Series(dtype=float)).astype(float).round(3)
+    return table.sort_values(["dataset", "resolution"], ascending=[True, False], ignore_index=True)
+
+
+def patch_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
+    """Table 5: accuracy of post-pooling networks by the patch size each feature sees."""
+    rows = [{"dataset": dataset, "switch_resolution": switch,
+             "patch_size": patch_size(AttributionSettings(resolution=size, variant=variant, switch_resolution=switch)),
+             "accuracy": round(float(accuracy), 3)}
+            for dataset, variant, switch, size, accuracy in _network_cells(paths, networks)]
+    return pd.DataFrame(rows).sort_values(["dataset", "patch_size"], ignore_index=True)
+
+
+def write_component_table(kind: str, paths: list[str], networks: list[str], output: str) -> pd.DataFrame:
+    table = {"bands": band_table, "patches": patch_table}[kind](paths, networks)
     save_table(output, table)
     return table

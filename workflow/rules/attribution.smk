@@ -1,11 +1,12 @@
-# The attribution network: training on an experiment's sources, then evaluation.
+# The attribution network: training on an experiment's sources, then evaluation. {network}
+# is "full" or a component-analysis variant (low<r>, high<r>, patch<r>).
 
 
 rule train_attribution:
     input:
         experiment_images("train"),
     output:
-        "results/attribution/{dataset}/{experiment}/model.pt",
+        "results/attribution/{dataset}/{experiment}/{network}/model.pt",
     params:
         sources=lambda wc: " ".join(experiment_sources(wc.experiment)),
         lr=config["attribution"]["learning_rate"],
@@ -25,24 +26,25 @@ rule train_attribution:
     conda:
         "../../envs/ganprint.yaml"
     log:
-        "results/logs/train_attribution/{dataset}/{experiment}.log",
+        "results/logs/train_attribution/{dataset}/{experiment}/{network}.log",
     benchmark:
-        "results/benchmarks/train_attribution/{dataset}/{experiment}.tsv"
+        "results/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
         "ganprint train-attribution --train {input} --sources {params.sources} --lr {params.lr}"
         " --betas {params.betas} --batch-size {params.batch_size} --epochs {params.epochs}"
         " --lr-schedule {params.lr_schedule} {params.flip} --fmap-base {params.fmap_base}"
-        " --fmap-max {params.fmap_max} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
+        " --fmap-max {params.fmap_max} --network {wildcards.network} --seed {params.seed} --threads {threads}"
+        " --output {output} 2> {log}"
 
 
 rule evaluate_attribution:
     input:
-        model="results/attribution/{dataset}/{experiment}/model.pt",
+        model="results/attribution/{dataset}/{experiment}/{network}/model.pt",
         test=experiment_images("test"),
     output:
-        metrics="results/attribution/{dataset}/{experiment}/metrics.json",
-        features="results/attribution/{dataset}/{experiment}/features.npz",
-        confusion="results/attribution/{dataset}/{experiment}/confusion.csv",
+        metrics="results/attribution/{dataset}/{experiment}/{network}/metrics.json",
+        features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
+        confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
     params:
         batch=config["attribution"]["eval_batch"],
         seed=config["attribution"]["seed"],
@@ -54,7 +56,7 @@ rule evaluate_attribution:
     conda:
         "../../envs/ganprint.yaml"
     log:
-        "results/logs/evaluate_attribution/{dataset}/{experiment}.log",
+        "results/logs/evaluate_attribution/{dataset}/{experiment}/{network}.log",
     shell:
         "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
         " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"

@@ -2,6 +2,7 @@
 import json
 
 from ganprint import GanprintError
+from ganprint.attribution.network import canonical_network
 from ganprint.baselines import METHODS, WITHOUT_TRAINING
 from ganprint.sources import is_real, parse_instance, sampling_seed
 
@@ -64,7 +65,7 @@ def first_dataset():
 
 def method_metrics(dataset, experiment, method):
     if method == "ours":
-        return f"results/attribution/{dataset}/{experiment}/metrics.json"
+        return f"results/attribution/{dataset}/{experiment}/full/metrics.json"
     return f"results/baselines/{dataset}/{experiment}/{method}.json"
 
 
@@ -95,6 +96,34 @@ def baseline_settings(method):
     return json.dumps(settings, sort_keys=True)
 
 
+def component_resolutions():
+    """Switching resolutions of the component analysis: configured, or the image size down to 4."""
+    size = config["image_size"]
+    return config["components"]["resolutions"] or [size >> i for i in range(size.bit_length()) if size >> i >= 4]
+
+
+def component_networks(kind):
+    """Table 4 (bands): low band at every r, high band where the band 2r exists; Table 5
+    (patches): post-pooling at every r."""
+    resolutions = component_resolutions()
+    if kind == "patches":
+        return [f"patch{r}" for r in resolutions]
+    highest_band = config["image_size"] // 2
+    return [f"low{r}" for r in resolutions] + [f"high{r}" for r in resolutions if r <= highest_band]
+
+
+def component_inputs(kind):
+    """Per data set, the metrics file of each network of the table and the names they stand for."""
+    experiment = config["components"]["experiment"]
+    names = [name for _ in config["datasets"] for name in component_networks(kind)]
+    paths = [
+        f"results/attribution/{dataset}/{experiment}/{canonical_network(name, config['image_size'])}/metrics.json"
+        for dataset in config["datasets"]
+        for name in component_networks(kind)
+    ]
+    return paths, names
+
+
 # Each output of the paper and the experiments it needs; `rule all` asks for those whose
 # experiments the config defines (the paper ran Table 2 on CelebA only, for example).
 TABLE_EXPERIMENTS = {
@@ -114,6 +143,9 @@ def configured_outputs():
     figures = []
     if "table1" in config["experiments"]:
         figures = [f"results/figures/samples_{dataset}.png" for dataset in config["datasets"]]
+    if config["components"]["experiment"] in config["experiments"]:
+        tables += ["results/table4.csv", "results/table5.csv"]
+        figures += ["results/figures/components_bands.png", "results/figures/components_patches.png"]
     return tables + figures
 
 
@@ -127,3 +159,4 @@ wildcard_constraints:
     experiment=r"[A-Za-z0-9_]+",
     difference=r"\d+",
     method="|".join(METHODS),
+    network=r"full|(low|high|patch)\d+",

@@ -24,6 +24,11 @@ def load_model(path: str, device) -> AttributionNetwork:
     return model.to(device).eval().requires_grad_(False)
 
 
+def network_description(settings: AttributionSettings) -> dict:
+    return {"variant": settings.variant, "switch_resolution": settings.switch_resolution,
+            "resolution": settings.resolution}
+
+
 @torch.no_grad()
 def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities and fingerprint features of uint8 images, in batches."""
@@ -61,6 +66,7 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
         **labels,
         **classification_metrics(data.labels, probabilities.argmax(1), model.sources),
         "fd_ratio": fd_ratio(features, data.labels, seed),
+        "network": network_description(model.settings),
     }
     with atomic_path(features_output) as temporary:
         with open(temporary, "wb") as handle:

@@ -4,14 +4,34 @@ No normalisation layers and no minibatch stddev; equalised learning rate, leaky 
 reflect padding, inputs in [-1, 1]. Per resolution: conv3x3 -> lrelu -> conv3x3 -> lrelu
 -> 2x2 average pool; at 4x4: conv3x3, flatten, dense -> the 512-d image fingerprint,
 dense -> one logit per source (its weights are the model fingerprints).
+
+Variants for the component analysis (Sec. 3.2), switching at resolution r:
+- low_band: the image is only Gaussian-downsampled to r (no learned layers above r);
+  conv blocks from r down.
+- high_band: the input is the Laplacian band between 2r and r (the image at 2r minus the
+  upsampled image at r), a 2r x 2r image, rearranged without loss into r x r x 12 (each
+  2x2 neighbourhood becomes channels), so that conv blocks run from r down as for the low
+  band while the network sees every coefficient of the band.
+- post_pool: conv blocks down to r, then only 2x2 average pooling to 4x4: each position of
+  the map at r describes one patch of the image (its receptive field), and the head sees
+  their averages.
+Every variant ends with the same head (conv at 4x4, dense fingerprint, dense logits).
 """
 
+import re
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from .. import GanprintError
+from ..filters import downsample_to, laplacian_band
 from ..layers import EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution
+
+VARIANTS = ("full", "low_band", "high_band", "post_pool")
+CONV = (3, 1)  # (kernel, stride) of a conv layer
+POOL = (2, 2)  # of a 2x2 average pooling
 
 
 @dataclass
@@ -20,6 +40,69 @@ class AttributionSettings:
     n_classes: int = 2
     fmap_base: int = 1024
     fmap_max: int = 512
+    variant: str = "full"
+    switch_resolution: int | None = None
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got '{self.variant}'")
+        if self.variant == "full":
+            self.switch_resolution = None
+            return
+        highest = self.resolution // 2 if self.variant == "high_band" else self.resolution
+        r = self.switch_resolution
+        if r is None or r < 4 or r > highest or r & (r - 1):
+            raise ValueError(f"switch_resolution of the {self.variant} variant must be a power of two "
+                             f"in [4, {highest}], got {r}")
+
+    def conv_resolutions(self) -> list[int]:
+        """Resolutions at which a conv block (conv, conv, pool) runs, from the input down."""
+        top, bottom = self.resolution, 8
+        if self.variant in ("low_band", "high_band"):
+            top = self.switch_resolution
+        elif self.variant == "post_pool":
+            bottom = 2 * self.switch_resolution
+        return [res for res in (top >> i for i in range(top.bit_length())) if bottom <= res]
+
+    def input_channels(self) -> int:
+        return 12 if self.variant == "high_band" else 3
+
+
+NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
+
+
+def parse_network(name: str) -> tuple[str, int | None]:
+    """'full', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
+    if name == "full":
+        return "full", None
+    match = re.fullmatch(r"(low|high|patch)(\d+)", name)
+    if not match:
+        raise GanprintError(f"network '{name}' is not 'full', 'low<r>', 'high<r>' or 'patch<r>'")
+    return NETWORK_PREFIXES[match[1]], int(match[2])
+
+
+def canonical_network(name: str, resolution: int) -> str:
+    """The name under which this network is trained: 'full' for the variants that are the
+    full network (low band at the image size, post-pooling from 4x4)."""
+    variant, switch = parse_network(name)
+    same_as_full = (variant, switch) in (("low_band", resolution), ("post_pool", 4))
+    return "full" if same_as_full else name
+
+
+def receptive_field(layers: list[tuple[int, int]]) -> int:
+    """Side in input pixels of what one output position sees through (kernel, stride) layers."""
+    field, jump = 1, 1
+    for kernel, stride in layers:
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field
+
+
+def patch_size(settings: AttributionSettings) -> int:
+    """Receptive field of one position of the map at the switch point of a post_pool network,
+    computed from its conv blocks (capped at the image size)."""
+    layers = [layer for _ in settings.conv_resolutions() for layer in (CONV, CONV, POOL)]
+    return min(receptive_field(layers), settings.resolution)
 
 
 class AttributionNetwork(nn.Module):
@@ -29,25 +112,33 @@ class AttributionNetwork(nn.Module):
         self.settings = settings
         nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
         self.blocks = nn.ModuleDict()
-        in_channels = 3
-        res = settings.resolution
-        while res > 4:
+        in_channels = settings.input_channels()
+        for res in settings.conv_resolutions():
             self.blocks[str(res)] = nn.ModuleList([
                 EqualConv2d(in_channels, nf(res), 3, padding_mode="reflect"),
                 EqualConv2d(nf(res), nf(res // 2), 3, padding_mode="reflect"),
             ])
             in_channels = nf(res // 2)
-            res //= 2
         self.final_conv = EqualConv2d(in_channels, nf(4), 3, padding_mode="reflect")
         self.fingerprint = EqualLinear(nf(4) * 16, nf(4))
         self.classifier = EqualLinear(nf(4), settings.n_classes, gain=1.0)
 
+    def network_input(self, images: torch.Tensor) -> torch.Tensor:
+        """What the first learned layer sees: the image, or its low or high band at r."""
+        if self.settings.variant == "low_band":
+            return downsample_to(images, self.settings.switch_resolution)
+        if self.settings.variant == "high_band":
+            return F.pixel_unshuffle(laplacian_band(images, self.settings.switch_resolution), 2)
+        return images
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The image fingerprint: the activations before the last dense layer."""
-        x = images
+        x = self.network_input(images)
         for block in self.blocks.values():
             for conv in block:
                 x = leaky_relu(conv(x))
+            x = downsample2x(x)
+        while x.shape[-1] > 4:
             x = downsample2x(x)
         x = leaky_relu(self.final_conv(x))
         return leaky_relu(self.fingerprint(x.flatten(1)))

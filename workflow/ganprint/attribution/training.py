@@ -19,7 +19,7 @@ from ..convert import to_unit_range
 from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
 from .evaluation import load_model
-from .network import AttributionNetwork, AttributionSettings
+from .network import AttributionNetwork, AttributionSettings, parse_network
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,13 @@ class OptimiserSettings:
             raise GanprintError("epochs, batch_size and learning_rate must be positive")
 
 
-def build_model(data: LabelledImages, fmap_base: int, fmap_max: int, device) -> AttributionNetwork:
-    settings = AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays),
-                                   fmap_base=fmap_base, fmap_max=fmap_max)
+def build_model(data: LabelledImages, fmap_base: int, fmap_max: int, device, network: str = "full") -> AttributionNetwork:
+    variant, switch_resolution = parse_network(network)
+    try:
+        settings = AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays), fmap_base=fmap_base,
+                                       fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution)
+    except ValueError as error:
+        raise GanprintError(f"network '{network}' at {data.resolution}px: {error}") from error
     model = AttributionNetwork(settings).to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
@@ -57,13 +61,13 @@ def flip_randomly(images: torch.Tensor, stream: torch.Generator) -> torch.Tensor
 
 def train_attribution(train_paths: list[str], sources: list[str], output: str, optimiser: OptimiserSettings,
                       fmap_base: int = 1024, fmap_max: int = 512, seed: int = 0, threads: int = 1,
-                      initial: str | None = None) -> None:
+                      initial: str | None = None, network: str = "full") -> None:
     """Train a classifier over the sources; `initial` starts from another model's weights (fine-tuning)."""
     if len(sources) != len(train_paths):
         raise GanprintError(f"{len(sources)} source names for {len(train_paths)} training sets")
     device = runtime.configure(threads, seed)
     data = LabelledImages(train_paths)
-    model = build_model(data, fmap_base, fmap_max, device)
+    model = build_model(data, fmap_base, fmap_max, device, network)
     if initial is not None:
         model.load_state_dict(load_model(initial, device).state_dict())
     adam = torch.optim.Adam(model.parameters(), lr=optimiser.learning_rate, betas=optimiser.betas, eps=1e-8)
@@ -76,7 +80,7 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
     resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
     fingerprint = settings_fingerprint(dict(train=list(map(str, train_paths)), optimiser=dataclasses.asdict(optimiser),
                                             fmap=(fmap_base, fmap_max), seed=seed, threads=threads,
-                                            initial=str(initial), device=device.type))
+                                            initial=str(initial), device=device.type, network=network))
     first_epoch = 0
     state = load_resume_state(resume_path, fingerprint)
     if state is not None:
