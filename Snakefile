@@ -20,6 +20,8 @@ include: "workflow/rules/gans.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/components.smk"
+include: "workflow/rules/artifact_free.smk"
+include: "workflow/rules/attacks.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -10,9 +10,7 @@ code called one image at a time (the ratio). One JSON line per measurement.
     python benchmarks/baseline_throughput.py --quick    # smaller sets
 """
 
-import argparse
 import json
-import os
 import time
 
 import numpy as np
@@ -20,6 +18,7 @@ import torch
 
 from ganprint.baselines import knn, prnu
 from ganprint.baselines.inputs import pixel_vectors
+from harness import configure
 
 N_CLASSES = 5
 
@@ -103,14 +102,7 @@ def bench_prnu(resolution, n_images, device, batch=256, n_naive=64):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)
-    scale = 4 if args.quick else 1
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    scale, devices = configure(__doc__)
     for device in devices:
         gpu = device.type == "cuda"
         bench_knn(32, (100000 if gpu else 20000) // scale, (10000 if gpu else 2500) // scale, device,

@@ -29,6 +29,8 @@ TINY = {
     },
     "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
     "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
+    "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
+    "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
     "experiments": {
         "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
         "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
@@ -112,6 +114,31 @@ def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
         assert (finished_run / f"results/figures/components_{kind}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_workflow_reaches_table6_and_the_selection_figure(finished_run):
+    table = pd.read_csv(finished_run / "results/table6.csv")
+    assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
+    assert set(table.lpips_backbone) == {"random (uncalibrated LPIPS)"}
+    assert set(table.n_test) == {48 + 2 * 12}  # all real test images, a quarter of each GAN's
+    selection = np.load(finished_run / "results/artifact_free/tiny/progan_all_s1/selection.npz")
+    assert len(selection["distances"]) == 48 and len(selection["selected"]) == 12
+    figure = finished_run / "results/figures/selection_tiny.png"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_workflow_reaches_table7_and_the_attack_figure(finished_run):
+    table = pd.read_csv(finished_run / "results/table7.csv")
+    assert table.attack.tolist() == ["none", "blur", "combination"]
+    assert table.ours_akt.between(0, 100).all() and table.prnu_akt.between(0, 100).all()
+    assert np.isnan(table.ours_dfs[0]) and table.ours_dfs[1:].between(0, 100).all()
+    table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
+    assert table.ours_akt[0] == table3.accuracy["ours"] and table.prnu_akt[0] == table3.accuracy["prnu"]
+    clean = np.load(finished_run / "results/sources/tiny/real/test.npy")
+    blurred = np.load(finished_run / "results/attacks/tiny/blur/real/test.npy")
+    assert blurred.shape == clean.shape and not np.array_equal(blurred, clean)
+    assert (finished_run / "results/figures/attacks_tiny.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (finished_run / "results/table8.csv").exists()  # one data set: Table 7 only
+
+
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
     table = pd.read_csv(finished_run / "results/sanity_check.csv")
     assert sorted(set(table.experiment)) == ["sanity_diff_seed", "sanity_same_seed"]
@@ -150,10 +177,15 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     result = snakemake(tmp_path, config, "-n")
     rules = planned_rules(result)
     assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples",
-            "table4", "table5", "figure_components"} <= rules
+            "table4", "table5", "figure_components", "table6", "figure_selection", "attack_table",
+            "figure_attacks"} <= rules
     assert ("table2" in rules) == (name == "celeba")
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
+    assert planned_jobs(result)["select_artifact_free"] == 10  # the ten ProGANs of Table 3
+    assert planned_jobs(result)["attack_images"] == 6 * 2  # six attacks, train and test
+    assert planned_jobs(result)["train_defense"] == 6
+    assert {"celeba": "results/table7.csv", "lsun": "results/table8.csv"}[name] in result.stdout
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5

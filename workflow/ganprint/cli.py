@@ -113,7 +113,7 @@ def attribute(args):
 def table(args):
     from .tables import write_table
 
-    print(write_table(args.metrics, args.output, args.per_class).to_string(index=False))
+    print(write_table(args.metrics, args.output, args.per_class, args.selections).to_string(index=False))
 
 
 def component_table(args):
@@ -126,6 +126,40 @@ def figure_components(args):
     from .figures import component_curves
 
     component_curves(args.table, args.kind, args.output, args.title)
+
+
+def select_artifact_free(args):
+    from .artifact_free import select_artifact_free as run
+
+    run(args.real, args.test, args.selection, args.output, args.fraction, args.net, args.backbone_weights,
+        args.uncalibrated_fallback, args.batch, args.threads)
+
+
+def figure_selection(args):
+    from .figures import selection_grid
+
+    selection_grid(args.images, args.selections, args.labels, args.output, args.per_row, args.title)
+
+
+def attack(args):
+    from .attacks import AttackSettings, attack_images
+
+    settings = _json_object(args.settings, "--settings")
+    try:
+        settings = AttackSettings(**settings)
+    except TypeError as error:
+        raise GanprintError(f"--settings: {error}") from error
+    streams = args.streams or [str(i) for i in range(len(args.images))]
+    if not len(args.images) == len(args.output) == len(streams):
+        raise GanprintError(f"{len(args.images)} image arrays, {len(args.output)} outputs, {len(streams)} streams")
+    for images, output, stream in zip(args.images, args.output, streams):
+        attack_images(args.name, images, output, args.seed, stream, settings, args.batch, args.threads)
+
+
+def attack_table(args):
+    from .tables import write_attack_table
+
+    print(write_attack_table(args.metrics, args.output, args.clean or []).to_string(index=False))
 
 
 def figure_samples(args):
@@ -247,8 +281,49 @@ def build_parser() -> argparse.ArgumentParser:
     stage = stages.add_parser("table", help="assemble a CSV table from metrics files")
     stage.add_argument("--metrics", nargs="+", required=True)
     stage.add_argument("--per-class", action="store_true", help="add a column per source")
+    stage.add_argument("--selections", nargs="+", help="artifact-free selections: adds how LPIPS was computed")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=table)
+
+    stage = stages.add_parser("select-artifact-free", help="the generated test images closest (LPIPS) to a real image")
+    stage.add_argument("--real", required=True, help="the real image array searched")
+    stage.add_argument("--test", required=True, help="one source's generated test images")
+    stage.add_argument("--fraction", type=float, default=0.1, help="share of the test images kept")
+    stage.add_argument("--net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone")
+    stage.add_argument("--backbone-weights", help="torchvision ImageNet weights file (default: torch's hub cache)")
+    stage.add_argument("--uncalibrated-fallback", action="store_true",
+                       help="use a random backbone when the weights are missing (uncalibrated distances)")
+    stage.add_argument("--batch", type=_positive, default=64)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--selection", required=True, help=".npz: distances, nearest_real, selected, calibrated")
+    stage.add_argument("--output", required=True, help="the selected images")
+    stage.set_defaults(run=select_artifact_free)
+
+    stage = stages.add_parser("figure-selection", help="selected and not selected images per source (Figure 5)")
+    stage.add_argument("--images", nargs="+", required=True, help="each source's test images")
+    stage.add_argument("--selections", nargs="+", required=True, help="each source's selection .npz")
+    stage.add_argument("--labels", nargs="+", required=True)
+    stage.add_argument("--per-row", type=_positive, default=8)
+    stage.add_argument("--title", default="")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=figure_selection)
+
+    stage = stages.add_parser("attack", help="perturb every image of an array (noise, blur, crop, jpeg, relight, ...)")
+    stage.add_argument("--name", required=True, help="noise, blur, crop, jpeg, relight or combination")
+    stage.add_argument("--images", nargs="+", required=True, help="image arrays")
+    stage.add_argument("--settings", default="{}", help="JSON object of attack settings (ranges, relight model)")
+    stage.add_argument("--seed", type=_non_negative, default=0)
+    stage.add_argument("--streams", nargs="+", help="per array, a name giving it its own random draws (source/split)")
+    stage.add_argument("--batch", type=_positive, default=1024)
+    stage.add_argument("--threads", type=_positive, default=1)
+    stage.add_argument("--output", nargs="+", required=True, help="one output per image array")
+    stage.set_defaults(run=attack)
+
+    stage = stages.add_parser("attack-table", help="Table 7/8 from metrics files labelled attack=, stage=")
+    stage.add_argument("--metrics", nargs="+", required=True)
+    stage.add_argument("--clean", nargs="+", help="metrics on clean images (the row 'none')")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=attack_table)
 
     stage = stages.add_parser("component-table", help="Table 4 (bands) or Table 5 (patches) from metrics files")
     stage.add_argument("--kind", choices=["bands", "patches"], required=True)

@@ -4,9 +4,14 @@ import numpy as np
 import torch
 
 
+def uint8_tensor(images: np.ndarray, device) -> torch.Tensor:
+    """uint8 N x H x W x 3 array (memory-mapped ones included) -> the same tensor on `device`."""
+    return torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device)
+
+
 def to_unit_range(batch: np.ndarray, device) -> torch.Tensor:
     """uint8 N x H x W x 3 -> float N x 3 x H x W in [-1, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    tensor = uint8_tensor(batch, device)
     return tensor.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 

@@ -27,7 +27,32 @@ def sample_grid(image_paths: list[str], labels: list[str], output: str, per_sour
     """One labelled row of samples per source (the first test images of each), as a PNG."""
     if len(image_paths) != len(labels):
         raise GanprintError(f"{len(image_paths)} image arrays but {len(labels)} labels")
-    strips = [sample_strip(load_images(path), per_source) for path in image_paths]
+    strip_grid([sample_strip(load_images(path), per_source) for path in image_paths], labels, output, title)
+
+
+def selection_grid(image_paths: list[str], selection_paths: list[str], labels: list[str], output: str,
+                   per_row: int = 8, title: str = "") -> None:
+    """Figure 5: per source, a row of images in the artifact-free subset and a row of images
+    not in it (the first of each, in test-set order)."""
+    if not len(image_paths) == len(selection_paths) == len(labels):
+        raise GanprintError(f"{len(image_paths)} image arrays, {len(selection_paths)} selections, {len(labels)} labels")
+    strips, row_labels = [], []
+    for path, selection_path, label in zip(image_paths, selection_paths, labels):
+        images = load_images(path)
+        chosen = np.zeros(len(images), dtype=bool)
+        chosen[np.load(selection_path)["selected"]] = True
+        for name, rows in (("selected", np.flatnonzero(chosen)), ("not selected", np.flatnonzero(~chosen))):
+            strips.append(sample_strip(images[rows[:per_row]], min(per_row, len(rows))))
+            row_labels.append(f"{label}\n{name}")
+    width = max(strip.shape[1] for strip in strips)
+    strips = [np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips]
+    from .artifact_free import lpips_backbone
+
+    strip_grid(strips, row_labels, output, f"{title} (LPIPS backbone: {lpips_backbone(selection_paths)})")
+
+
+def strip_grid(strips: list[np.ndarray], labels: list[str], output: str, title: str = "") -> None:
+    """Image strips one above the other, each with its label on the left."""
     height, width = strips[0].shape[:2]
     scale = max(1.0, 96 / height)  # readable rows even for 32x32 images
     figure, axes = plt.subplots(len(strips), 1, squeeze=False,

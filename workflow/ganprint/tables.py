@@ -27,8 +27,12 @@ def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
     return table[leading + [c for c in table.columns if c not in leading]]
 
 
-def write_table(paths: list[str], output: str, per_class: bool = False) -> pd.DataFrame:
+def write_table(paths: list[str], output: str, per_class: bool = False, selections: list[str] | None = None) -> pd.DataFrame:
     table = metrics_rows(paths, per_class)
+    if selections:
+        from .artifact_free import lpips_backbone
+
+        table.insert(len(BASE_COLUMNS), "lpips_backbone", lpips_backbone(selections))
     for column in ("accuracy", "fd_ratio"):
         table[column] = table[column].astype(float).round(3)
     save_table(output, table)
@@ -71,5 +75,38 @@ def patch_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
 
 def write_component_table(kind: str, paths: list[str], networks: list[str], output: str) -> pd.DataFrame:
     table = {"bands": band_table, "patches": patch_table}[kind](paths, networks)
+    save_table(output, table)
+    return table
+
+
+ATTACK_ROWS = ("none", "noise", "blur", "crop", "jpeg", "relight", "combination")
+
+
+def attack_table(paths: list[str], clean_paths: list[str] = ()) -> pd.DataFrame:
+    """Tables 7/8: one row per attack, a column per method and stage (akt: the classifier or
+    fingerprints made on clean images; dfs: made again on attacked training images), from
+    metrics files labelled with `attack` and `stage`; `clean_paths` fill the row 'none'."""
+    cells = {}
+    for path in [*paths, *clean_paths]:
+        metrics = load_json(path)
+        if path in clean_paths:
+            metrics.update(attack="none", stage="akt")
+        missing = [key for key in ("dataset", "attack", "stage", "method", "accuracy") if key not in metrics]
+        if missing:
+            raise GanprintError(f"metrics file {path} lacks {missing}")
+        row = cells.setdefault((metrics["dataset"], metrics["attack"]),
+                               {"dataset": metrics["dataset"], "attack": metrics["attack"]})
+        row[f"{metrics['method']}_{metrics['stage']}"] = round(float(metrics["accuracy"]), 3)
+    table = pd.DataFrame(list(cells.values()))
+    for column in ("ours_akt", "ours_dfs", "prnu_akt", "prnu_dfs"):
+        if column not in table:
+            table[column] = float("nan")
+    order = {name: position for position, name in enumerate(ATTACK_ROWS)}
+    table = table.sort_values(["dataset", "attack"], key=lambda c: c.map(order) if c.name == "attack" else c)
+    return table[["dataset", "attack", "ours_akt", "ours_dfs", "prnu_akt", "prnu_dfs"]].reset_index(drop=True)
+
+
+def write_attack_table(paths: list[str], output: str, clean_paths: list[str] = ()) -> pd.DataFrame:
+    table = attack_table(paths, clean_paths)
     save_table(output, table)
     return table

@@ -9,7 +9,7 @@ rule evaluate_baseline:
         "results/baselines/{dataset}/{experiment}/{method}.json",
     params:
         sources=lambda wc: " ".join(experiment_sources(wc.experiment)),
-        train=lambda wc, input: f"--train {' '.join(input.train)}" if input.train else "",
+        train=lambda wc, input: optional_flag("--train", " ".join(input.train)),
         settings=lambda wc: baseline_settings(wc.method),
         seed=config["baselines"]["seed"],
     threads: 1

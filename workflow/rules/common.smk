@@ -2,6 +2,7 @@
 import json
 
 from ganprint import GanprintError
+from ganprint.attacks import ATTACKS
 from ganprint.attribution.network import canonical_network
 from ganprint.baselines import METHODS, WITHOUT_TRAINING
 from ganprint.sources import is_real, parse_instance, sampling_seed
@@ -80,8 +81,15 @@ def experiment_metrics(experiments, datasets=None):
     ]
 
 
-def baseline_training_images(wildcards):
-    return [] if wildcards.method in WITHOUT_TRAINING else experiment_images("train")(wildcards)
+def baseline_training_images(wildcards, experiment=None):
+    if wildcards.method in WITHOUT_TRAINING:
+        return []
+    return experiment_images("train", experiment)(wildcards)
+
+
+def optional_flag(flag, value):
+    """'--flag value', or nothing when the value is empty."""
+    return f"{flag} {value}" if value else ""
 
 
 def baseline_settings(method):
@@ -124,6 +132,69 @@ def component_inputs(kind):
     return paths, names
 
 
+ARTIFACT_FREE_EXPERIMENT = config["artifact_free"]["experiment"]
+
+
+def artifact_free_gans():
+    return [s for s in config["experiments"].get(ARTIFACT_FREE_EXPERIMENT, {}).get("sources", []) if not is_real(s)]
+
+
+def artifact_free_selection(dataset, source):
+    return f"results/artifact_free/{dataset}/{source}/selection.npz"
+
+
+def artifact_free_test_images(wildcards):
+    """The experiment's test sets with each GAN's reduced to its artifact-free subset."""
+    return [
+        source_images(wildcards.dataset, s, "test") if is_real(s) else f"results/artifact_free/{wildcards.dataset}/{s}/test.npy"
+        for s in experiment_sources(ARTIFACT_FREE_EXPERIMENT)
+    ]
+
+
+def artifact_free_metrics():
+    methods = [*config["baselines"]["methods"], "ours"]
+    return [f"results/artifact_free/{d}/metrics/{m}.json" for d in config["datasets"] for m in methods]
+
+
+ATTACK_EXPERIMENT = config["attacks"]["experiment"]
+
+
+def attack_settings():
+    """The attacks' parameter ranges as JSON (the attack name comes from the wildcard)."""
+    keys = ("noise_std", "blur_sizes", "crop_fraction", "jpeg_quality", "relight_strength", "relight_model", "probability")
+    return json.dumps({key: config["attacks"][key] for key in keys}, sort_keys=True)
+
+
+def attacked_images(split):
+    def images(wildcards):
+        return [
+            f"results/attacks/{wildcards.dataset}/{wildcards.attack}/{s}/{split}.npy"
+            for s in experiment_sources(ATTACK_EXPERIMENT)
+        ]
+
+    return images
+
+
+def attack_metrics(dataset):
+    return [
+        f"results/attacks/{dataset}/{attack}/metrics/{method}_{stage}.json"
+        for attack in config["attacks"]["names"]
+        for method in ("ours", "prnu")
+        for stage in ("akt", "dfs")
+    ]
+
+
+def attack_table_dataset(number):
+    """The data set of Table 7 or 8: the i-th data set fills attacks.table_numbers[i]."""
+    return list(config["datasets"])[config["attacks"]["table_numbers"].index(int(number))]
+
+
+def attack_figure_source():
+    """The first GAN source of the attacked experiment (the real class if it has none)."""
+    sources = experiment_sources(ATTACK_EXPERIMENT)
+    return next((s for s in sources if not is_real(s)), sources[0])
+
+
 # Each output of the paper and the experiments it needs; `rule all` asks for those whose
 # experiments the config defines (the paper ran Table 2 on CelebA only, for example).
 TABLE_EXPERIMENTS = {
@@ -143,6 +214,12 @@ def configured_outputs():
     figures = []
     if "table1" in config["experiments"]:
         figures = [f"results/figures/samples_{dataset}.png" for dataset in config["datasets"]]
+    if ATTACK_EXPERIMENT in config["experiments"] and config["attacks"]["names"]:
+        tables += [f"results/table{n}.csv" for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
+        figures += [f"results/figures/attacks_{dataset}.png" for dataset in config["datasets"]]
+    if ARTIFACT_FREE_EXPERIMENT in config["experiments"]:
+        tables.append("results/table6.csv")
+        figures += [f"results/figures/selection_{dataset}.png" for dataset in config["datasets"]]
     if config["components"]["experiment"] in config["experiments"]:
         tables += ["results/table4.csv", "results/table5.csv"]
         figures += ["results/figures/components_bands.png", "results/figures/components_patches.png"]
@@ -160,3 +237,6 @@ wildcard_constraints:
     difference=r"\d+",
     method="|".join(METHODS),
     network=r"full|(low|high|patch)\d+",
+    attack="|".join(ATTACKS),
+    stage="akt|dfs",
+    split="train|test",

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import torch
 
+from ..convert import uint8_tensor
+
 # Added to |coefficient| (pixels on the 0-255 scale) before the log, so that an exactly
 # zero coefficient (a flat crop) does not become an extreme outlier.
 LOG_OFFSET = 1e-3
@@ -28,5 +30,5 @@ def dct2(planes: torch.Tensor) -> torch.Tensor:
 
 def log_dct_spectra(images: np.ndarray, device) -> torch.Tensor:
     """uint8 N x H x W x 3 -> float32 N x (3 H W): log |DCT| of each colour channel."""
-    planes = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
+    planes = uint8_tensor(images, device).permute(0, 3, 1, 2).float()
     return torch.log(dct2(planes).abs() + LOG_OFFSET).reshape(len(images), -1)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from pytorch_fid import inception as fid
 
 from .. import GanprintError
+from ..convert import uint8_tensor
 
 WEIGHTS_URL = fid.FID_WEIGHTS_URL
 WEIGHTS_FILE = WEIGHTS_URL.rsplit("/", 1)[-1]
@@ -69,7 +70,7 @@ POOL3_PATH = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Co
 @torch.no_grad()
 def pool3_features(network: torch.nn.Module, images: np.ndarray, device) -> torch.Tensor:
     """uint8 N x H x W x 3 -> N x 2048, resized bilinearly to 299 and scaled to [-1, 1] as in FID."""
-    batch = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float() / 255.0
+    batch = uint8_tensor(images, device).permute(0, 3, 1, 2).float() / 255.0
     batch = F.interpolate(batch, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     batch = 2.0 * batch - 1.0
     for name in POOL3_PATH:

@@ -5,6 +5,7 @@ import torch
 
 from .. import GanprintError
 from ..attribution.data import LabelledImages
+from ..convert import uint8_tensor
 
 
 def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +27,7 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 def pixel_vectors(images: np.ndarray, device) -> torch.Tensor:
     """uint8 N x H x W x 3 -> float32 N x (H W 3) in [0, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    tensor = uint8_tensor(images, device)
     return tensor.reshape(len(images), -1).float().div_(255.0)
 
 
