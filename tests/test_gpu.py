@@ -44,3 +44,33 @@ def test_all_stages_on_the_gpu(tmp_path):
                                    tmp_path / "m.json", tmp_path / "f.npz", tmp_path / "c.csv", {})
     assert metrics["accuracy"] > 60
     assert np.load(tmp_path / "f.npz")["features"].shape == (300, 64)
+
+
+def test_baselines_searches_and_attacks_on_the_gpu_agree_with_the_cpu():
+    from ganprint.artifact_free import nearest_real
+    from ganprint.attacks import ATTACKS, AttackSettings, attack_batch
+    from ganprint.baselines import knn
+    from ganprint.baselines.inputs import pixel_vectors
+    from ganprint.perceptual import LpipsEmbedding, lpips_network
+
+    rng = np.random.default_rng(0)
+    references = rng.integers(0, 256, size=(300, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 3, size=300)
+    queries = rng.integers(0, 256, size=(50, 32, 32, 3), dtype=np.uint8)
+
+    def knn_predictions(device):
+        neighbours = knn.neighbour_labels(lambda p: pixel_vectors(queries[p], device), 50,
+                                          lambda p: pixel_vectors(references[p], device), labels, 5)
+        return knn.vote(neighbours, 5, 3)
+
+    assert np.array_equal(knn_predictions(torch.device("cuda")), knn_predictions(torch.device("cpu")))
+    torch.manual_seed(0)
+    embedding = LpipsEmbedding(lpips_network("alex"))
+    on_cpu = nearest_real(embedding, queries, references, torch.device("cpu"))
+    on_gpu = nearest_real(embedding.cuda(), queries, references, torch.device("cuda"))
+    assert np.array_equal(on_cpu[1], on_gpu[1])
+    np.testing.assert_allclose(on_cpu[0], on_gpu[0], rtol=1e-3)
+    for name in ATTACKS:
+        cpu = attack_batch(name, queries, 3, 0, AttackSettings(), "cpu").astype(int)
+        gpu = attack_batch(name, queries, 3, 0, AttackSettings(), torch.device("cuda")).astype(int)
+        assert np.mean(np.abs(cpu - gpu) > 1) < 0.01, name  # float rounding may move a few pixels by one level
