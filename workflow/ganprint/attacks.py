@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import GanprintError
 from . import runtime
-from .convert import uint8_tensor
+from .convert import LUMINANCE, uint8_tensor
 from .filters import downsample_to, gaussian_kernel, separable_filter
 from .storage import image_array_writer, load_images
 
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
 COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")
-LUMINANCE = (0.299, 0.587, 0.114)
 
 
 @dataclasses.dataclass

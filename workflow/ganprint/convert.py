@@ -3,6 +3,9 @@
 import numpy as np
 import torch
 
+# Rec. 601 luma weights of R, G and B.
+LUMINANCE = (0.299, 0.587, 0.114)
+
 
 def uint8_tensor(images: np.ndarray, device) -> torch.Tensor:
     """uint8 N x H x W x 3 array (memory-mapped ones included) -> the same tensor on `device`."""

@@ -19,11 +19,11 @@ import pywt
 import torch
 from scipy import ndimage
 
+from ..convert import LUMINANCE
 from ..neighbours import Vectors
 
 WAVELET = "db4"
 WINDOWS = (3, 5, 7, 9)
-LUMINANCE = np.array([0.299, 0.587, 0.114])
 
 
 def wavelet_levels(size: int, levels: int) -> int:
@@ -58,7 +58,7 @@ def noise_residuals(images: np.ndarray, sigma: float = 5.0, levels: int = 4) -> 
     """uint8 N x H x W x 3 (0-255) -> float32 N x H x W luminance noise residuals."""
     planes = np.moveaxis(np.asarray(images, dtype=np.float64), -1, 1)
     residual = wavelet_noise(planes, sigma, levels)
-    return np.tensordot(LUMINANCE, residual, axes=([0], [1])).astype(np.float32)
+    return np.tensordot(np.array(LUMINANCE), residual, axes=([0], [1])).astype(np.float32)
 
 
 def zero_mean(patterns: torch.Tensor) -> torch.Tensor:
