@@ -105,15 +105,13 @@ def progan_sampling(device, steps: int, size: int) -> None:
 
 def attribution(device, steps: int, size: int) -> None:
     network = AttributionNetwork(AttributionSettings(resolution=size, n_classes=11)).to(device)
-    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    network = network.to(memory_format=layout)
     optimiser = torch.optim.Adam(network.parameters(), lr=1e-3, betas=(0.0, 0.99))
     rates = {}
     for precision in ("fp32", "bf16"):
         if precision == "bf16" and device.type != "cuda":
             continue
         enabled = precision == "bf16"
-        images = (torch.rand(32, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
+        images = torch.rand(32, 3, size, size, device=device) * 2 - 1
         labels = torch.randint(0, 11, (32,), device=device)
 
         def train_step():
@@ -125,7 +123,7 @@ def attribution(device, steps: int, size: int) -> None:
             optimiser.step()
 
         batch = 512 if device.type == "cuda" else 64
-        inputs = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=layout)
+        inputs = torch.rand(batch, 3, size, size, device=device) * 2 - 1
 
         @torch.no_grad()
         def inference():
