@@ -22,6 +22,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/components.smk"
 include: "workflow/rules/artifact_free.smk"
 include: "workflow/rules/attacks.smk"
+include: "workflow/rules/training_length.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -62,7 +62,8 @@ def test_learns_source_patterns_and_evaluates(tmp_path):
     assert np.load(tmp_path / "f.npz")["features"].shape == (300, 32)
     assert pd.read_csv(tmp_path / "c.csv").shape == (3, 4)
     table = write_table([tmp_path / "m.json"], tmp_path / "t.csv", per_class=True)
-    assert list(table.columns[:6]) == ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+    assert list(table.columns[:7]) == ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes",
+                                      "n_test_per_class"]
     assert "accuracy_b" in table.columns
 
 

@@ -1,7 +1,15 @@
 import numpy as np
 import scipy.linalg
 
-from ganprint.metrics import accuracy_percent, confusion_matrix, fd_ratio, frechet_distance, per_class_accuracy_percent
+from ganprint.metrics import (
+    accuracy_percent,
+    classification_metrics,
+    confusion_matrix,
+    fd_ratio,
+    fd_ratio_entries,
+    frechet_distance,
+    per_class_accuracy_percent,
+)
 
 
 def direct_frechet(first, second):
@@ -50,3 +58,19 @@ def test_confusion_and_accuracies():
     assert confusion.tolist() == [[1, 1, 0], [0, 2, 1], [0, 0, 1]]
     assert np.isclose(accuracy_percent(confusion), 400 / 6)
     assert np.allclose(per_class_accuracy_percent(confusion), [50, 200 / 3, 100])
+
+
+def test_balanced_accuracy_is_the_mean_over_classes_whatever_their_size():
+    labels = np.array([0] * 90 + [1] * 10)
+    predictions = np.zeros(100, dtype=int)  # everything called class 0
+    metrics = classification_metrics(labels, predictions, ["real", "gan"])
+    assert metrics["accuracy"] == 90.0 and metrics["balanced_accuracy"] == 50.0
+
+
+def test_fd_ratio_needs_as_many_images_per_half_as_feature_dimensions():
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1], 40)  # halves of 20
+    enough = fd_ratio_entries(rng.normal(size=(80, 20)), labels)
+    assert enough["fd_ratio"] is not None and enough["fd_ratio_min_per_half"] == 20 and not enough["fd_ratio_note"]
+    too_few = fd_ratio_entries(rng.normal(size=(80, 21)), labels)
+    assert too_few["fd_ratio"] is None and "20 images per half" in too_few["fd_ratio_note"]

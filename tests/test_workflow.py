@@ -18,7 +18,7 @@ TINY = {
     "image_size": 16,
     "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
     "subsets": {"base_size": 200},
-    "split": {"n_train": 96, "n_test": 48},
+    "split": {"n_train": 96, "n_test": 64},
     "gan": {
         "threads": 1,
         "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
@@ -30,6 +30,7 @@ TINY = {
     "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
     "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
     "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
+    "training_length": {"fractions": [0.85]},
     "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
     "experiments": {
         "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
@@ -72,7 +73,8 @@ def finished_run(tmp_path_factory):
 
 def test_workflow_reaches_table3(finished_run):
     table = pd.read_csv(finished_run / "results/table3.csv")
-    assert list(table.columns[:6]) == ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+    assert list(table.columns[:7]) == ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes",
+                                      "n_test_per_class"]
     assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
     row = table.iloc[-1]
     assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 48)
@@ -86,6 +88,19 @@ def test_workflow_reaches_table3(finished_run):
     assert baselines.hyperparameters["knn"].startswith("k=")
     assert not list((finished_run / "results").rglob("*.tmp*"))
     assert not list((finished_run / "results").rglob("*.resume.pt"))
+
+
+def test_workflow_reaches_the_training_length_table_and_figure(finished_run):
+    table = pd.read_csv(finished_run / "results/training_length.csv")
+    assert sorted(set(table.method)) == ["dct", "eigenface", "knn", "ours", "prnu"]
+    ours = table[table.method == "ours"].set_index("fraction")
+    assert ours.index.tolist() == [0.85, 1.0] and ours.images_shown.tolist() == [1088, 1280]
+    assert ours.experiment.tolist() == ["table3_at0.85", "table3"]
+    table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
+    assert ours.accuracy[1.0] == table3.accuracy["ours"]
+    assert "progan_all_s1_at0.85" in ours.sources[0.85]
+    figure = finished_run / "results/figures/training_length_tiny.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):

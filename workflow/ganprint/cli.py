@@ -67,13 +67,14 @@ def train_gan(args):
     from .gans.training import train_gan as run
 
     run(args.arch, _json_object(args.settings, "--settings"), args.images, args.output, args.seed, args.threads, args.subset,
-        args.checkpoint_every, args.log_every)
+        args.checkpoint_every, args.log_every, args.snapshot)
 
 
 def sample_gan(args):
     from .gans.sampling import sample_gan as run
 
-    run(args.checkpoint, args.train_output, args.test_output, args.n_train, args.n_test, args.seed, args.batch, args.threads)
+    run(args.checkpoint, args.train_output, args.test_output, args.n_train, args.n_test, args.seed, args.batch, args.threads,
+        args.snapshot)
 
 
 def train_attribution(args):
@@ -162,6 +163,18 @@ def attack_table(args):
     print(write_attack_table(args.metrics, args.output, args.clean or []).to_string(index=False))
 
 
+def length_table(args):
+    from .tables import write_length_table
+
+    print(write_length_table(args.metrics, args.output, args.images_per_run).to_string(index=False))
+
+
+def figure_length(args):
+    from .figures import training_length_curves
+
+    training_length_curves(args.table, args.dataset, args.output, args.title)
+
+
 def figure_samples(args):
     from .figures import sample_grid
 
@@ -175,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     stages = parser.add_subparsers(dest="stage", required=True)
 
     stage = stages.add_parser("prepare-real", help="decode, crop and resize real images into an .npy array")
-    stage.add_argument("--source", choices=["embedded", "folder", "lmdb"], required=True)
-    stage.add_argument("--path", help="image folder or LMDB (not for embedded)")
+    stage.add_argument("--source", choices=["deadleaves", "embedded", "folder", "lmdb"], required=True)
+    stage.add_argument("--path", help="image folder or LMDB (not for embedded and deadleaves)")
     stage.add_argument("--crop", choices=["centre", "celeba"], default="centre")
     stage.add_argument("--size", type=_positive, required=True)
     stage.add_argument("--count", type=_positive, required=True)
@@ -211,11 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--threads", type=_positive, default=1)
     stage.add_argument("--checkpoint-every", type=_positive, help="images between resumable states (default: 2%% of the run)")
     stage.add_argument("--log-every", type=_positive, help="images between progress lines (default: 5%% of the run, at most 10k)")
+    stage.add_argument("--snapshot", type=float, action="append", default=[], metavar="FRACTION",
+                       help="also keep the generator as it was at this fraction of the run (0 < FRACTION < 1)")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=train_gan)
 
     stage = stages.add_parser("sample-gan", help="sample train and test images from a trained GAN")
     stage.add_argument("--checkpoint", required=True)
+    stage.add_argument("--snapshot", help="sample the snapshot taken at this fraction of the run, not the final weights")
     stage.add_argument("--n-train", type=_positive, required=True)
     stage.add_argument("--n-test", type=_positive, required=True)
     stage.add_argument("--seed", type=_non_negative, required=True)
@@ -338,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--title", default="")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=figure_components)
+
+    stage = stages.add_parser("length-table", help="accuracy against GAN training length from snapshot metrics")
+    stage.add_argument("--metrics", nargs="+", required=True, help="metrics of the experiment and of its snapshot experiments")
+    stage.add_argument("--images-per-run", type=_positive, help="real images shown in a whole GAN run")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=length_table)
+
+    stage = stages.add_parser("figure-length", help="accuracy of every method against GAN training length")
+    stage.add_argument("--table", required=True, help="results/training_length.csv")
+    stage.add_argument("--dataset", required=True)
+    stage.add_argument("--title", default="")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=figure_length)
 
     stage = stages.add_parser("figure-samples", help="a labelled grid of samples, one row per source")
     stage.add_argument("--images", nargs="+", required=True, help="one image array per source")

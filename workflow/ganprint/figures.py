@@ -102,3 +102,26 @@ def component_curves(table_path: str, kind: str, output: str, title: str = "") -
     if title:
         axis.set_title(title, fontsize=10)
     save_figure(figure, output)
+
+
+def training_length_curves(table_path: str, dataset: str, output: str, title: str = "") -> None:
+    """Accuracy of each method against the GANs' training length, with chance marked."""
+    table = pd.read_csv(table_path)
+    rows = table[table["dataset"] == dataset]
+    if rows.empty:
+        raise GanprintError(f"{table_path} has no rows for data set '{dataset}'")
+    x_column = "images_shown" if "images_shown" in rows.columns else "fraction"
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for method, curve in rows.groupby("method", sort=False):
+        curve = curve.sort_values(x_column)
+        axis.plot(curve[x_column], curve["accuracy"], "o-" if method == "ours" else "s--",
+                  linewidth=2.2 if method == "ours" else 1.2, label=method)
+    axis.axhline(100.0 / rows["n_classes"].iloc[0], color="grey", linestyle=":", label="chance")
+    axis.set_xlabel("real images shown to each GAN" if x_column == "images_shown" else "fraction of the GAN run")
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_ylim(0, 101)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower left")
+    if title:
+        axis.set_title(title, fontsize=10)
+    save_figure(figure, output)

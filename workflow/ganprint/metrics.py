@@ -24,10 +24,12 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources:
     """The accuracy entries of a metrics file, for predictions over the given sources."""
     confusion = confusion_matrix(labels, predictions, len(sources))
     counts = confusion.sum(axis=1)
+    per_class = per_class_accuracy_percent(confusion)
     return {
         "sources": list(sources),
         "accuracy": accuracy_percent(confusion),
-        "per_class_accuracy": dict(zip(sources, per_class_accuracy_percent(confusion).tolist())),
+        "balanced_accuracy": float(per_class.mean()),
+        "per_class_accuracy": dict(zip(sources, per_class.tolist())),
         "confusion": confusion.tolist(),
         "n_classes": len(sources),
         "n_test_per_class": int(counts.min()),
@@ -56,6 +58,24 @@ def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
     cross = np.linalg.eigvalsh(root_first @ cov_second @ root_first)
     trace_root = np.sqrt(np.clip(cross, 0.0, None)).sum()
     return float(mean_gap @ mean_gap + np.trace(cov_first) + np.trace(cov_second) - 2.0 * trace_root)
+
+
+def fd_ratio_entries(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """The FD ratio of a metrics file, with the fewest images per half it needs.
+
+    A Gaussian fitted to fewer samples than the features have dimensions has a singular
+    covariance, and the Frechet distances are then dominated by estimation error: below
+    that many images per half, `fd_ratio` is left empty and `fd_ratio_note` says why.
+    """
+    needed = int(features.shape[1])
+    smallest_half = int(np.bincount(labels).min() // 2) if len(labels) else 0
+    entries = {"fd_ratio": None, "fd_ratio_min_per_half": needed, "fd_ratio_note": ""}
+    if smallest_half < needed:
+        entries["fd_ratio_note"] = (f"not computed: {smallest_half} images per half, fewer than the "
+                                    f"{needed} feature dimensions it needs")
+    else:
+        entries["fd_ratio"] = fd_ratio(features, labels, seed)
+    return entries
 
 
 def fd_ratio(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:

@@ -3,7 +3,8 @@
 A source is `real` (the data set's real images) or a GAN instance named
 `{arch}_{subset}_s{seed}` with an optional `_run{k}`: e.g. `progan_all_s1`,
 `progan_diff100_s1`, and `progan_all_s1_run2`, a second training job with the very
-same settings (the paper's sanity check).
+same settings (the paper's sanity check). A trailing `_at{fraction}` names the snapshot of
+an instance taken at that fraction of its run: `progan_all_s1_at0.25`.
 """
 
 import re
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 from . import GanprintError
 
 REAL = "real"
-INSTANCE_PATTERN = re.compile(r"^(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?$")
+INSTANCE_PATTERN = re.compile(
+    r"^(?P<base>(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?)"
+    r"(?:_at(?P<snapshot>0\.\d+))?$"
+)
+SNAPSHOT_SUFFIX = "_at"
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,8 @@ class GanInstance:
     subset: str  # "all" or "diff{i}"
     seed: int
     run: int
+    base: str  # the trained instance: the name without its snapshot suffix
+    snapshot: str | None  # fraction of the run, for a snapshot
 
     @property
     def subset_difference(self) -> int | None:
@@ -34,9 +41,15 @@ def parse_instance(name: str, where: str = "source") -> GanInstance:
     if match is None:
         raise GanprintError(
             f"{where}: '{name}' is neither 'real' nor a GAN instance name "
-            "'{arch}_{all|diff<i>}_s{seed}[_run{k}]' (e.g. progan_all_s1)"
+            "'{arch}_{all|diff<i>}_s{seed}[_run{k}][_at<fraction>]' (e.g. progan_all_s1)"
         )
-    return GanInstance(name, match["arch"], match["subset"], int(match["seed"]), int(match["run"] or 1))
+    return GanInstance(name, match["arch"], match["subset"], int(match["seed"]), int(match["run"] or 1),
+                       match["base"], match["snapshot"])
+
+
+def snapshot_source(name: str, fraction: float) -> str:
+    """The source standing for `name` at a fraction of its training run (real stays real)."""
+    return name if is_real(name) else f"{name}{SNAPSHOT_SUFFIX}{float(fraction):g}"
 
 
 def is_real(name: str) -> bool:
@@ -44,5 +57,21 @@ def is_real(name: str) -> bool:
 
 
 def sampling_seed(name: str, base_seed: int) -> int:
-    """Each source's own latent stream: separate runs of identical GANs draw different images."""
+    """Each instance's own latent stream: separate runs of identical GANs draw different
+    images; the snapshots of one run draw the same latents as its final weights."""
+    name = parse_instance(name).base
     return (zlib.crc32(name.encode()) + base_seed) % 2**31
+
+
+SNAPSHOT_EXPERIMENT = re.compile(r"^(?P<base>.+)_at(?P<fraction>0\.\d+)$")
+
+
+def snapshot_experiment(experiment: str, fraction: float) -> str:
+    """The experiment on its GANs' snapshots at a fraction of their runs: `table3_at0.25`."""
+    return f"{experiment}{SNAPSHOT_SUFFIX}{float(fraction):g}"
+
+
+def split_snapshot_experiment(name: str) -> tuple[str, float]:
+    """(configured experiment, fraction of the GANs' runs; 1.0 for the experiment itself)."""
+    match = SNAPSHOT_EXPERIMENT.match(name)
+    return (name, 1.0) if match is None else (match["base"], float(match["fraction"]))

@@ -5,9 +5,10 @@ import pandas as pd
 
 from . import GanprintError
 from .attribution.network import AttributionSettings, parse_network, patch_size
+from .sources import split_snapshot_experiment
 from .storage import load_json, save_table
 
-BASE_COLUMNS = ["dataset", "method", "accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+BASE_COLUMNS = ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
 
 
 def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
@@ -33,7 +34,7 @@ def write_table(paths: list[str], output: str, per_class: bool = False, selectio
         from .artifact_free import lpips_backbone
 
         table.insert(len(BASE_COLUMNS), "lpips_backbone", lpips_backbone(selections))
-    for column in ("accuracy", "fd_ratio"):
+    for column in ("accuracy", "balanced_accuracy", "fd_ratio"):
         table[column] = table[column].astype(float).round(3)
     save_table(output, table)
     return table
@@ -108,5 +109,22 @@ def attack_table(paths: list[str], clean_paths: list[str] = ()) -> pd.DataFrame:
 
 def write_attack_table(paths: list[str], output: str, clean_paths: list[str] = ()) -> pd.DataFrame:
     table = attack_table(paths, clean_paths)
+    save_table(output, table)
+    return table
+
+
+def write_length_table(paths: list[str], output: str, images_per_run: int | None = None) -> pd.DataFrame:
+    """Attribution accuracy against GAN training length: one row per data set, fraction of
+    the GANs' runs (read from each metrics file's experiment) and method."""
+    table = metrics_rows(paths)
+    fractions = [split_snapshot_experiment(name)[1] for name in table["experiment"]]
+    table.insert(1, "fraction", fractions)
+    if images_per_run:
+        table.insert(2, "images_shown", [round(f * images_per_run) for f in fractions])
+    columns = [c for c in ("dataset", "fraction", "images_shown", "method", "accuracy", "balanced_accuracy",
+                           "n_classes", "n_test_per_class", "experiment", "sources") if c in table.columns]
+    table = table[columns].sort_values(["dataset", "method", "fraction"], ignore_index=True)
+    for column in ("accuracy", "balanced_accuracy"):
+        table[column] = table[column].astype(float).round(3)
     save_table(output, table)
     return table

@@ -5,13 +5,23 @@ from ganprint import GanprintError
 from ganprint.attacks import ATTACKS
 from ganprint.attribution.network import canonical_network
 from ganprint.baselines import METHODS, WITHOUT_TRAINING
-from ganprint.sources import is_real, parse_instance, sampling_seed
+from ganprint.sources import (
+    is_real,
+    parse_instance,
+    sampling_seed,
+    snapshot_experiment,
+    snapshot_source,
+    split_snapshot_experiment,
+)
 
 
 def experiment_sources(experiment):
-    if experiment not in config["experiments"]:
-        raise GanprintError(f"experiments.{experiment} is not in the config")
-    return config["experiments"][experiment]["sources"]
+    """The experiment's sources; for `{experiment}_at{fraction}`, its GANs' snapshots."""
+    configured, fraction = split_snapshot_experiment(experiment)
+    if configured not in config["experiments"]:
+        raise GanprintError(f"experiments.{configured} is not in the config")
+    sources = config["experiments"][configured]["sources"]
+    return sources if fraction == 1.0 else [snapshot_source(s, fraction) for s in sources]
 
 
 def check_sources():
@@ -47,6 +57,19 @@ def gan_settings(wildcards):
     """The architecture's settings as JSON; the instance name only picks arch, data and seed."""
     arch = parse_instance(wildcards.instance).arch
     return json.dumps({**config["gan"][arch], "resolution": config["image_size"]}, sort_keys=True)
+
+
+def gan_snapshot_flags(wildcards):
+    """--snapshot flags for the GANs of the training-length experiment (their snapshots are sampled)."""
+    experiment = config["training_length"]["experiment"]
+    if experiment not in config["experiments"] or wildcards.instance not in experiment_sources(experiment):
+        return ""
+    return " ".join(f"--snapshot {fraction}" for fraction in config["training_length"]["fractions"])
+
+
+def generator_checkpoint(wildcards):
+    """The trained instance's checkpoint (which also holds its snapshots)."""
+    return f"results/gans/{wildcards.dataset}/{parse_instance(wildcards.instance).base}/generator.pt"
 
 
 def gan_training_subset(wildcards):
@@ -205,6 +228,32 @@ TABLE_EXPERIMENTS = {
 }
 
 
+def training_length_experiments():
+    """The training-length experiment at each snapshot fraction, then at the end of the runs."""
+    experiment = config["training_length"]["experiment"]
+    fractions = config["training_length"]["fractions"]
+    if experiment not in config["experiments"] or not fractions:
+        return []
+    return [snapshot_experiment(experiment, f) for f in sorted(fractions)] + [experiment]
+
+
+def training_length_metrics():
+    """Metrics of ours and of every baseline that has an accuracy, on each training length."""
+    methods = [m for m in config["baselines"]["methods"] if m not in WITHOUT_TRAINING]
+    return [
+        method_metrics(dataset, experiment, method)
+        for experiment in training_length_experiments()
+        for dataset in config["datasets"]
+        for method in [*methods, "ours"]
+    ]
+
+
+def images_per_run():
+    """Real images shown in a whole run of the training-length experiment's first GAN."""
+    gans = [s for s in experiment_sources(config["training_length"]["experiment"]) if not is_real(s)]
+    return config["gan"][parse_instance(gans[0]).arch]["total_images"]
+
+
 def configured_outputs():
     tables = [
         f"results/{table}.csv"
@@ -223,6 +272,9 @@ def configured_outputs():
     if config["components"]["experiment"] in config["experiments"]:
         tables += ["results/table4.csv", "results/table5.csv"]
         figures += ["results/figures/components_bands.png", "results/figures/components_patches.png"]
+    if training_length_experiments():
+        tables.append("results/training_length.csv")
+        figures += [f"results/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
     return tables + figures
 
 
@@ -231,9 +283,9 @@ check_sources()
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9-]*",
-    instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?",
-    source=r"[a-z][a-z0-9_]*",
-    experiment=r"[A-Za-z0-9_]+",
+    instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?(_at0\.\d+)?",
+    source=r"[a-z][a-z0-9_.]*",
+    experiment=r"[A-Za-z0-9_.]+",
     difference=r"\d+",
     method="|".join(METHODS),
     network=r"full|(low|high|patch)\d+",

@@ -1,7 +1,10 @@
-# GAN instances: training (resumable) and sampling of the train and test images.
+# GAN instances: training (resumable) and sampling of the train and test images; an
+# instance named with `_at{fraction}` is sampled from the snapshot its run took then.
 
 
 rule train_gan:
+    wildcard_constraints:
+        instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?",
     input:
         images="results/real/{dataset}/images.npy",
         subset=gan_training_subset,
@@ -12,6 +15,7 @@ rule train_gan:
         seed=lambda wc: parse_instance(wc.instance).seed,
         settings=gan_settings,
         subset=lambda wc, input: f"--subset {input.subset}" if input.subset else "",
+        snapshots=gan_snapshot_flags,
     threads: config["gan"]["threads"]
     resources:
         gpu=1,
@@ -25,12 +29,12 @@ rule train_gan:
         "results/benchmarks/train_gan/{dataset}/{instance}.tsv"
     shell:
         "ganprint train-gan --arch {params.arch} --settings '{params.settings}' --images {input.images}"
-        " {params.subset} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
+        " {params.subset} {params.snapshots} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
 
 
 rule sample_gan:
     input:
-        "results/gans/{dataset}/{instance}/generator.pt",
+        generator_checkpoint,
     output:
         train="results/sources/{dataset}/{instance}/train.npy",
         test="results/sources/{dataset}/{instance}/test.npy",
@@ -39,6 +43,7 @@ rule sample_gan:
         n_test=config["split"]["n_test"],
         seed=lambda wc: sampling_seed(wc.instance, config["sampling"]["seed"]),
         batch=config["sampling"]["batch"],
+        snapshot=lambda wc: optional_flag("--snapshot", parse_instance(wc.instance).snapshot),
     threads: 1
     resources:
         gpu=1,
@@ -51,6 +56,6 @@ rule sample_gan:
     benchmark:
         "results/benchmarks/sample_gan/{dataset}/{instance}.tsv"
     shell:
-        "ganprint sample-gan --checkpoint {input} --n-train {params.n_train} --n-test {params.n_test}"
+        "ganprint sample-gan --checkpoint {input} {params.snapshot} --n-train {params.n_train} --n-test {params.n_test}"
         " --seed {params.seed} --batch {params.batch} --threads {threads}"
         " --train-output {output.train} --test-output {output.test} 2> {log}"

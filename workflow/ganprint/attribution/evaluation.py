@@ -8,7 +8,7 @@ import torch
 
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
-from ..metrics import classification_metrics, fd_ratio
+from ..metrics import classification_metrics, fd_ratio_entries
 from ..storage import atomic_path, load_checkpoint, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
@@ -63,7 +63,7 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     metrics = {
         **labels,
         **classification_metrics(data.labels, probabilities.argmax(1), model.sources),
-        "fd_ratio": fd_ratio(features, data.labels, seed),
+        **fd_ratio_entries(features, data.labels, seed),
         "network": network_description(model.settings),
     }
     with atomic_path(features_output) as temporary:
@@ -72,5 +72,5 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     save_table(confusion_output, pd.DataFrame(metrics["confusion"], index=model.sources, columns=model.sources)
                .rename_axis("true \\ predicted").reset_index())
     save_json(metrics_output, metrics)
-    log.info("accuracy %.2f%%, FD ratio %.2f on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(data))
+    log.info("accuracy %.2f%%, FD ratio %s on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(data))
     return metrics

@@ -12,7 +12,7 @@ import torch
 
 from .. import GanprintError, runtime
 from ..attribution.data import LabelledImages
-from ..metrics import classification_metrics, fd_ratio
+from ..metrics import classification_metrics, fd_ratio_entries
 from ..storage import save_json
 from . import METHODS, WITHOUT_TRAINING, dct, eigenface, knn, prnu
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
@@ -132,14 +132,14 @@ def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str]
     if train is not None and train.resolution != test.resolution:
         raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
     result = RUNNERS[method](train, test, {**DEFAULT_SETTINGS, **settings}, seed, device)
-    metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "fd_ratio": None,
+    metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None, "fd_ratio": None,
                "n_classes": len(sources), "n_test_per_class": min(test.counts), "n_test": len(test),
                "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),
                "note": result.get("note", "")}
     if "predictions" in result:
         metrics.update(classification_metrics(test.labels, result["predictions"], list(sources)))
     if "features" in result:
-        metrics["fd_ratio"] = fd_ratio(result["features"], test.labels, seed)
+        metrics.update(fd_ratio_entries(result["features"], test.labels, seed))
     save_json(metrics_output, metrics)
     log.info("%s: accuracy %s, FD ratio %s", method, metrics["accuracy"], metrics["fd_ratio"])
     return metrics

@@ -1,4 +1,5 @@
-"""Real image sets: a folder (plain or CelebA), an LSUN LMDB, or the embedded photographs."""
+"""Real image sets: a folder (plain or CelebA), an LSUN LMDB, the embedded photographs, or
+procedural dead-leaves images."""
 
 import itertools
 import logging
@@ -9,6 +10,7 @@ import numpy as np
 
 from .. import GanprintError
 from ..storage import image_array_writer
+from .procedural import write_dead_leaves
 from .images import IMAGE_SUFFIXES, crop_function, decode_image, list_images, resize
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,9 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | No
     if source == "embedded":
         write_embedded(output, size, count, seed)
         return
+    if source == "deadleaves":
+        write_dead_leaves(output, size, count, seed)
+        return
     if path is None:
         raise GanprintError(f"real source '{source}' needs a path")
     if source == "folder":
@@ -138,5 +143,5 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | No
     elif source == "lmdb":
         items = lmdb_items(path, count)
     else:
-        raise GanprintError(f"unknown real source '{source}'; choose embedded, folder or lmdb")
+        raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
     write_decoded(items, count, output, size, crop, threads)

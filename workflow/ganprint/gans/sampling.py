@@ -15,14 +15,23 @@ from ..convert import to_uint8
 from ..storage import image_array_writer, load_checkpoint
 from . import make_generator
 from .latents import latent_of_image
+from .training import snapshot_name
 
 log = logging.getLogger(__name__)
 
 
-def load_generator(path: str, device) -> torch.nn.Module:
+def load_generator(path: str, device, snapshot: str | None = None) -> torch.nn.Module:
+    """The generator's final weights, or those of the snapshot taken at a fraction of the run."""
     checkpoint = load_checkpoint(path)
     generator = make_generator(checkpoint["arch"], checkpoint["settings"])
-    generator.load_state_dict(checkpoint["generator"])
+    weights = checkpoint["generator"]
+    if snapshot is not None:
+        taken = checkpoint.get("snapshots", {})
+        name = snapshot_name(float(snapshot))
+        if name not in taken:
+            raise GanprintError(f"{path} holds no snapshot at {name} of its run; it has {sorted(taken) or 'none'}")
+        weights = taken[name]["generator"]
+    generator.load_state_dict(weights)
     return generator.to(device).eval().requires_grad_(False)
 
 
@@ -43,13 +52,13 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
 
 
 def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
-               seed: int, batch: int = 256, threads: int = 1) -> None:
+               seed: int, batch: int = 256, threads: int = 1, snapshot: str | None = None) -> None:
     if n_train <= 0 or n_test <= 0:
         raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     if not 0 <= seed < 2**31:
         raise GanprintError(f"sampling seed must be in 0..2^31-1, got {seed}")
     device = runtime.configure(threads)
-    generator = load_generator(checkpoint, device)
+    generator = load_generator(checkpoint, device, snapshot)
     write_samples(generator, train_output, 0, n_train, seed, batch, device)
     write_samples(generator, test_output, n_train, n_test, seed, batch, device)
     log.info("sampled %d train + %d test images from %s", n_train, n_test, checkpoint)

@@ -52,25 +52,31 @@ def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
 
 
 def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: int, threads: int,
-              subset_path: str | None = None, checkpoint_every: int | None = None, log_every: int | None = None) -> None:
+              subset_path: str | None = None, checkpoint_every: int | None = None, log_every: int | None = None,
+              snapshots: list[float] = ()) -> None:
     """Train one GAN instance. A resumable state is saved every `checkpoint_every` images
-    (default: every 2% of the run) and removed once the final weights are written."""
+    (default: every 2% of the run) and removed once the final weights are written.
+    `snapshots` are fractions of the run: the checkpoint also holds the final generator's
+    weights as they were at each (they cost no training; `load_generator` picks one)."""
     device = runtime.configure(threads, seed)
     images = load_images(images_path)
     trainer = make_trainer(arch, settings, device)
     resolution = getattr(trainer.settings, "resolution", None)
     if resolution is not None and images.shape[1] != resolution:
         raise GanprintError(f"{images_path} holds {images.shape[1]}px images but gans.{arch}.resolution is {resolution}")
+    snapshot_counts = {snapshot_name(f): snapshot_images(trainer, f) for f in sorted(set(snapshots))}
     stream = runtime.generator(seed)
     real = RealBatches(images, training_rows(images, subset_path), stream, device)
 
     resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
-                                            images=str(images_path), subset=str(subset_path), device=device.type))
-    shown = _resume(trainer, stream, resume_path, fingerprint)
+                                            images=str(images_path), subset=str(subset_path), device=device.type,
+                                            snapshots=snapshot_counts))
+    shown, taken = _resume(trainer, stream, resume_path, fingerprint)
     checkpoint_every = checkpoint_every or max(trainer.total_images // 50, 1)
     log_every = log_every or min(10_000, max(trainer.total_images // 20, 1))
-    _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every)
+    progress = Progress(resume_path, fingerprint, checkpoint_every, log_every, snapshot_counts, taken)
+    _run(trainer, real, stream, device, shown, progress)
 
     save_checkpoint(output, {
         "arch": arch,
@@ -78,36 +84,72 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
         "generator": trainer.final_generator.state_dict(),
         "images_shown": trainer.total_images,
         "seed": seed,
+        "snapshots": taken,
     })
     resume_path.unlink(missing_ok=True)
 
 
-def _resume(trainer, stream, resume_path, fingerprint) -> int:
+def snapshot_name(fraction: float) -> str:
+    return f"{float(fraction):g}"
+
+
+def snapshot_images(trainer, fraction: float) -> int:
+    """Images shown at a fraction of the run; for a growing GAN, only once the final
+    resolution is fully faded in (before that the generator does not make full-size images)."""
+    if not 0 < fraction < 1:
+        raise GanprintError(f"snapshot fractions must lie strictly between 0 and 1, got {fraction}")
+    count = round(fraction * trainer.total_images)
+    schedule = getattr(trainer.settings, "schedule", None)
+    if schedule is not None and schedule(count) != (trainer.settings.resolution, 1.0):
+        raise GanprintError(f"snapshot at {fraction:g} of the run ({count} images) comes before the generator "
+                            f"has grown to {trainer.settings.resolution}px; choose a later fraction")
+    return count
+
+
+@dataclasses.dataclass
+class Progress:
+    """When to log, save the resumable state and take snapshots; the snapshots taken so far."""
+
+    resume_path: Path
+    fingerprint: str
+    checkpoint_every: int
+    log_every: int
+    snapshot_counts: dict  # snapshot name -> images shown
+    taken: dict  # snapshot name -> {"generator": weights, "images_shown": images}
+
+
+def _resume(trainer, stream, resume_path, fingerprint) -> tuple[int, dict]:
+    """Images shown and snapshots taken by the saved state (0 and none without one)."""
     state = load_resume_state(resume_path, fingerprint)
     if state is None:
-        return 0
+        return 0, {}
     trainer.load_state_dict(state["trainer"])
     stream.set_state(state["stream"])
     log.info("resumed from %s at %d images", resume_path, state["images_shown"])
-    return int(state["images_shown"])
+    return int(state["images_shown"]), dict(state["snapshots"])
 
 
-def _run(trainer, real, stream, device, shown, resume_path, fingerprint, checkpoint_every, log_every):
+def _run(trainer, real, stream, device, shown, progress: Progress):
     draw = lambda n: draw_latents(trainer.latent_distribution, n, trainer.latent_dim, stream).to(device)  # noqa: E731
     draw_uniform = lambda n: torch.rand(n, generator=stream).to(device)  # noqa: E731
-    next_checkpoint = (shown // checkpoint_every + 1) * checkpoint_every
-    next_log = (shown // log_every + 1) * log_every
+    next_checkpoint = (shown // progress.checkpoint_every + 1) * progress.checkpoint_every
+    next_log = (shown // progress.log_every + 1) * progress.log_every
     started, started_at = time.perf_counter(), shown
     while shown < trainer.total_images:
         real.drawn = 0
         losses = trainer.step(shown, real, draw, draw_uniform)
         shown += real.drawn
+        for name, count in progress.snapshot_counts.items():
+            if shown >= count and name not in progress.taken:
+                weights = {key: value.clone() for key, value in trainer.final_generator.state_dict().items()}
+                progress.taken[name] = {"generator": weights, "images_shown": shown}
         if shown >= next_log or shown >= trainer.total_images:
             seconds_per_kimg = (time.perf_counter() - started) / max(shown - started_at, 1) * 1000
             log.info(json.dumps({"kimg": round(shown / 1000, 2), **losses, "sec_per_kimg": round(seconds_per_kimg, 2)}))
-            next_log = (shown // log_every + 1) * log_every
+            next_log = (shown // progress.log_every + 1) * progress.log_every
         if shown >= next_checkpoint and shown < trainer.total_images:
-            save_resume_state(resume_path, fingerprint, {
+            save_resume_state(progress.resume_path, progress.fingerprint, {
                 "trainer": trainer.state_dict(), "stream": stream.get_state(), "images_shown": shown,
+                "snapshots": progress.taken,
             })
-            next_checkpoint = (shown // checkpoint_every + 1) * checkpoint_every
+            next_checkpoint = (shown // progress.checkpoint_every + 1) * progress.checkpoint_every
