@@ -77,7 +77,7 @@ def test_workflow_reaches_table3(finished_run):
                                       "n_test_per_class"]
     assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
     row = table.iloc[-1]
-    assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 48)
+    assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 64)
     assert 0 <= row.accuracy <= 100 and row.fd_ratio > 0
     assert {"accuracy_real", "accuracy_progan_all_s1", "accuracy_progan_all_s2"} <= set(table.columns)
     assert (finished_run / "results/attribution/tiny/table3/full/features.npz").exists()
@@ -133,9 +133,14 @@ def test_workflow_reaches_table6_and_the_selection_figure(finished_run):
     table = pd.read_csv(finished_run / "results/table6.csv")
     assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
     assert set(table.lpips_backbone) == {"random (uncalibrated LPIPS)"}
-    assert set(table.n_test) == {48 + 2 * 12}  # all real test images, a quarter of each GAN's
+    assert set(table.n_test) == {64 + 2 * 16}  # all real test images, a quarter of each GAN's
+    # 16 images per GAN: too few per half for an FD ratio of 16-d features (real 64, GANs 16)
+    ours = table.set_index("method").loc["ours"]
+    assert np.isnan(ours.fd_ratio) and "8 images per half" in ours.fd_ratio_note
+    per_class = [ours[f"accuracy_{source}"] for source in ("real", "progan_all_s1", "progan_all_s2")]
+    assert ours.balanced_accuracy == pytest.approx(np.mean(per_class), abs=1e-3)
     selection = np.load(finished_run / "results/artifact_free/tiny/progan_all_s1/selection.npz")
-    assert len(selection["distances"]) == 48 and len(selection["selected"]) == 12
+    assert len(selection["distances"]) == 64 and len(selection["selected"]) == 16
     figure = finished_run / "results/figures/selection_tiny.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
@@ -204,6 +209,20 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5
+
+
+# Twelve GANs (four seeds and a twin, three other architectures, four subsets); the default
+# also samples the four Table 3 ProGANs at three points of their runs.
+@pytest.mark.parametrize("path, snapshots", [("config.yaml", 3), ("workflow/configs/photos.yaml", 0)])
+def test_embedded_configs_dry_run(tmp_path, path, snapshots):
+    config = yaml.safe_load((REPO / path).read_text())
+    result = snakemake(tmp_path, config, "-n")
+    jobs = planned_jobs(result)
+    assert jobs["train_gan"] == 12 and jobs["sample_gan"] == 12 + 4 * snapshots
+    assert ("training_length_table" in jobs) == bool(snapshots)
+    if snapshots:
+        assert "--snapshot 0.25 --snapshot 0.5 --snapshot 0.75" in snakemake(
+            tmp_path, config, "-n", "-p", "results/gans/deadleaves/progan_all_s2/generator.pt").stdout
 
 
 @pytest.mark.parametrize("change, message", [

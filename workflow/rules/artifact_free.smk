@@ -52,6 +52,8 @@ rule evaluate_artifact_free:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/evaluate_artifact_free/{dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluate_artifact_free/{dataset}.tsv",
     shell:
         "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
         " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
@@ -79,6 +81,8 @@ rule baseline_artifact_free:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/baseline_artifact_free/{dataset}/{method}.log",
+    benchmark:
+        "results/benchmarks/baseline_artifact_free/{dataset}/{method}.tsv",
     shell:
         "ganprint baseline --method {wildcards.method} {params.train} --test {input.test}"
         " --sources {params.sources} --settings '{params.settings}' --seed {params.seed} --threads {threads}"

@@ -22,6 +22,8 @@ rule attack_images:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/attack_images/{dataset}/{attack}/{split}.log",
+    benchmark:
+        "results/benchmarks/attack_images/{dataset}/{attack}/{split}.tsv",
     shell:
         "ganprint attack --name {wildcards.attack} --images {input} --settings '{params.settings}'"
         " --seed {params.seed} --streams {params.streams} --threads {threads} --output {output} 2> {log}"
@@ -86,6 +88,8 @@ rule evaluate_attacked:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/evaluate_attacked/{dataset}/{attack}/{stage}.log",
+    benchmark:
+        "results/benchmarks/evaluate_attacked/{dataset}/{attack}/{stage}.tsv",
     shell:
         "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
         " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
@@ -113,6 +117,8 @@ rule prnu_attacked:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/prnu_attacked/{dataset}/{attack}/{stage}.log",
+    benchmark:
+        "results/benchmarks/prnu_attacked/{dataset}/{attack}/{stage}.tsv",
     shell:
         "ganprint baseline --method prnu --train {input.train} --test {input.test} --sources {params.sources}"
         " --settings '{params.settings}' --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"

@@ -57,6 +57,8 @@ rule evaluate_attribution:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/evaluate_attribution/{dataset}/{experiment}/{network}.log",
+    benchmark:
+        "results/benchmarks/evaluate_attribution/{dataset}/{experiment}/{network}.tsv",
     shell:
         "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
         " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"

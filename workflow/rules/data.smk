@@ -16,6 +16,8 @@ rule prepare_real:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/prepare_real/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_real/{dataset}.tsv",
     shell:
         "ganprint prepare-real --source {params.source} --path '{params.path}' --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --threads {threads}"
@@ -34,6 +36,8 @@ rule real_subset:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/real_subset/{dataset}/diff{difference}.log",
+    benchmark:
+        "results/benchmarks/real_subset/{dataset}/diff{difference}.tsv",
     shell:
         "ganprint real-subset --images {input} --base-size {params.base_size}"
         " --difference {wildcards.difference} --seed {params.seed} --output {output} 2> {log}"
@@ -53,6 +57,8 @@ rule split_real:
         "../../envs/ganprint.yaml"
     log:
         "results/logs/split_real/{dataset}.log",
+    benchmark:
+        "results/benchmarks/split_real/{dataset}.tsv",
     shell:
         "ganprint split-real --images {input} --n-train {params.n_train} --n-test {params.n_test}"
         " --seed {params.seed} --train-output {output.train} --test-output {output.test} 2> {log}"
