@@ -14,6 +14,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.slow
+
 TINY = {
     "image_size": 16,
     "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
