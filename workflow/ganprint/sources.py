@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from . import GanprintError
 
 REAL = "real"
+SNAPSHOT_SUFFIX = "_at"
+SNAPSHOT_FRACTION = r"0\.\d+"
 INSTANCE_PATTERN = re.compile(
     r"^(?P<base>(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?)"
-    r"(?:_at(?P<snapshot>0\.\d+))?$"
+    rf"(?:{SNAPSHOT_SUFFIX}(?P<snapshot>{SNAPSHOT_FRACTION}))?$"
 )
-SNAPSHOT_SUFFIX = "_at"
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,14 @@ def parse_instance(name: str, where: str = "source") -> GanInstance:
                        match["base"], match["snapshot"])
 
 
+def fraction_name(fraction: float) -> str:
+    """How a fraction of a GAN run is written in snapshot, source and experiment names."""
+    return f"{float(fraction):g}"
+
+
 def snapshot_source(name: str, fraction: float) -> str:
     """The source standing for `name` at a fraction of its training run (real stays real)."""
-    return name if is_real(name) else f"{name}{SNAPSHOT_SUFFIX}{float(fraction):g}"
+    return name if is_real(name) else f"{name}{SNAPSHOT_SUFFIX}{fraction_name(fraction)}"
 
 
 def is_real(name: str) -> bool:
@@ -63,12 +69,12 @@ def sampling_seed(name: str, base_seed: int) -> int:
     return (zlib.crc32(name.encode()) + base_seed) % 2**31
 
 
-SNAPSHOT_EXPERIMENT = re.compile(r"^(?P<base>.+)_at(?P<fraction>0\.\d+)$")
+SNAPSHOT_EXPERIMENT = re.compile(rf"^(?P<base>.+){SNAPSHOT_SUFFIX}(?P<fraction>{SNAPSHOT_FRACTION})$")
 
 
 def snapshot_experiment(experiment: str, fraction: float) -> str:
     """The experiment on its GANs' snapshots at a fraction of their runs: `table3_at0.25`."""
-    return f"{experiment}{SNAPSHOT_SUFFIX}{float(fraction):g}"
+    return f"{experiment}{SNAPSHOT_SUFFIX}{fraction_name(fraction)}"
 
 
 def split_snapshot_experiment(name: str) -> tuple[str, float]:

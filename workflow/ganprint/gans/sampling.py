@@ -12,10 +12,10 @@ import torch
 
 from .. import GanprintError, runtime
 from ..convert import to_uint8
+from ..sources import fraction_name
 from ..storage import image_array_writer, load_checkpoint
 from . import make_generator
 from .latents import latent_of_image
-from .training import snapshot_name
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def load_generator(path: str, device, snapshot: str | None = None) -> torch.nn.M
     weights = checkpoint["generator"]
     if snapshot is not None:
         taken = checkpoint.get("snapshots", {})
-        name = snapshot_name(float(snapshot))
+        name = fraction_name(snapshot)
         if name not in taken:
             raise GanprintError(f"{path} holds no snapshot at {name} of its run; it has {sorted(taken) or 'none'}")
         weights = taken[name]["generator"]

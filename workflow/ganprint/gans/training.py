@@ -16,6 +16,7 @@ import torch
 
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
+from ..sources import fraction_name
 from ..storage import (
     load_images,
     load_resume_state,
@@ -64,7 +65,7 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
     resolution = getattr(trainer.settings, "resolution", None)
     if resolution is not None and images.shape[1] != resolution:
         raise GanprintError(f"{images_path} holds {images.shape[1]}px images but gans.{arch}.resolution is {resolution}")
-    snapshot_counts = {snapshot_name(f): snapshot_images(trainer, f) for f in sorted(set(snapshots))}
+    snapshot_counts = {fraction_name(f): snapshot_images(trainer, f) for f in sorted(set(snapshots))}
     stream = runtime.generator(seed)
     real = RealBatches(images, training_rows(images, subset_path), stream, device)
 
@@ -87,10 +88,6 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
         "snapshots": taken,
     })
     resume_path.unlink(missing_ok=True)
-
-
-def snapshot_name(fraction: float) -> str:
-    return f"{float(fraction):g}"
 
 
 def snapshot_images(trainer, fraction: float) -> int:
