@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from ganprint import GanprintError
-from ganprint.attribution.network import (AttributionNetwork, AttributionSettings, canonical_network, parse_network,
-                                          patch_size, receptive_field)
+from ganprint.attribution.network import AttributionNetwork, AttributionSettings, patch_size, receptive_field
 from ganprint.cli import main
 from ganprint.filters import (binomial_kernel, downsample_to, gaussian_downsample, gaussian_kernel, gaussian_upsample,
                               laplacian_band, separable_filter)
+from ganprint.names import canonical_network, parse_network
 from ganprint.tables import band_table, patch_table
 
 

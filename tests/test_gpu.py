@@ -48,8 +48,9 @@ def test_all_stages_on_the_gpu(tmp_path):
 
 def test_baselines_searches_and_attacks_on_the_gpu_agree_with_the_cpu():
     from ganprint.artifact_free import nearest_real
-    from ganprint.attacks import ATTACKS, AttackSettings, attack_batch
+    from ganprint.attacks import AttackSettings, attack_batch
     from ganprint.baselines import knn
+    from ganprint.names import ATTACKS
     from ganprint.baselines.inputs import pixel_vectors
     from ganprint.perceptual import LpipsEmbedding, lpips_network
 

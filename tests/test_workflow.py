@@ -161,6 +161,19 @@ def test_workflow_reaches_table7_and_the_attack_figure(finished_run):
     assert not (finished_run / "results/table8.csv").exists()  # one data set: Table 7 only
 
 
+def test_the_report_shows_every_table_and_figure(finished_run):
+    snakemake(finished_run, TINY, "--report", "results/report.html")
+    report = (finished_run / "results/report.html").read_text()
+    tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length"]
+    figures = ["samples_tiny", "selection_tiny", "attacks_tiny", "components_bands", "components_patches",
+               "training_length_tiny"]
+    for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
+        assert name in report, name
+    assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report
+    page = (finished_run / "results/report/table3.html").read_text()
+    assert page.count("<tr") == 1 + 6  # the header and one row per method
+
+
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
     table = pd.read_csv(finished_run / "results/sanity_check.csv")
     assert sorted(set(table.experiment)) == ["sanity_diff_seed", "sanity_same_seed"]
@@ -178,7 +191,7 @@ def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
 def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):
     changed = {**TINY, "attribution": {**TINY["attribution"], "learning_rate": 0.0005}}
     result = snakemake(finished_run, changed, "-n", "results/table3.csv", "results/sanity_check.csv")
-    assert planned_rules(result) == {"train_attribution", "evaluate_attribution", "table3", "sanity_check"}
+    assert planned_jobs(result) == {"train_attribution": 3, "evaluate_attribution": 3, "experiment_table": 2}
     result = snakemake(finished_run, TINY, "-n", "results/table3.csv", "results/sanity_check.csv")
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -186,8 +199,37 @@ def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):
 def test_changing_a_baseline_setting_reruns_only_that_baseline(finished_run):
     changed = {**TINY, "baselines": {**TINY["baselines"], "knn": {"k_values": [1, 5]}}}
     result = snakemake(finished_run, changed, "-n", "results/table3.csv", "results/sanity_check.csv")
-    assert planned_jobs(result) == {"evaluate_baseline": 3, "table3": 1, "sanity_check": 1}
+    assert planned_jobs(result) == {"evaluate_baseline": 3, "experiment_table": 2}
     assert "results/baselines/tiny/table3/knn.json" in result.stdout
+
+
+TWO_DATASETS_WITHOUT_TABLE3 = {
+    **TINY,
+    "datasets": {"tiny": TINY["datasets"]["tiny"], "other": {"source": "embedded", "count": 400, "seed": 1}},
+    "experiments": {
+        "table1": {"sources": ["real", "progan_all_s1"]},
+        "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
+    },
+}
+
+
+def test_a_config_without_table3_on_two_data_sets_runs(tmp_path):
+    snakemake(tmp_path, TWO_DATASETS_WITHOUT_TABLE3, "--cores", "2")
+    results = tmp_path / "results"
+    for name in ("table1.csv", "sanity_check.csv"):
+        table = pd.read_csv(results / name)
+        assert sorted(set(table.dataset)) == ["other", "tiny"] and len(table) == 2 * 6
+    assert (results / "figures/samples_other.png").exists() and (results / "figures/samples_tiny.png").exists()
+    # the experiments that Tables 3-8 and the training-length curves need are not configured
+    assert sorted(p.name for p in results.glob("*.csv")) == ["sanity_check.csv", "table1.csv"]
+    assert not (results / "attacks").exists()
+
+
+def test_two_data_sets_fill_tables_7_and_8(tmp_path):
+    config = {**TINY, "datasets": TWO_DATASETS_WITHOUT_TABLE3["datasets"]}
+    result = snakemake(tmp_path, config, "-n")
+    assert "results/table7.csv" in result.stdout and "results/table8.csv" in result.stdout
+    assert "results/attacks/other/blur/defense/model.pt" in result.stdout
 
 
 # Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
@@ -198,16 +240,17 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
     result = snakemake(tmp_path, config, "-n")
     rules = planned_rules(result)
-    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "table1", "table3", "figure_samples",
-            "table4", "table5", "figure_components", "table6", "figure_selection", "attack_table",
-            "figure_attacks"} <= rules
-    assert ("table2" in rules) == (name == "celeba")
+    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "experiment_table", "figure_samples",
+            "component_table", "figure_components", "table6", "figure_selection", "attack_table",
+            "figure_attacks", "table_page"} <= rules
+    tables = set(re.findall(r"output: results/(\w+)\.csv", result.stdout))
+    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6",
+                      "table7" if name == "celeba" else "table8"} | ({"table2"} if name == "celeba" else set())
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
     assert planned_jobs(result)["select_artifact_free"] == 10  # the ten ProGANs of Table 3
     assert planned_jobs(result)["attack_images"] == 6 * 2  # six attacks, train and test
     assert planned_jobs(result)["train_defense"] == 6
-    assert {"celeba": "results/table7.csv", "lsun": "results/table8.csv"}[name] in result.stdout
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5

@@ -22,11 +22,11 @@ from . import GanprintError
 from . import runtime
 from .convert import LUMINANCE, uint8_tensor
 from .filters import downsample_to, gaussian_kernel, separable_filter
+from .names import ATTACKS
 from .storage import image_array_writer, load_images
 
 log = logging.getLogger(__name__)
 
-ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
 COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")
 
 

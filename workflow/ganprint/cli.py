@@ -96,7 +96,7 @@ def evaluate(args):
 def baseline(args):
     from .baselines.evaluation import evaluate_baseline
 
-    evaluate_baseline(args.method, args.train or [], args.test, args.sources, _json_object(args.settings, "--settings"),
+    evaluate_baseline(args.method, args.train, args.test, args.sources, _json_object(args.settings, "--settings"),
                       args.metrics, dict(args.label), args.threads, args.seed)
 
 
@@ -173,6 +173,12 @@ def figure_length(args):
     from .figures import training_length_curves
 
     training_length_curves(args.table, args.dataset, args.output, args.title)
+
+
+def table_page(args):
+    from .report import write_table_page
+
+    write_table_page(args.table, args.output, args.title)
 
 
 def figure_samples(args):
@@ -263,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     stage = stages.add_parser("evaluate", help="accuracy, confusion, features and FD ratio of a model")
     stage.add_argument("--model", required=True)
     stage.add_argument("--test", nargs="+", required=True, help="one test image array per source, model order")
-    stage.add_argument("--label", type=_key_value, action="append", default=[], help="KEY=VALUE copied into metrics")
+    stage.add_argument("--label", type=_key_value, nargs="+", action="extend", default=[],
+                       help="KEY=VALUE pairs copied into the metrics")
     stage.add_argument("--batch", type=_positive, default=256)
     stage.add_argument("--seed", type=_non_negative, default=0, help="seed of the FD-ratio half split")
     stage.add_argument("--threads", type=_positive, default=1)
@@ -274,11 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     stage = stages.add_parser("baseline", help="attribute an experiment's test images with a baseline method")
     stage.add_argument("--method", required=True, help="knn, eigenface, prnu, dct or inception")
-    stage.add_argument("--train", nargs="+", help="one training image array per source (not for inception)")
+    stage.add_argument("--train", nargs="*", default=[], help="one training image array per source (none for inception)")
     stage.add_argument("--test", nargs="+", required=True, help="one test image array per source")
     stage.add_argument("--sources", nargs="+", required=True, help="source names, in the order of --train/--test")
     stage.add_argument("--settings", default="{}", help="JSON object of the method's settings")
-    stage.add_argument("--label", type=_key_value, action="append", default=[], help="KEY=VALUE copied into metrics")
+    stage.add_argument("--label", type=_key_value, nargs="+", action="extend", default=[],
+                       help="KEY=VALUE pairs copied into the metrics")
     stage.add_argument("--seed", type=_non_negative, default=0)
     stage.add_argument("--threads", type=_positive, default=1)
     stage.add_argument("--metrics", required=True)
@@ -297,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage = stages.add_parser("table", help="assemble a CSV table from metrics files")
     stage.add_argument("--metrics", nargs="+", required=True)
     stage.add_argument("--per-class", action="store_true", help="add a column per source")
-    stage.add_argument("--selections", nargs="+", help="artifact-free selections: adds how LPIPS was computed")
+    stage.add_argument("--selections", nargs="*", default=[], help="artifact-free selections: adds how LPIPS was computed")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=table)
 
@@ -367,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--title", default="")
     stage.add_argument("--output", required=True)
     stage.set_defaults(run=figure_length)
+
+    stage = stages.add_parser("table-page", help="a CSV table as an HTML page (for the Snakemake report)")
+    stage.add_argument("--table", required=True)
+    stage.add_argument("--title", default="")
+    stage.add_argument("--output", required=True)
+    stage.set_defaults(run=table_page)
 
     stage = stages.add_parser("figure-samples", help="a labelled grid of samples, one row per source")
     stage.add_argument("--images", nargs="+", required=True, help="one image array per source")

@@ -16,10 +16,14 @@ from . import GanprintError
 REAL = "real"
 SNAPSHOT_SUFFIX = "_at"
 SNAPSHOT_FRACTION = r"0\.\d+"
-INSTANCE_PATTERN = re.compile(
-    r"^(?P<base>(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?)"
-    rf"(?:{SNAPSHOT_SUFFIX}(?P<snapshot>{SNAPSHOT_FRACTION}))?$"
-)
+TRAINED_INSTANCE_NAME = r"(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?"
+INSTANCE_NAME = rf"(?P<base>{TRAINED_INSTANCE_NAME})(?:{SNAPSHOT_SUFFIX}(?P<snapshot>{SNAPSHOT_FRACTION}))?"
+INSTANCE_PATTERN = re.compile(f"^{INSTANCE_NAME}$")
+
+
+def wildcard_pattern(pattern: str) -> str:
+    """A name pattern as a Snakemake wildcard constraint: its named groups unnamed."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
 
 
 @dataclass(frozen=True)

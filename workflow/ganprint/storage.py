@@ -2,6 +2,7 @@
 
 Every output goes to a temporary name beside its final path and is renamed into place
 only when complete, so an interrupted job never leaves a file that looks finished.
+torch is imported only by the checkpoint functions: tables and figures do without it.
 """
 
 import contextlib
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import GanprintError
 
@@ -87,11 +87,15 @@ def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """Save plain tensors and containers only; loaded back with weights_only=True."""
+    import torch
+
     with atomic_path(path) as temporary:
         torch.save(state, temporary)
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, device="cpu") -> dict:
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise GanprintError(f"checkpoint not found: {path}")
@@ -106,6 +110,8 @@ def settings_fingerprint(settings: dict) -> str:
 
 def load_resume_state(path: str | os.PathLike, fingerprint: str) -> dict | None:
     """The saved state at `path` if it was made with the same settings, else None."""
+    import torch
+
     path = Path(path)
     if not path.exists():
         return None

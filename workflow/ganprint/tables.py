@@ -4,7 +4,8 @@ or one row per switching resolution (Tables 4 and 5)."""
 import pandas as pd
 
 from . import GanprintError
-from .attribution.network import AttributionSettings, parse_network, patch_size
+from .attribution.network import AttributionSettings, patch_size
+from .names import parse_network
 from .sources import split_snapshot_experiment
 from .storage import load_json, save_table
 

@@ -21,18 +21,18 @@ rule select_artifact_free:
         runtime=240,
         mem_mb=64000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/select_artifact_free/{dataset}/{source}.log",
     benchmark:
         "results/benchmarks/select_artifact_free/{dataset}/{source}.tsv"
     shell:
-        "ganprint select-artifact-free --real {input.real} --test {input.test} --fraction {params.fraction}"
+        "ganprint select-artifact-free --real {input.real:q} --test {input.test:q} --fraction {params.fraction}"
         " --net {params.net} {params.weights} {params.fallback} --batch {params.batch} --threads {threads}"
-        " --selection {output.selection} --output {output.images} 2> {log}"
+        " --selection {output.selection:q} --output {output.images:q} 2> {log:q}"
 
 
-rule evaluate_artifact_free:
+use rule evaluate_attribution as evaluate_artifact_free with:
     input:
         model=lambda wc: f"results/attribution/{wc.dataset}/{ARTIFACT_FREE_EXPERIMENT}/full/model.pt",
         test=artifact_free_test_images,
@@ -41,66 +41,38 @@ rule evaluate_artifact_free:
         features="results/artifact_free/{dataset}/metrics/ours_features.npz",
         confusion="results/artifact_free/{dataset}/metrics/ours_confusion.csv",
     params:
-        batch=config["attribution"]["eval_batch"],
-        seed=config["attribution"]["seed"],
-    threads: 1
-    resources:
-        gpu=1,
-        runtime=60,
-        mem_mb=16000,
-    conda:
-        "../../envs/ganprint.yaml"
+        labels=lambda wc: [f"dataset={wc.dataset}", "experiment=artifact_free", "method=ours"],
     log:
         "results/logs/evaluate_artifact_free/{dataset}.log",
     benchmark:
-        "results/benchmarks/evaluate_artifact_free/{dataset}.tsv",
-    shell:
-        "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
-        " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
-        " --label experiment=artifact_free --label method=ours"
-        " --metrics {output.metrics} --features {output.features} --confusion {output.confusion} 2> {log}"
+        "results/benchmarks/evaluate_artifact_free/{dataset}.tsv"
 
 
-rule baseline_artifact_free:
+use rule evaluate_baseline as baseline_artifact_free with:
     input:
         train=lambda wc: baseline_training_images(wc, ARTIFACT_FREE_EXPERIMENT),
         test=artifact_free_test_images,
     output:
         "results/artifact_free/{dataset}/metrics/{method}.json",
     params:
-        sources=lambda wc: " ".join(experiment_sources(ARTIFACT_FREE_EXPERIMENT)),
-        train=lambda wc, input: optional_flag("--train", " ".join(input.train)),
-        settings=lambda wc: baseline_settings(wc.method),
-        seed=config["baselines"]["seed"],
-    threads: 1
-    resources:
-        gpu=1,
-        runtime=240,
-        mem_mb=64000,
-    conda:
-        "../../envs/ganprint.yaml"
+        sources=lambda wc: experiment_sources(ARTIFACT_FREE_EXPERIMENT),
+        labels=lambda wc: [f"dataset={wc.dataset}", "experiment=artifact_free"],
     log:
         "results/logs/baseline_artifact_free/{dataset}/{method}.log",
     benchmark:
-        "results/benchmarks/baseline_artifact_free/{dataset}/{method}.tsv",
-    shell:
-        "ganprint baseline --method {wildcards.method} {params.train} --test {input.test}"
-        " --sources {params.sources} --settings '{params.settings}' --seed {params.seed} --threads {threads}"
-        " --label dataset={wildcards.dataset} --label experiment=artifact_free --metrics {output} 2> {log}"
+        "results/benchmarks/baseline_artifact_free/{dataset}/{method}.tsv"
 
 
-rule table6:
+use rule experiment_table as table6 with:
     input:
         metrics=artifact_free_metrics(),
         selections=[artifact_free_selection(d, s) for d in config["datasets"] for s in artifact_free_gans()],
     output:
         "results/table6.csv",
-    conda:
-        "../../envs/ganprint.yaml"
+    params:
+        per_class="--per-class",
     log:
         "results/logs/tables/table6.log",
-    shell:
-        "ganprint table --metrics {input.metrics} --per-class --selections {input.selections} --output {output} > {log} 2>&1"
 
 
 rule figure_selection:
@@ -108,13 +80,14 @@ rule figure_selection:
         images=lambda wc: [source_images(wc.dataset, s, "test") for s in artifact_free_gans()],
         selections=lambda wc: [artifact_free_selection(wc.dataset, s) for s in artifact_free_gans()],
     output:
-        "results/figures/selection_{dataset}.png",
+        report("results/figures/selection_{dataset}.png", caption="../report/figure_selection.rst", category="Figures"),
     params:
-        labels=" ".join(artifact_free_gans()),
+        labels=artifact_free_gans(),
+        title=lambda wc: f"Artifact-free subset, {wc.dataset}",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/figures/selection_{dataset}.log",
     shell:
-        "ganprint figure-selection --images {input.images} --selections {input.selections} --labels {params.labels}"
-        " --title 'Artifact-free subset, {wildcards.dataset}' --output {output} 2> {log}"
+        "ganprint figure-selection --images {input.images:q} --selections {input.selections:q}"
+        " --labels {params.labels:q} --title {params.title:q} --output {output:q} 2> {log:q}"

@@ -1,5 +1,6 @@
 # Attacks and defense (Sec. 4.4): the Table 3 classifier and the PRNU fingerprints on attacked
-# test images ("akt"), and both made again from attacked training images ("dfs").
+# test images ("akt"), and both made again from attacked training images ("dfs"). Included
+# only where the config has the attacked experiment (its sources name the outputs here).
 
 
 rule attack_images:
@@ -12,59 +13,43 @@ rule attack_images:
     params:
         settings=attack_settings(),
         seed=config["attacks"]["seed"],
-        streams=lambda wc: " ".join(f"{s}/{wc.split}" for s in experiment_sources(ATTACK_EXPERIMENT)),
+        streams=lambda wc: [f"{s}/{wc.split}" for s in experiment_sources(ATTACK_EXPERIMENT)],
     threads: 1
     resources:
         gpu=1,
         runtime=120,
         mem_mb=16000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/attack_images/{dataset}/{attack}/{split}.log",
     benchmark:
         "results/benchmarks/attack_images/{dataset}/{attack}/{split}.tsv",
     shell:
-        "ganprint attack --name {wildcards.attack} --images {input} --settings '{params.settings}'"
-        " --seed {params.seed} --streams {params.streams} --threads {threads} --output {output} 2> {log}"
+        "ganprint attack --name {wildcards.attack} --images {input:q} --settings {params.settings:q}"
+        " --seed {params.seed} --streams {params.streams:q} --threads {threads} --output {output:q} 2> {log:q}"
 
 
-rule train_defense:
+use rule train_attribution as train_defense with:
     input:
         train=attacked_images("train"),
         initial=lambda wc: f"results/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt",
     output:
         "results/attacks/{dataset}/{attack}/defense/model.pt",
     params:
-        sources=" ".join(experiment_sources(ATTACK_EXPERIMENT)),
+        sources=experiment_sources(ATTACK_EXPERIMENT),
+        network="full",
+        initial=lambda wc, input: f"--initial {shlex.quote(input.initial)}",
         lr=config["attacks"]["defense"]["learning_rate"],
-        betas=" ".join(map(str, config["attribution"]["betas"])),
-        batch_size=config["attribution"]["batch_size"],
         epochs=config["attacks"]["defense"]["epochs"],
         lr_schedule=config["attacks"]["defense"]["lr_schedule"],
-        flip="" if config["attribution"]["flip"] else "--no-flip",
-        fmap_base=config["attribution"]["fmap_base"],
-        fmap_max=config["attribution"]["fmap_max"],
-        seed=config["attribution"]["seed"],
-    threads: 1
-    resources:
-        gpu=1,
-        runtime=1440,
-        mem_mb=32000,
-    conda:
-        "../../envs/ganprint.yaml"
     log:
         "results/logs/train_defense/{dataset}/{attack}.log",
     benchmark:
         "results/benchmarks/train_defense/{dataset}/{attack}.tsv"
-    shell:
-        "ganprint train-attribution --train {input.train} --initial {input.initial} --sources {params.sources}"
-        " --lr {params.lr} --betas {params.betas} --batch-size {params.batch_size} --epochs {params.epochs}"
-        " --lr-schedule {params.lr_schedule} {params.flip} --fmap-base {params.fmap_base}"
-        " --fmap-max {params.fmap_max} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
 
 
-rule evaluate_attacked:
+use rule evaluate_attribution as evaluate_attacked with:
     input:
         model=lambda wc: (
             f"results/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt"
@@ -77,27 +62,14 @@ rule evaluate_attacked:
         features="results/attacks/{dataset}/{attack}/metrics/ours_{stage}_features.npz",
         confusion="results/attacks/{dataset}/{attack}/metrics/ours_{stage}_confusion.csv",
     params:
-        batch=config["attribution"]["eval_batch"],
-        seed=config["attribution"]["seed"],
-    threads: 1
-    resources:
-        gpu=1,
-        runtime=60,
-        mem_mb=16000,
-    conda:
-        "../../envs/ganprint.yaml"
+        labels=lambda wc: [f"dataset={wc.dataset}", f"attack={wc.attack}", f"stage={wc.stage}", "method=ours"],
     log:
         "results/logs/evaluate_attacked/{dataset}/{attack}/{stage}.log",
     benchmark:
-        "results/benchmarks/evaluate_attacked/{dataset}/{attack}/{stage}.tsv",
-    shell:
-        "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
-        " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
-        " --label attack={wildcards.attack} --label stage={wildcards.stage} --label method=ours"
-        " --metrics {output.metrics} --features {output.features} --confusion {output.confusion} 2> {log}"
+        "results/benchmarks/evaluate_attacked/{dataset}/{attack}/{stage}.tsv"
 
 
-rule prnu_attacked:
+use rule evaluate_baseline as prnu_attacked with:
     input:
         train=lambda wc: (
             experiment_images("train", ATTACK_EXPERIMENT)(wc) if wc.stage == "akt" else attacked_images("train")(wc)
@@ -106,23 +78,17 @@ rule prnu_attacked:
     output:
         "results/attacks/{dataset}/{attack}/metrics/prnu_{stage}.json",
     params:
-        sources=" ".join(experiment_sources(ATTACK_EXPERIMENT)),
+        method="prnu",
+        sources=experiment_sources(ATTACK_EXPERIMENT),
         settings=baseline_settings("prnu"),
-        seed=config["baselines"]["seed"],
-    threads: 1
+        labels=lambda wc: [f"dataset={wc.dataset}", f"attack={wc.attack}", f"stage={wc.stage}"],
     resources:
         runtime=240,
         mem_mb=16000,
-    conda:
-        "../../envs/ganprint.yaml"
     log:
         "results/logs/prnu_attacked/{dataset}/{attack}/{stage}.log",
     benchmark:
-        "results/benchmarks/prnu_attacked/{dataset}/{attack}/{stage}.tsv",
-    shell:
-        "ganprint baseline --method prnu --train {input.train} --test {input.test} --sources {params.sources}"
-        " --settings '{params.settings}' --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
-        " --label attack={wildcards.attack} --label stage={wildcards.stage} --metrics {output} 2> {log}"
+        "results/benchmarks/prnu_attacked/{dataset}/{attack}/{stage}.tsv"
 
 
 rule attack_table:
@@ -136,11 +102,11 @@ rule attack_table:
     wildcard_constraints:
         number="7|8",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/tables/table{number}.log",
     shell:
-        "ganprint attack-table --metrics {input.attacked} --clean {input.clean} --output {output} > {log} 2>&1"
+        "ganprint attack-table --metrics {input.attacked:q} --clean {input.clean:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule figure_attacks:
@@ -148,14 +114,14 @@ rule figure_attacks:
         lambda wc: [source_images(wc.dataset, attack_figure_source(), "test")]
         + [f"results/attacks/{wc.dataset}/{a}/{attack_figure_source()}/test.npy" for a in config["attacks"]["names"]],
     output:
-        "results/figures/attacks_{dataset}.png",
+        report("results/figures/attacks_{dataset}.png", caption="../report/figure_attacks.rst", category="Figures"),
     params:
-        labels=" ".join(["none", *config["attacks"]["names"]]),
-        source=attack_figure_source(),
+        labels=["none", *config["attacks"]["names"]],
+        title=lambda wc: f"Attacks on {wc.dataset} test images of {attack_figure_source()}",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/figures/attacks_{dataset}.log",
     shell:
-        "ganprint figure-samples --images {input} --labels {params.labels} --per-source 4"
-        " --title 'Attacks on {wildcards.dataset} test images of {params.source}' --output {output} 2> {log}"
+        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --per-source 4"
+        " --title {params.title:q} --output {output:q} 2> {log:q}"

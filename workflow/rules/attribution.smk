@@ -1,19 +1,22 @@
 # The attribution network: training on an experiment's sources, then evaluation. {network}
-# is "full" or a component-analysis variant (low<r>, high<r>, patch<r>).
+# is "full" or a component-analysis variant (low<r>, high<r>, patch<r>). The defense
+# (attacks.smk) and the artifact-free evaluation reuse these two rules.
 
 
 rule train_attribution:
     input:
-        experiment_images("train"),
+        train=experiment_images("train"),
     output:
         "results/attribution/{dataset}/{experiment}/{network}/model.pt",
     params:
-        sources=lambda wc: " ".join(experiment_sources(wc.experiment)),
+        sources=lambda wc: experiment_sources(wc.experiment),
+        network=lambda wc: wc.network,
+        initial="",
         lr=config["attribution"]["learning_rate"],
-        betas=" ".join(map(str, config["attribution"]["betas"])),
-        batch_size=config["attribution"]["batch_size"],
         epochs=config["attribution"]["epochs"],
         lr_schedule=config["attribution"]["lr_schedule"],
+        betas=config["attribution"]["betas"],
+        batch_size=config["attribution"]["batch_size"],
         flip="" if config["attribution"]["flip"] else "--no-flip",
         fmap_base=config["attribution"]["fmap_base"],
         fmap_max=config["attribution"]["fmap_max"],
@@ -24,17 +27,17 @@ rule train_attribution:
         runtime=1440,
         mem_mb=32000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/train_attribution/{dataset}/{experiment}/{network}.log",
     benchmark:
         "results/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
-        "ganprint train-attribution --train {input} --sources {params.sources} --lr {params.lr}"
-        " --betas {params.betas} --batch-size {params.batch_size} --epochs {params.epochs}"
+        "ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
+        " --lr {params.lr} --betas {params.betas} --batch-size {params.batch_size} --epochs {params.epochs}"
         " --lr-schedule {params.lr_schedule} {params.flip} --fmap-base {params.fmap_base}"
-        " --fmap-max {params.fmap_max} --network {wildcards.network} --seed {params.seed} --threads {threads}"
-        " --output {output} 2> {log}"
+        " --fmap-max {params.fmap_max} --network {params.network} --seed {params.seed} --threads {threads}"
+        " --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:
@@ -46,6 +49,7 @@ rule evaluate_attribution:
         features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
         confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
     params:
+        labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", "method=ours"],
         batch=config["attribution"]["eval_batch"],
         seed=config["attribution"]["seed"],
     threads: 1
@@ -54,13 +58,12 @@ rule evaluate_attribution:
         runtime=60,
         mem_mb=16000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/evaluate_attribution/{dataset}/{experiment}/{network}.log",
     benchmark:
         "results/benchmarks/evaluate_attribution/{dataset}/{experiment}/{network}.tsv",
     shell:
-        "ganprint evaluate --model {input.model} --test {input.test} --batch {params.batch}"
-        " --seed {params.seed} --threads {threads} --label dataset={wildcards.dataset}"
-        " --label experiment={wildcards.experiment} --label method=ours"
-        " --metrics {output.metrics} --features {output.features} --confusion {output.confusion} 2> {log}"
+        "ganprint evaluate --model {input.model:q} --test {input.test:q} --batch {params.batch}"
+        " --seed {params.seed} --threads {threads} --label {params.labels:q}"
+        " --metrics {output.metrics:q} --features {output.features:q} --confusion {output.confusion:q} 2> {log:q}"

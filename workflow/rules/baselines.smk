@@ -1,4 +1,5 @@
-# Baselines on every experiment's images: kNN, Eigenface, PRNU, DCT, Inception FD ratio.
+# Baselines on every experiment's images: kNN, Eigenface, PRNU, DCT, Inception FD ratio. The
+# artifact-free subset and the attacks reuse this rule.
 
 
 rule evaluate_baseline:
@@ -8,9 +9,10 @@ rule evaluate_baseline:
     output:
         "results/baselines/{dataset}/{experiment}/{method}.json",
     params:
-        sources=lambda wc: " ".join(experiment_sources(wc.experiment)),
-        train=lambda wc, input: optional_flag("--train", " ".join(input.train)),
+        method=lambda wc: wc.method,
+        sources=lambda wc: experiment_sources(wc.experiment),
         settings=lambda wc: baseline_settings(wc.method),
+        labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}"],
         seed=config["baselines"]["seed"],
     threads: 1
     resources:
@@ -18,13 +20,12 @@ rule evaluate_baseline:
         runtime=240,
         mem_mb=64000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/baselines/{dataset}/{experiment}/{method}.log",
     benchmark:
         "results/benchmarks/baselines/{dataset}/{experiment}/{method}.tsv"
     shell:
-        "ganprint baseline --method {wildcards.method} {params.train} --test {input.test}"
-        " --sources {params.sources} --settings '{params.settings}' --seed {params.seed} --threads {threads}"
-        " --label dataset={wildcards.dataset} --label experiment={wildcards.experiment}"
-        " --metrics {output} 2> {log}"
+        "ganprint baseline --method {params.method} --train {input.train:q} --test {input.test:q}"
+        " --sources {params.sources:q} --settings {params.settings:q} --seed {params.seed} --threads {threads}"
+        " --label {params.labels:q} --metrics {output:q} 2> {log:q}"

@@ -1,18 +1,32 @@
 # Helpers shared by the rules: paths of sources, experiments and settings passed as params.
 import json
+import shlex
+from pathlib import Path
 
 from ganprint import GanprintError
-from ganprint.attacks import ATTACKS
-from ganprint.attribution.network import canonical_network
-from ganprint.baselines import METHODS, WITHOUT_TRAINING
+from ganprint.names import (
+    ATTACKS,
+    BASELINE_SHARED_SETTINGS,
+    METHODS,
+    NETWORK_PATTERN,
+    WITHOUT_TRAINING,
+    canonical_network,
+    highest_switch,
+)
 from ganprint.sources import (
+    INSTANCE_NAME,
+    TRAINED_INSTANCE_NAME,
     is_real,
     parse_instance,
     sampling_seed,
     snapshot_experiment,
     snapshot_source,
     split_snapshot_experiment,
+    wildcard_pattern,
 )
+
+# The software environment of every rule (`--sdm conda`), relative to the rule files.
+ENVIRONMENT = "../../envs/ganprint.yaml"
 
 
 def experiment_sources(experiment):
@@ -112,7 +126,7 @@ def baseline_training_images(wildcards, experiment=None):
 
 def optional_flag(flag, value):
     """'--flag value', or nothing when the value is empty."""
-    return f"{flag} {value}" if value else ""
+    return f"{flag} {shlex.quote(str(value))}" if value else ""
 
 
 def baseline_settings(method):
@@ -120,10 +134,7 @@ def baseline_settings(method):
     for the methods with a linear classifier, that classifier's settings."""
     baselines = config["baselines"]
     settings = {**baselines.get(method, {})}
-    if method in ("knn", "eigenface"):
-        settings["validation_fraction"] = baselines["validation_fraction"]
-    if method in ("eigenface", "dct"):
-        settings["linear"] = baselines["linear"]
+    settings.update({key: baselines[key] for key in BASELINE_SHARED_SETTINGS[method]})
     return json.dumps(settings, sort_keys=True)
 
 
@@ -139,7 +150,7 @@ def component_networks(kind):
     resolutions = component_resolutions()
     if kind == "patches":
         return [f"patch{r}" for r in resolutions]
-    highest_band = config["image_size"] // 2
+    highest_band = highest_switch("high_band", config["image_size"])
     return [f"low{r}" for r in resolutions] + [f"high{r}" for r in resolutions if r <= highest_band]
 
 
@@ -226,6 +237,31 @@ TABLE_EXPERIMENTS = {
     "table3": ["table3"],
     "sanity_check": ["sanity_same_seed", "sanity_diff_seed"],
 }
+# Tables with a column per source (the sanity check's two comparisons have different sources).
+PER_SOURCE_TABLES = ("table1", "table2", "table3")
+COMPONENT_TABLES = {"4": "bands", "5": "patches"}
+TABLE_OF_COMPONENTS = {kind: number for number, kind in COMPONENT_TABLES.items()}
+
+
+def table_metrics(table):
+    """Metrics files of one of TABLE_EXPERIMENTS' tables (Table 2: first data set only)."""
+    datasets = [first_dataset()] if table == "table2" else None
+    return experiment_metrics(TABLE_EXPERIMENTS[table], datasets)
+
+
+# The title of each table's page in the report.
+TABLE_TITLES = {
+    "table1": "Table 1: real images and one instance of each GAN architecture",
+    "table2": "Table 2: ProGANs trained on real_subset_diff_#i",
+    "table3": "Table 3: ProGAN instances differing only in their seed",
+    "sanity_check": "Sanity check: same-seed twins and different seeds",
+    "table4": "Table 4: frequency bands",
+    "table5": "Table 5: patch sizes",
+    "table6": "Table 6: the artifact-free subset",
+    "table7": "Table 7: attacks and defense",
+    "table8": "Table 8: attacks and defense",
+    "training_length": "Attribution against GAN training length",
+}
 
 
 def training_length_experiments():
@@ -275,7 +311,8 @@ def configured_outputs():
     if training_length_experiments():
         tables.append("results/training_length.csv")
         figures += [f"results/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
-    return tables + figures
+    pages = [f"results/report/{Path(table).stem}.html" for table in tables]
+    return tables + pages + figures
 
 
 check_sources()
@@ -283,12 +320,12 @@ check_sources()
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9-]*",
-    instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?(_at0\.\d+)?",
+    instance=wildcard_pattern(INSTANCE_NAME),
     source=r"[a-z][a-z0-9_.]*",
     experiment=r"[A-Za-z0-9_.]+",
     difference=r"\d+",
     method="|".join(METHODS),
-    network=r"full|(low|high|patch)\d+",
+    network=NETWORK_PATTERN,
     attack="|".join(ATTACKS),
     stage="akt|dfs",
     split="train|test",

@@ -1,47 +1,38 @@
 # Component analysis (Sec. 3.2): which frequency bands and patch sizes carry the fingerprint.
 
 
-rule table4:
+rule component_table:
     input:
-        component_inputs("bands")[0],
+        lambda wc: component_inputs(COMPONENT_TABLES[wc.number])[0],
     output:
-        "results/table4.csv",
+        "results/table{number}.csv",
     params:
-        networks=" ".join(component_inputs("bands")[1]),
+        kind=lambda wc: COMPONENT_TABLES[wc.number],
+        networks=lambda wc: component_inputs(COMPONENT_TABLES[wc.number])[1],
+    wildcard_constraints:
+        number="|".join(COMPONENT_TABLES),
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
-        "results/logs/tables/table4.log",
+        "results/logs/tables/table{number}.log",
     shell:
-        "ganprint component-table --kind bands --metrics {input} --networks {params.networks} --output {output} > {log} 2>&1"
-
-
-rule table5:
-    input:
-        component_inputs("patches")[0],
-    output:
-        "results/table5.csv",
-    params:
-        networks=" ".join(component_inputs("patches")[1]),
-    conda:
-        "../../envs/ganprint.yaml"
-    log:
-        "results/logs/tables/table5.log",
-    shell:
-        "ganprint component-table --kind patches --metrics {input} --networks {params.networks} --output {output} > {log} 2>&1"
+        "ganprint component-table --kind {params.kind} --metrics {input:q} --networks {params.networks:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule figure_components:
     input:
-        lambda wc: {"bands": "results/table4.csv", "patches": "results/table5.csv"}[wc.kind],
+        lambda wc: f"results/table{TABLE_OF_COMPONENTS[wc.kind]}.csv",
     output:
-        "results/figures/components_{kind}.png",
+        report("results/figures/components_{kind}.png", caption="../report/figure_components.rst", category="Figures"),
+    params:
+        title=lambda wc: f"Component analysis, {wc.kind}",
     wildcard_constraints:
-        kind="bands|patches",
+        kind="|".join(TABLE_OF_COMPONENTS),
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/figures/components_{kind}.log",
     shell:
-        "ganprint figure-components --table {input} --kind {wildcards.kind}"
-        " --title 'Component analysis, {wildcards.kind}' --output {output} 2> {log}"
+        "ganprint figure-components --table {input:q} --kind {wildcards.kind} --title {params.title:q}"
+        " --output {output:q} 2> {log:q}"

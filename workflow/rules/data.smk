@@ -6,22 +6,22 @@ rule prepare_real:
         "results/real/{dataset}/images.npy",
     params:
         source=dataset_setting("source"),
-        path=lambda wc: config["datasets"][wc.dataset]["path"] or "",
+        path=lambda wc: optional_flag("--path", config["datasets"][wc.dataset]["path"]),
         crop=dataset_setting("crop"),
         n_images=dataset_setting("count"),
         seed=dataset_setting("seed"),
         size=config["image_size"],
     threads: 4
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/prepare_real/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_real/{dataset}.tsv",
     shell:
-        "ganprint prepare-real --source {params.source} --path '{params.path}' --crop {params.crop}"
+        "ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --threads {threads}"
-        " --output {output} 2> {log}"
+        " --output {output:q} 2> {log:q}"
 
 
 rule real_subset:
@@ -33,14 +33,14 @@ rule real_subset:
         base_size=config["subsets"]["base_size"],
         seed=config["subsets"]["seed"],
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/real_subset/{dataset}/diff{difference}.log",
     benchmark:
         "results/benchmarks/real_subset/{dataset}/diff{difference}.tsv",
     shell:
-        "ganprint real-subset --images {input} --base-size {params.base_size}"
-        " --difference {wildcards.difference} --seed {params.seed} --output {output} 2> {log}"
+        "ganprint real-subset --images {input:q} --base-size {params.base_size}"
+        " --difference {wildcards.difference} --seed {params.seed} --output {output:q} 2> {log:q}"
 
 
 rule split_real:
@@ -54,11 +54,11 @@ rule split_real:
         n_test=config["split"]["n_test"],
         seed=config["split"]["seed"],
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/split_real/{dataset}.log",
     benchmark:
         "results/benchmarks/split_real/{dataset}.tsv",
     shell:
-        "ganprint split-real --images {input} --n-train {params.n_train} --n-test {params.n_test}"
-        " --seed {params.seed} --train-output {output.train} --test-output {output.test} 2> {log}"
+        "ganprint split-real --images {input:q} --n-train {params.n_train} --n-test {params.n_test}"
+        " --seed {params.seed} --train-output {output.train:q} --test-output {output.test:q} 2> {log:q}"

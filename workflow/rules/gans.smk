@@ -4,7 +4,7 @@
 
 rule train_gan:
     wildcard_constraints:
-        instance=r"[a-z][a-z0-9]*_(all|diff\d+)_s\d+(_run\d+)?",
+        instance=wildcard_pattern(TRAINED_INSTANCE_NAME),
     input:
         images="results/real/{dataset}/images.npy",
         subset=gan_training_subset,
@@ -14,7 +14,7 @@ rule train_gan:
         arch=lambda wc: parse_instance(wc.instance).arch,
         seed=lambda wc: parse_instance(wc.instance).seed,
         settings=gan_settings,
-        subset=lambda wc, input: f"--subset {input.subset}" if input.subset else "",
+        subset=lambda wc, input: optional_flag("--subset", input.subset),
         snapshots=gan_snapshot_flags,
     threads: config["gan"]["threads"]
     resources:
@@ -22,14 +22,14 @@ rule train_gan:
         runtime=2880,
         mem_mb=16000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/train_gan/{dataset}/{instance}.log",
     benchmark:
         "results/benchmarks/train_gan/{dataset}/{instance}.tsv"
     shell:
-        "ganprint train-gan --arch {params.arch} --settings '{params.settings}' --images {input.images}"
-        " {params.subset} {params.snapshots} --seed {params.seed} --threads {threads} --output {output} 2> {log}"
+        "ganprint train-gan --arch {params.arch} --settings {params.settings:q} --images {input.images:q}"
+        " {params.subset} {params.snapshots} --seed {params.seed} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule sample_gan:
@@ -50,12 +50,12 @@ rule sample_gan:
         runtime=120,
         mem_mb=8000,
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/sample_gan/{dataset}/{instance}.log",
     benchmark:
         "results/benchmarks/sample_gan/{dataset}/{instance}.tsv"
     shell:
-        "ganprint sample-gan --checkpoint {input} {params.snapshot} --n-train {params.n_train} --n-test {params.n_test}"
-        " --seed {params.seed} --batch {params.batch} --threads {threads}"
-        " --train-output {output.train} --test-output {output.test} 2> {log}"
+        "ganprint sample-gan --checkpoint {input:q} {params.snapshot} --n-train {params.n_train}"
+        " --n-test {params.n_test} --seed {params.seed} --batch {params.batch} --threads {threads}"
+        " --train-output {output.train:q} --test-output {output.test:q} 2> {log:q}"

@@ -1,69 +1,55 @@
-# Tables and figures assembled from the evaluations of every data set.
+# Tables and figures assembled from the evaluations of every data set, and the HTML page of
+# each table that `snakemake --report` shows.
 
 
-rule table1:
+rule experiment_table:
     input:
-        experiment_metrics(["table1"]),
+        metrics=lambda wc: table_metrics(wc.table),
+        selections=[],
     output:
-        "results/table1.csv",
+        "results/{table}.csv",
+    params:
+        per_class=lambda wc: "--per-class" if wc.table in PER_SOURCE_TABLES else "",
+    wildcard_constraints:
+        table="|".join(TABLE_EXPERIMENTS),
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
-        "results/logs/tables/table1.log",
+        "results/logs/tables/{table}.log",
     shell:
-        "ganprint table --metrics {input} --per-class --output {output} > {log} 2>&1"
-
-
-rule table2:
-    input:
-        experiment_metrics(["table2"], datasets=[first_dataset()]),
-    output:
-        "results/table2.csv",
-    conda:
-        "../../envs/ganprint.yaml"
-    log:
-        "results/logs/tables/table2.log",
-    shell:
-        "ganprint table --metrics {input} --per-class --output {output} > {log} 2>&1"
-
-
-rule table3:
-    input:
-        experiment_metrics(["table3"]),
-    output:
-        "results/table3.csv",
-    conda:
-        "../../envs/ganprint.yaml"
-    log:
-        "results/logs/tables/table3.log",
-    shell:
-        "ganprint table --metrics {input} --per-class --output {output} > {log} 2>&1"
-
-
-rule sanity_check:
-    input:
-        experiment_metrics(["sanity_same_seed", "sanity_diff_seed"]),
-    output:
-        "results/sanity_check.csv",
-    conda:
-        "../../envs/ganprint.yaml"
-    log:
-        "results/logs/tables/sanity_check.log",
-    shell:
-        "ganprint table --metrics {input} --output {output} > {log} 2>&1"
+        "ganprint table --metrics {input.metrics:q} {params.per_class} --selections {input.selections:q}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule figure_samples:
     input:
         experiment_images("test", experiment="table1"),
     output:
-        "results/figures/samples_{dataset}.png",
+        report("results/figures/samples_{dataset}.png", caption="../report/figure_samples.rst", category="Figures"),
     params:
-        labels=lambda wc: " ".join(experiment_sources("table1")),
+        labels=lambda wc: experiment_sources("table1"),
+        title=lambda wc: f"Table 1 sources, {wc.dataset}",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/figures/samples_{dataset}.log",
     shell:
-        "ganprint figure-samples --images {input} --labels {params.labels} --title 'Table 1 sources, {wildcards.dataset}'"
-        " --output {output} 2> {log}"
+        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --title {params.title:q}"
+        " --output {output:q} 2> {log:q}"
+
+
+rule table_page:
+    input:
+        "results/{table}.csv",
+    output:
+        report("results/report/{table}.html", caption="../report/table.rst", category="Tables", labels={"table": "{table}"}),
+    params:
+        title=lambda wc: TABLE_TITLES[wc.table],
+    wildcard_constraints:
+        table="|".join(TABLE_TITLES),
+    conda:
+        ENVIRONMENT
+    log:
+        "results/logs/report/{table}.log",
+    shell:
+        "ganprint table-page --table {input:q} --title {params.title:q} --output {output:q} 2> {log:q}"

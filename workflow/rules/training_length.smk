@@ -10,22 +10,29 @@ rule training_length_table:
     params:
         images_per_run=images_per_run() if training_length_experiments() else "",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/tables/training_length.log",
     shell:
-        "ganprint length-table --metrics {input} --images-per-run {params.images_per_run} --output {output} > {log} 2>&1"
+        "ganprint length-table --metrics {input:q} --images-per-run {params.images_per_run}"
+        " --output {output:q} > {log:q} 2>&1"
 
 
 rule figure_training_length:
     input:
         "results/training_length.csv",
     output:
-        "results/figures/training_length_{dataset}.png",
+        report(
+            "results/figures/training_length_{dataset}.png",
+            caption="../report/figure_training_length.rst",
+            category="Figures",
+        ),
+    params:
+        title=lambda wc: f"Attribution against GAN training length, {wc.dataset}",
     conda:
-        "../../envs/ganprint.yaml"
+        ENVIRONMENT
     log:
         "results/logs/figures/training_length_{dataset}.log",
     shell:
-        "ganprint figure-length --table {input} --dataset {wildcards.dataset}"
-        " --title 'Attribution against GAN training length, {wildcards.dataset}' --output {output} 2> {log}"
+        "ganprint figure-length --table {input:q} --dataset {wildcards.dataset} --title {params.title:q}"
+        " --output {output:q} 2> {log:q}"

@@ -18,18 +18,16 @@ Variants for the component analysis (Sec. 3.2), switching at resolution r:
 Every variant ends with the same head (conv at 4x4, dense fingerprint, dense logits).
 """
 
-import re
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import GanprintError
 from ..filters import downsample_to, laplacian_band
 from ..layers import EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution
+from ..names import VARIANTS, highest_switch
 
-VARIANTS = ("full", "low_band", "high_band", "post_pool")
 CONV = (3, 1)  # (kernel, stride) of a conv layer
 POOL = (2, 2)  # of a 2x2 average pooling
 
@@ -49,7 +47,7 @@ class AttributionSettings:
         if self.variant == "full":
             self.switch_resolution = None
             return
-        highest = self.resolution // 2 if self.variant == "high_band" else self.resolution
+        highest = highest_switch(self.variant, self.resolution)
         r = self.switch_resolution
         if r is None or r < 4 or r > highest or r & (r - 1):
             raise ValueError(f"switch_resolution of the {self.variant} variant must be a power of two "
@@ -66,27 +64,6 @@ class AttributionSettings:
 
     def input_channels(self) -> int:
         return 12 if self.variant == "high_band" else 3
-
-
-NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
-
-
-def parse_network(name: str) -> tuple[str, int | None]:
-    """'full', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
-    if name == "full":
-        return "full", None
-    match = re.fullmatch(r"(low|high|patch)(\d+)", name)
-    if not match:
-        raise GanprintError(f"network '{name}' is not 'full', 'low<r>', 'high<r>' or 'patch<r>'")
-    return NETWORK_PREFIXES[match[1]], int(match[2])
-
-
-def canonical_network(name: str, resolution: int) -> str:
-    """The name under which this network is trained: 'full' for the variants that are the
-    full network (low band at the image size, post-pooling from 4x4)."""
-    variant, switch = parse_network(name)
-    same_as_full = (variant, switch) in (("low_band", resolution), ("post_pool", 4))
-    return "full" if same_as_full else name
 
 
 def receptive_field(layers: list[tuple[int, int]]) -> int:

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
+from ..names import parse_network
 from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
 from .evaluation import load_model
-from .network import AttributionNetwork, AttributionSettings, parse_network
+from .network import AttributionNetwork, AttributionSettings
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,3 @@
 Each baseline attributes an experiment's test images from its training images (the same
 arrays as the attribution network) and writes a metrics file of the same form.
 """
-
-METHODS = ("knn", "eigenface", "prnu", "dct", "inception")
-# Methods that use only the test images (the FD ratio of fixed features).
-WITHOUT_TRAINING = ("inception",)

@@ -1,7 +1,7 @@
 """Running one baseline on an experiment's train and test images and writing its metrics.
 
 The metrics file has the form of the attribution network's (`method` is one of
-baselines.METHODS), plus `hyperparameters` (what was chosen on validation data) and a
+names.METHODS), plus `hyperparameters` (what was chosen on validation data) and a
 `note` where something was not computed.
 """
 
@@ -14,7 +14,8 @@ from .. import GanprintError, runtime
 from ..attribution.data import LabelledImages
 from ..metrics import classification_metrics, fd_ratio_entries
 from ..storage import save_json
-from . import METHODS, WITHOUT_TRAINING, dct, eigenface, knn, prnu
+from ..names import METHODS, WITHOUT_TRAINING
+from . import dct, eigenface, knn, prnu
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
 from .linear import LinearSettings, fit_logistic, predict_classes
 

@@ -1,0 +1,53 @@
+"""The names the workflow's rules and the package share: baseline methods, attacks and
+attribution networks, with the patterns that match them.
+
+Torch-free, so that the Snakefile imports it without paying for torch at every parse.
+Source names are in `sources` (also torch-free).
+"""
+
+import re
+
+from . import GanprintError
+
+# Each baseline method, and the shared blocks of the `baselines` config it reads besides its
+# own: the validation split that picks k or the number of components, the linear classifier.
+BASELINE_SHARED_SETTINGS = {
+    "knn": ("validation_fraction",),
+    "eigenface": ("validation_fraction", "linear"),
+    "prnu": (),
+    "dct": ("linear",),
+    "inception": (),
+}
+METHODS = tuple(BASELINE_SHARED_SETTINGS)
+# Methods that use only the test images (the FD ratio of fixed features).
+WITHOUT_TRAINING = ("inception",)
+
+ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
+
+VARIANTS = ("full", "low_band", "high_band", "post_pool")
+NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
+NETWORK_PATTERN = r"full|(low|high|patch)\d+"
+
+
+def parse_network(name: str) -> tuple[str, int | None]:
+    """'full', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
+    if name == "full":
+        return "full", None
+    match = re.fullmatch(r"(low|high|patch)(\d+)", name)
+    if not match:
+        raise GanprintError(f"network '{name}' is not 'full', 'low<r>', 'high<r>' or 'patch<r>'")
+    return NETWORK_PREFIXES[match[1]], int(match[2])
+
+
+def highest_switch(variant: str, resolution: int) -> int:
+    """The highest switching resolution of a variant: the high band between 2r and r needs 2r
+    within the image."""
+    return resolution // 2 if variant == "high_band" else resolution
+
+
+def canonical_network(name: str, resolution: int) -> str:
+    """The name under which this network is trained: 'full' for the variants that are the
+    full network (low band at the image size, post-pooling from 4x4)."""
+    variant, switch = parse_network(name)
+    same_as_full = (variant, switch) in (("low_band", resolution), ("post_pool", 4))
+    return "full" if same_as_full else name
