@@ -157,6 +157,8 @@ def test_workflow_reaches_table7_and_the_attack_figure(finished_run):
     clean = np.load(finished_run / "results/sources/tiny/real/test.npy")
     blurred = np.load(finished_run / "results/attacks/tiny/blur/real/test.npy")
     assert blurred.shape == clean.shape and not np.array_equal(blurred, clean)
+    # the attacked training images are temporary: deleted once the defense and PRNU used them
+    assert not list((finished_run / "results/attacks").rglob("train.npy"))
     assert (finished_run / "results/figures/attacks_tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert not (finished_run / "results/table8.csv").exists()  # one data set: Table 7 only
 
@@ -249,7 +251,7 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
     assert planned_jobs(result)["select_artifact_free"] == 10  # the ten ProGANs of Table 3
-    assert planned_jobs(result)["attack_images"] == 6 * 2  # six attacks, train and test
+    assert planned_jobs(result)["attack_images"] == planned_jobs(result)["attack_training_images"] == 6
     assert planned_jobs(result)["train_defense"] == 6
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)

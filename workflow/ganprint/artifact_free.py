@@ -13,6 +13,7 @@ import torch
 from . import GanprintError, runtime
 from .neighbours import nearest_neighbours
 from .perceptual import LpipsEmbedding, embed_images, how_to_get_backbone, locate_backbone, lpips_network
+from .settings import schema_default
 from .storage import atomic_path, load_images, write_rows
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,11 @@ def closest_fraction(distances: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def select_artifact_free(real_path: str, test_path: str, selection_output: str, images_output: str,
-                         fraction: float = 0.1, net: str = "alex", backbone_weights: str | None = None,
-                         uncalibrated_fallback: bool = False, batch: int = 64, threads: int = 1) -> dict:
+                         fraction: float = schema_default("artifact_free", "fraction"),
+                         net: str = schema_default("artifact_free", "net"),
+                         backbone_weights: str | None = schema_default("artifact_free", "backbone_weights"),
+                         uncalibrated_fallback: bool = schema_default("artifact_free", "uncalibrated_fallback"),
+                         batch: int = schema_default("artifact_free", "batch"), threads: int = 1) -> dict:
     device = runtime.configure(threads, seed=0)
     embedding, calibrated = lpips_embedding(net, backbone_weights, uncalibrated_fallback, device)
     real, generated = load_images(real_path), load_images(test_path)

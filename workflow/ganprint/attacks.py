@@ -23,6 +23,7 @@ from . import runtime
 from .convert import LUMINANCE, uint8_tensor
 from .filters import downsample_to, gaussian_kernel, separable_filter
 from .names import ATTACKS
+from .settings import defaults_from_schema
 from .storage import image_array_writer, load_images
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,15 @@ COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")
 
 
 @dataclasses.dataclass
+@defaults_from_schema("attacks")
 class AttackSettings:
-    noise_std: tuple = (5.0, 20.0)          # uniform range, 0-255 units
-    blur_sizes: tuple = (1, 3, 5, 7, 9)     # Gaussian kernel sizes, sigma as OpenCV derives it
-    crop_fraction: tuple = (0.05, 0.20)     # uniform range of the side cut away
-    jpeg_quality: tuple = (10, 75)          # uniform integer range, inclusive
-    relight_strength: float = 0.5           # amplitude of the new lighting field (share of the mean)
-    relight_model: str | None = None        # TorchScript relighting model replacing the default
-    probability: float = 0.5                # of each step of the combination
+    noise_std: tuple           # uniform range, 0-255 units
+    blur_sizes: tuple          # Gaussian kernel sizes, sigma as OpenCV derives it
+    crop_fraction: tuple       # uniform range of the side cut away
+    jpeg_quality: tuple        # uniform integer range, inclusive
+    relight_strength: float    # amplitude of the new lighting field (share of the mean)
+    relight_model: str | None  # TorchScript relighting model replacing the default
+    probability: float         # of each step of the combination
 
 
 def image_streams(seed: int | list[int], first_index: int, count: int) -> list[np.random.Generator]:

@@ -1,405 +1,303 @@
-"""The `ganprint` command: one subcommand per workflow stage."""
+"""The `ganprint` command: one subcommand per workflow stage.
+
+Each stage below is a function whose signature is its command line: keyword parameters
+become options (`--n-train`), a list one or more values, a bool a flag, `settings` a JSON
+object of the stage's config block (its defaults are the config schema's, see
+`settings.py`). The first line of the docstring is the stage's help.
+"""
 
 import argparse
-import json
+import inspect
 import logging
 import sys
+import types
+import typing
 
 from . import GanprintError, __version__
+from .settings import block_defaults, block_schema, complete_block, json_object
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
-def _non_negative(text: str) -> int:
+def non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be zero or positive, got {value}")
     return value
 
 
-def _key_value(text: str) -> tuple[str, str]:
+def key_value(text: str) -> tuple[str, str]:
     key, separator, value = text.partition("=")
     if not separator:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
     return key, value
 
 
-def _json_object(text: str, option: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise GanprintError(f"{option} is not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise GanprintError(f"{option} must be a JSON object, got {text}")
-    return value
+class Settings(dict):
+    """A JSON object on the command line."""
+
+    def __init__(self, text: str = "{}"):
+        try:
+            super().__init__(json_object(text, "--settings"))
+        except GanprintError as error:
+            raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def prepare_real(args):
+DATASET = block_schema("datasets")["additionalProperties"]["properties"]
+CROPS = typing.Literal["centre", "celeba"]
+
+HELP = {
+    "settings": "JSON object of the stage's config block; keys left out take the schema's defaults",
+    "images": "image arrays (uint8 N x H x W x 3 .npy)",
+    "train": "one training image array per source",
+    "test": "one test image array per source, in the order of the sources",
+    "sources": "source names, in the order of the image arrays",
+    "label": "KEY=VALUE pairs copied into the metrics",
+    "threads": "CPU threads",
+    "snapshot": "fractions of the run at which to keep the generator (train-gan), or the one to sample",
+    "network": "full, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>",
+    "initial": "start from this attribution model's weights",
+    "metrics": "metrics files (JSON)",
+    "output": "the file written",
+}
+
+
+def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "lmdb"], size: positive,
+                 count: positive, path: str | None = None, crop: CROPS = DATASET["crop"]["default"],
+                 seed: non_negative = DATASET["seed"]["default"], threads: positive = 1, output: str):
+    """decode, crop and resize real images into an .npy array"""
     from .data.real import prepare_real as run
 
-    run(args.source, args.output, args.size, args.count, args.path, args.crop, args.seed, args.threads)
+    run(source, output, size, count, path, crop, seed, threads)
 
 
-def real_subset(args):
+def real_subset(*, images: str, base_size: positive, difference: non_negative,
+                seed: non_negative = block_defaults("subsets")["seed"], output: str):
+    """indices of real_subset_diff_#i"""
     from .data.subsets import subset_diff
     from .storage import load_images, save_array
 
-    total = len(load_images(args.images))
-    save_array(args.output, subset_diff(total, args.base_size, args.difference, args.seed))
+    save_array(output, subset_diff(len(load_images(images)), base_size, difference, seed))
 
 
-def split_real(args):
+def split_real(*, images: str, n_train: positive, n_test: positive, seed: non_negative = block_defaults("split")["seed"],
+               train_output: str, test_output: str):
+    """the real class's train and test images"""
     from .data.subsets import real_split
     from .storage import load_images, write_rows
 
-    images = load_images(args.images)
-    train_rows, test_rows = real_split(len(images), args.n_train, args.n_test, args.seed)
-    write_rows(images, train_rows, args.train_output)
-    write_rows(images, test_rows, args.test_output)
+    array = load_images(images)
+    train_rows, test_rows = real_split(len(array), n_train, n_test, seed)
+    write_rows(array, train_rows, train_output)
+    write_rows(array, test_rows, test_output)
 
 
-def train_gan(args):
+def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset: str | None = None, seed: non_negative,
+              threads: positive = 1, checkpoint_every: typing.Optional[positive] = None, log_every: typing.Optional[positive] = None,
+              snapshot: list[float] = (), output: str):
+    """train one GAN instance (resumable; settings: its `gan.<arch>` block and resolution)"""
     from .gans.training import train_gan as run
 
-    run(args.arch, _json_object(args.settings, "--settings"), args.images, args.output, args.seed, args.threads, args.subset,
-        args.checkpoint_every, args.log_every, args.snapshot)
+    run(arch, dict(settings), images, output, seed, threads, subset, checkpoint_every, log_every, snapshot)
 
 
-def sample_gan(args):
+def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive, seed: non_negative,
+               batch: positive = block_defaults("sampling")["batch"], threads: positive = 1, train_output: str,
+               test_output: str):
+    """sample train and test images from a trained GAN (or from one of its snapshots)"""
     from .gans.sampling import sample_gan as run
 
-    run(args.checkpoint, args.train_output, args.test_output, args.n_train, args.n_test, args.seed, args.batch, args.threads,
-        args.snapshot)
+    run(checkpoint, train_output, test_output, n_train, n_test, seed, batch, threads, snapshot)
 
 
-def train_attribution(args):
+def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
+                      initial: str | None = None, network: str = "full", threads: positive = 1, output: str):
+    """train the attribution network over sources (settings: the `attribution` block)"""
     from .attribution.training import OptimiserSettings, train_attribution as run
+    from .settings import settings_of
 
-    optimiser = OptimiserSettings(learning_rate=args.lr, betas=tuple(args.betas), batch_size=args.batch_size,
-                                  epochs=args.epochs, lr_schedule=args.lr_schedule, flip=not args.no_flip)
-    run(args.train, args.sources, args.output, optimiser, args.fmap_base, args.fmap_max, args.seed, args.threads,
-        args.initial, args.network)
+    block = complete_block(dict(settings), "attribution")
+    optimiser = settings_of(OptimiserSettings, block, "attribution")
+    run(train, sources, output, optimiser, block["fmap_base"], block["fmap_max"], block["seed"], threads, initial, network)
 
 
-def evaluate(args):
+def evaluate(*, model: str, test: list[str], label: list[key_value] = (),
+             batch: positive = block_defaults("attribution")["eval_batch"],
+             seed: non_negative = block_defaults("attribution")["seed"], threads: positive = 1, metrics: str,
+             features: str, confusion: str):
+    """accuracy, confusion, features and FD ratio of an attribution model (seed: of the FD-ratio halves)"""
     from .attribution.evaluation import evaluate_attribution
 
-    evaluate_attribution(args.model, args.test, args.metrics, args.features, args.confusion, dict(args.label),
-                         args.batch, args.threads, args.seed)
+    evaluate_attribution(model, test, metrics, features, confusion, dict(label), batch, threads, seed)
 
 
-def baseline(args):
+def baseline(*, method: str, train: list[str] = (), test: list[str], sources: list[str], settings: Settings = Settings(),
+             label: list[key_value] = (), seed: non_negative = block_defaults("baselines")["seed"],
+             threads: positive = 1, metrics: str):
+    """attribute an experiment's test images with a baseline (knn, eigenface, prnu, dct, inception)"""
     from .baselines.evaluation import evaluate_baseline
 
-    evaluate_baseline(args.method, args.train, args.test, args.sources, _json_object(args.settings, "--settings"),
-                      args.metrics, dict(args.label), args.threads, args.seed)
+    evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed)
 
 
-def attribute(args):
+def attribute(images: list[str], *, model: str, threshold: float = 0.5, crop: CROPS = DATASET["crop"]["default"],
+              batch: positive = block_defaults("attribution")["eval_batch"], threads: positive = 1,
+              output: str | None = None):
+    """attribute image files or folders with a trained attribution model (below --threshold: unknown)"""
     from .attribution.inference import attribute as run
     from .storage import save_table
 
-    result = run(args.model, args.images, args.threshold, args.crop, args.batch, args.threads)
-    if args.output:
-        save_table(args.output, result)
+    result = run(model, images, threshold, crop, batch, threads)
+    if output:
+        save_table(output, result)
     else:
         print(result.to_csv(index=False), end="")
 
 
-def table(args):
+def table(*, metrics: list[str], per_class: bool = False, selections: list[str] = (), output: str):
+    """assemble a CSV table from metrics files (selections: artifact-free, say how LPIPS was computed)"""
     from .tables import write_table
 
-    print(write_table(args.metrics, args.output, args.per_class, args.selections).to_string(index=False))
+    print(write_table(metrics, output, per_class, list(selections)).to_string(index=False))
 
 
-def component_table(args):
-    from .tables import write_component_table
-
-    print(write_component_table(args.kind, args.metrics, args.networks, args.output).to_string(index=False))
-
-
-def figure_components(args):
-    from .figures import component_curves
-
-    component_curves(args.table, args.kind, args.output, args.title)
-
-
-def select_artifact_free(args):
+def select_artifact_free(*, real: str, test: str, settings: Settings = Settings(), threads: positive = 1,
+                         selection: str, output: str):
+    """the generated test images closest (LPIPS) to a real image (settings: the `artifact_free` block)"""
     from .artifact_free import select_artifact_free as run
 
-    run(args.real, args.test, args.selection, args.output, args.fraction, args.net, args.backbone_weights,
-        args.uncalibrated_fallback, args.batch, args.threads)
+    block = complete_block(dict(settings), "artifact_free")
+    run(real, test, selection, output, block["fraction"], block["net"], block["backbone_weights"],
+        block["uncalibrated_fallback"], block["batch"], threads)
 
 
-def figure_selection(args):
+def figure_selection(*, images: list[str], selections: list[str], labels: list[str], per_row: positive = 8,
+                     title: str = "", output: str):
+    """selected and not selected images per source (Figure 5)"""
     from .figures import selection_grid
 
-    selection_grid(args.images, args.selections, args.labels, args.output, args.per_row, args.title)
+    selection_grid(images, selections, labels, output, per_row, title)
 
 
-def attack(args):
+def attack(*, name: str, images: list[str], settings: Settings = Settings(), seed: non_negative = 0,
+           streams: list[str] = (), batch: positive = 1024, threads: positive = 1, output: list[str]):
+    """perturb every image of each array (noise, blur, crop, jpeg, relight, combination; settings: `attacks`)"""
     from .attacks import AttackSettings, attack_images
+    from .settings import settings_of
 
-    settings = _json_object(args.settings, "--settings")
-    try:
-        settings = AttackSettings(**settings)
-    except TypeError as error:
-        raise GanprintError(f"--settings: {error}") from error
-    streams = args.streams or [str(i) for i in range(len(args.images))]
-    if not len(args.images) == len(args.output) == len(streams):
-        raise GanprintError(f"{len(args.images)} image arrays, {len(args.output)} outputs, {len(streams)} streams")
-    for images, output, stream in zip(args.images, args.output, streams):
-        attack_images(args.name, images, output, args.seed, stream, settings, args.batch, args.threads)
+    attack_settings = settings_of(AttackSettings, complete_block(dict(settings), "attacks"), "attacks")
+    streams = list(streams) or [str(i) for i in range(len(images))]
+    if not len(images) == len(output) == len(streams):
+        raise GanprintError(f"{len(images)} image arrays, {len(output)} outputs, {len(streams)} streams")
+    for array, written, stream in zip(images, output, streams):
+        attack_images(name, array, written, seed, stream, attack_settings, batch, threads)
 
 
-def attack_table(args):
+def attack_table(*, metrics: list[str], clean: list[str] = (), output: str):
+    """Table 7/8 from metrics files labelled attack=, stage= (clean: the row 'none')"""
     from .tables import write_attack_table
 
-    print(write_attack_table(args.metrics, args.output, args.clean or []).to_string(index=False))
+    print(write_attack_table(metrics, output, list(clean)).to_string(index=False))
 
 
-def length_table(args):
+def component_table(*, kind: typing.Literal["bands", "patches"], metrics: list[str], networks: list[str], output: str):
+    """Table 4 (bands) or Table 5 (patches) from metrics files, each standing for one network"""
+    from .tables import write_component_table
+
+    print(write_component_table(kind, metrics, networks, output).to_string(index=False))
+
+
+def figure_components(*, table: str, kind: typing.Literal["bands", "patches"], title: str = "", output: str):
+    """accuracy against switching resolution (bands) or patch size (patches)"""
+    from .figures import component_curves
+
+    component_curves(table, kind, output, title)
+
+
+def length_table(*, metrics: list[str], images_per_run: typing.Optional[positive] = None, output: str):
+    """accuracy against GAN training length, from the metrics of an experiment and of its snapshots"""
     from .tables import write_length_table
 
-    print(write_length_table(args.metrics, args.output, args.images_per_run).to_string(index=False))
+    print(write_length_table(metrics, output, images_per_run).to_string(index=False))
 
 
-def figure_length(args):
+def figure_length(*, table: str, dataset: str, title: str = "", output: str):
+    """accuracy of every method against GAN training length"""
     from .figures import training_length_curves
 
-    training_length_curves(args.table, args.dataset, args.output, args.title)
+    training_length_curves(table, dataset, output, title)
 
 
-def table_page(args):
+def table_page(*, table: str, title: str = "", output: str):
+    """a CSV table as an HTML page (for the Snakemake report)"""
     from .report import write_table_page
 
-    write_table_page(args.table, args.output, args.title)
+    write_table_page(table, output, title)
 
 
-def figure_samples(args):
+def figure_samples(*, images: list[str], labels: list[str], per_source: positive = 8, title: str = "", output: str):
+    """a labelled grid of samples, one row per source"""
     from .figures import sample_grid
 
-    sample_grid(args.images, args.labels, args.output, args.per_source, args.title)
+    sample_grid(images, labels, output, per_source, title)
+
+
+STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, attribute,
+          table, select_artifact_free, figure_selection, attack, attack_table, component_table, figure_components,
+          length_table, figure_length, table_page, figure_samples]
+
+
+def argument(parameter: inspect.Parameter) -> tuple[list[str], dict]:
+    """The argparse names and keywords of one parameter of a stage."""
+    kind, default = parameter.annotation, parameter.default
+    required = default is inspect.Parameter.empty
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kind = next(option for option in typing.get_args(kind) if option is not type(None))
+    keywords = {"help": HELP.get(parameter.name, "")}
+    if kind is bool:
+        keywords.update(action="store_true")
+    elif typing.get_origin(kind) is list:
+        keywords.update(type=typing.get_args(kind)[0], nargs="+" if required else "*", action="extend")
+        default = None if required else list(default)
+    elif typing.get_origin(kind) is typing.Literal:
+        keywords.update(choices=typing.get_args(kind))
+    else:
+        keywords.update(type=kind)
+    if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        return [parameter.name], keywords
+    keywords.update(required=True) if required else keywords.update(default=default)
+    return ["--" + parameter.name.replace("_", "-")], keywords
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganprint", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ganprint", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     stages = parser.add_subparsers(dest="stage", required=True)
-
-    stage = stages.add_parser("prepare-real", help="decode, crop and resize real images into an .npy array")
-    stage.add_argument("--source", choices=["deadleaves", "embedded", "folder", "lmdb"], required=True)
-    stage.add_argument("--path", help="image folder or LMDB (not for embedded and deadleaves)")
-    stage.add_argument("--crop", choices=["centre", "celeba"], default="centre")
-    stage.add_argument("--size", type=_positive, required=True)
-    stage.add_argument("--count", type=_positive, required=True)
-    stage.add_argument("--seed", type=int, default=0)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=prepare_real)
-
-    stage = stages.add_parser("real-subset", help="indices of real_subset_diff_#i")
-    stage.add_argument("--images", required=True)
-    stage.add_argument("--base-size", type=_positive, required=True)
-    stage.add_argument("--difference", type=_non_negative, required=True)
-    stage.add_argument("--seed", type=int, default=0)
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=real_subset)
-
-    stage = stages.add_parser("split-real", help="the real class's train and test images")
-    stage.add_argument("--images", required=True)
-    stage.add_argument("--n-train", type=_positive, required=True)
-    stage.add_argument("--n-test", type=_positive, required=True)
-    stage.add_argument("--seed", type=int, default=0)
-    stage.add_argument("--train-output", required=True)
-    stage.add_argument("--test-output", required=True)
-    stage.set_defaults(run=split_real)
-
-    stage = stages.add_parser("train-gan", help="train one GAN instance (resumable)")
-    stage.add_argument("--arch", required=True)
-    stage.add_argument("--settings", default="{}", help="JSON object of the architecture's settings")
-    stage.add_argument("--images", required=True)
-    stage.add_argument("--subset", help="index file restricting the real images used")
-    stage.add_argument("--seed", type=_non_negative, required=True)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--checkpoint-every", type=_positive, help="images between resumable states (default: 2%% of the run)")
-    stage.add_argument("--log-every", type=_positive, help="images between progress lines (default: 5%% of the run, at most 10k)")
-    stage.add_argument("--snapshot", type=float, action="append", default=[], metavar="FRACTION",
-                       help="also keep the generator as it was at this fraction of the run (0 < FRACTION < 1)")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=train_gan)
-
-    stage = stages.add_parser("sample-gan", help="sample train and test images from a trained GAN")
-    stage.add_argument("--checkpoint", required=True)
-    stage.add_argument("--snapshot", help="sample the snapshot taken at this fraction of the run, not the final weights")
-    stage.add_argument("--n-train", type=_positive, required=True)
-    stage.add_argument("--n-test", type=_positive, required=True)
-    stage.add_argument("--seed", type=_non_negative, required=True)
-    stage.add_argument("--batch", type=_positive, default=256)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--train-output", required=True)
-    stage.add_argument("--test-output", required=True)
-    stage.set_defaults(run=sample_gan)
-
-    stage = stages.add_parser("train-attribution", help="train the attribution network over sources")
-    stage.add_argument("--train", nargs="+", required=True, help="one training image array per source")
-    stage.add_argument("--sources", nargs="+", required=True, help="source names, in the order of --train")
-    stage.add_argument("--lr", type=float, default=1e-3)
-    stage.add_argument("--betas", type=float, nargs=2, default=(0.0, 0.99))
-    stage.add_argument("--batch-size", type=_positive, default=32)
-    stage.add_argument("--epochs", type=_positive, default=10)
-    stage.add_argument("--lr-schedule", choices=["constant", "linear"], default="constant")
-    stage.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    stage.add_argument("--fmap-base", type=_positive, default=1024)
-    stage.add_argument("--fmap-max", type=_positive, default=512)
-    stage.add_argument("--initial", help="start from this attribution model's weights")
-    stage.add_argument("--network", default="full",
-                       help="full, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>")
-    stage.add_argument("--seed", type=_non_negative, default=0)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=train_attribution)
-
-    stage = stages.add_parser("evaluate", help="accuracy, confusion, features and FD ratio of a model")
-    stage.add_argument("--model", required=True)
-    stage.add_argument("--test", nargs="+", required=True, help="one test image array per source, model order")
-    stage.add_argument("--label", type=_key_value, nargs="+", action="extend", default=[],
-                       help="KEY=VALUE pairs copied into the metrics")
-    stage.add_argument("--batch", type=_positive, default=256)
-    stage.add_argument("--seed", type=_non_negative, default=0, help="seed of the FD-ratio half split")
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--metrics", required=True)
-    stage.add_argument("--features", required=True)
-    stage.add_argument("--confusion", required=True)
-    stage.set_defaults(run=evaluate)
-
-    stage = stages.add_parser("baseline", help="attribute an experiment's test images with a baseline method")
-    stage.add_argument("--method", required=True, help="knn, eigenface, prnu, dct or inception")
-    stage.add_argument("--train", nargs="*", default=[], help="one training image array per source (none for inception)")
-    stage.add_argument("--test", nargs="+", required=True, help="one test image array per source")
-    stage.add_argument("--sources", nargs="+", required=True, help="source names, in the order of --train/--test")
-    stage.add_argument("--settings", default="{}", help="JSON object of the method's settings")
-    stage.add_argument("--label", type=_key_value, nargs="+", action="extend", default=[],
-                       help="KEY=VALUE pairs copied into the metrics")
-    stage.add_argument("--seed", type=_non_negative, default=0)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--metrics", required=True)
-    stage.set_defaults(run=baseline)
-
-    stage = stages.add_parser("attribute", help="attribute image files with a trained attribution model")
-    stage.add_argument("--model", required=True, help="an attribution model (model.pt)")
-    stage.add_argument("images", nargs="+", help="image files or folders of images")
-    stage.add_argument("--threshold", type=float, default=0.5, help="below this top probability: 'unknown'")
-    stage.add_argument("--crop", choices=["centre", "celeba"], default="centre")
-    stage.add_argument("--batch", type=_positive, default=256)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--output", help="CSV file (default: standard output)")
-    stage.set_defaults(run=attribute)
-
-    stage = stages.add_parser("table", help="assemble a CSV table from metrics files")
-    stage.add_argument("--metrics", nargs="+", required=True)
-    stage.add_argument("--per-class", action="store_true", help="add a column per source")
-    stage.add_argument("--selections", nargs="*", default=[], help="artifact-free selections: adds how LPIPS was computed")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=table)
-
-    stage = stages.add_parser("select-artifact-free", help="the generated test images closest (LPIPS) to a real image")
-    stage.add_argument("--real", required=True, help="the real image array searched")
-    stage.add_argument("--test", required=True, help="one source's generated test images")
-    stage.add_argument("--fraction", type=float, default=0.1, help="share of the test images kept")
-    stage.add_argument("--net", choices=["alex", "vgg"], default="alex", help="LPIPS backbone")
-    stage.add_argument("--backbone-weights", help="torchvision ImageNet weights file (default: torch's hub cache)")
-    stage.add_argument("--uncalibrated-fallback", action="store_true",
-                       help="use a random backbone when the weights are missing (uncalibrated distances)")
-    stage.add_argument("--batch", type=_positive, default=64)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--selection", required=True, help=".npz: distances, nearest_real, selected, calibrated")
-    stage.add_argument("--output", required=True, help="the selected images")
-    stage.set_defaults(run=select_artifact_free)
-
-    stage = stages.add_parser("figure-selection", help="selected and not selected images per source (Figure 5)")
-    stage.add_argument("--images", nargs="+", required=True, help="each source's test images")
-    stage.add_argument("--selections", nargs="+", required=True, help="each source's selection .npz")
-    stage.add_argument("--labels", nargs="+", required=True)
-    stage.add_argument("--per-row", type=_positive, default=8)
-    stage.add_argument("--title", default="")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=figure_selection)
-
-    stage = stages.add_parser("attack", help="perturb every image of an array (noise, blur, crop, jpeg, relight, ...)")
-    stage.add_argument("--name", required=True, help="noise, blur, crop, jpeg, relight or combination")
-    stage.add_argument("--images", nargs="+", required=True, help="image arrays")
-    stage.add_argument("--settings", default="{}", help="JSON object of attack settings (ranges, relight model)")
-    stage.add_argument("--seed", type=_non_negative, default=0)
-    stage.add_argument("--streams", nargs="+", help="per array, a name giving it its own random draws (source/split)")
-    stage.add_argument("--batch", type=_positive, default=1024)
-    stage.add_argument("--threads", type=_positive, default=1)
-    stage.add_argument("--output", nargs="+", required=True, help="one output per image array")
-    stage.set_defaults(run=attack)
-
-    stage = stages.add_parser("attack-table", help="Table 7/8 from metrics files labelled attack=, stage=")
-    stage.add_argument("--metrics", nargs="+", required=True)
-    stage.add_argument("--clean", nargs="+", help="metrics on clean images (the row 'none')")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=attack_table)
-
-    stage = stages.add_parser("component-table", help="Table 4 (bands) or Table 5 (patches) from metrics files")
-    stage.add_argument("--kind", choices=["bands", "patches"], required=True)
-    stage.add_argument("--metrics", nargs="+", required=True)
-    stage.add_argument("--networks", nargs="+", required=True, help="the network each metrics file stands for")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=component_table)
-
-    stage = stages.add_parser("figure-components", help="accuracy against resolution or patch size")
-    stage.add_argument("--table", required=True, help="results/table4.csv (bands) or table5.csv (patches)")
-    stage.add_argument("--kind", choices=["bands", "patches"], required=True)
-    stage.add_argument("--title", default="")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=figure_components)
-
-    stage = stages.add_parser("length-table", help="accuracy against GAN training length from snapshot metrics")
-    stage.add_argument("--metrics", nargs="+", required=True, help="metrics of the experiment and of its snapshot experiments")
-    stage.add_argument("--images-per-run", type=_positive, help="real images shown in a whole GAN run")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=length_table)
-
-    stage = stages.add_parser("figure-length", help="accuracy of every method against GAN training length")
-    stage.add_argument("--table", required=True, help="results/training_length.csv")
-    stage.add_argument("--dataset", required=True)
-    stage.add_argument("--title", default="")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=figure_length)
-
-    stage = stages.add_parser("table-page", help="a CSV table as an HTML page (for the Snakemake report)")
-    stage.add_argument("--table", required=True)
-    stage.add_argument("--title", default="")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=table_page)
-
-    stage = stages.add_parser("figure-samples", help="a labelled grid of samples, one row per source")
-    stage.add_argument("--images", nargs="+", required=True, help="one image array per source")
-    stage.add_argument("--labels", nargs="+", required=True, help="row labels, in the order of --images")
-    stage.add_argument("--per-source", type=_positive, default=8)
-    stage.add_argument("--title", default="")
-    stage.add_argument("--output", required=True)
-    stage.set_defaults(run=figure_samples)
+    for stage in STAGES:
+        subparser = stages.add_parser(stage.__name__.replace("_", "-"), help=stage.__doc__.split("\n")[0],
+                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        for parameter in inspect.signature(stage).parameters.values():
+            names, keywords = argument(parameter)
+            subparser.add_argument(*names, **keywords)
+        subparser.set_defaults(run=stage)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+    args = vars(build_parser().parse_args(argv))
+    stage, run, quiet = args.pop("stage"), args.pop("run"), args.pop("quiet")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        args.run(args)
+        run(**args)
     except GanprintError as error:
-        print(f"ganprint {args.stage}: error: {error}", file=sys.stderr)
+        print(f"ganprint {stage}: error: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -10,11 +10,7 @@ rule select_artifact_free:
         selection="results/artifact_free/{dataset}/{source}/selection.npz",
         images="results/artifact_free/{dataset}/{source}/test.npy",
     params:
-        fraction=config["artifact_free"]["fraction"],
-        net=config["artifact_free"]["net"],
-        weights=optional_flag("--backbone-weights", config["artifact_free"]["backbone_weights"]),
-        fallback="--uncalibrated-fallback" if config["artifact_free"]["uncalibrated_fallback"] else "",
-        batch=config["artifact_free"]["batch"],
+        settings=block_settings("artifact_free", leave_out=["experiment"]),
     threads: 1
     resources:
         gpu=1,
@@ -27,9 +23,8 @@ rule select_artifact_free:
     benchmark:
         "results/benchmarks/select_artifact_free/{dataset}/{source}.tsv"
     shell:
-        "ganprint select-artifact-free --real {input.real:q} --test {input.test:q} --fraction {params.fraction}"
-        " --net {params.net} {params.weights} {params.fallback} --batch {params.batch} --threads {threads}"
-        " --selection {output.selection:q} --output {output.images:q} 2> {log:q}"
+        "ganprint select-artifact-free --real {input.real:q} --test {input.test:q} --settings {params.settings:q}"
+        " --threads {threads} --selection {output.selection:q} --output {output.images:q} 2> {log:q}"
 
 
 use rule evaluate_attribution as evaluate_artifact_free with:

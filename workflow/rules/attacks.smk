@@ -5,15 +5,13 @@
 
 rule attack_images:
     input:
-        lambda wc: experiment_images(wc.split, ATTACK_EXPERIMENT)(wc),
+        lambda wc: experiment_images("test", ATTACK_EXPERIMENT)(wc),
     output:
-        expand(
-            "results/attacks/{{dataset}}/{{attack}}/{source}/{{split}}.npy", source=experiment_sources(ATTACK_EXPERIMENT)
-        ),
+        expand("results/attacks/{{dataset}}/{{attack}}/{source}/test.npy", source=experiment_sources(ATTACK_EXPERIMENT)),
     params:
         settings=attack_settings(),
         seed=config["attacks"]["seed"],
-        streams=lambda wc: [f"{s}/{wc.split}" for s in experiment_sources(ATTACK_EXPERIMENT)],
+        streams=[f"{source}/test" for source in experiment_sources(ATTACK_EXPERIMENT)],
     threads: 1
     resources:
         gpu=1,
@@ -22,12 +20,31 @@ rule attack_images:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/attack_images/{dataset}/{attack}/{split}.log",
+        "results/logs/attack_images/{dataset}/{attack}/test.log",
     benchmark:
-        "results/benchmarks/attack_images/{dataset}/{attack}/{split}.tsv",
+        "results/benchmarks/attack_images/{dataset}/{attack}/test.tsv"
     shell:
         "ganprint attack --name {wildcards.attack} --images {input:q} --settings {params.settings:q}"
         " --seed {params.seed} --streams {params.streams:q} --threads {threads} --output {output:q} 2> {log:q}"
+
+
+# The attacked training images feed only the defense and PRNU's, and are deleted after them
+# (at paper scale they are hundreds of GB).
+use rule attack_images as attack_training_images with:
+    input:
+        lambda wc: experiment_images("train", ATTACK_EXPERIMENT)(wc),
+    output:
+        temp(
+            expand(
+                "results/attacks/{{dataset}}/{{attack}}/{source}/train.npy", source=experiment_sources(ATTACK_EXPERIMENT)
+            )
+        ),
+    params:
+        streams=[f"{source}/train" for source in experiment_sources(ATTACK_EXPERIMENT)],
+    log:
+        "results/logs/attack_images/{dataset}/{attack}/train.log",
+    benchmark:
+        "results/benchmarks/attack_images/{dataset}/{attack}/train.tsv"
 
 
 use rule train_attribution as train_defense with:
@@ -39,10 +56,8 @@ use rule train_attribution as train_defense with:
     params:
         sources=experiment_sources(ATTACK_EXPERIMENT),
         network="full",
-        initial=lambda wc, input: f"--initial {shlex.quote(input.initial)}",
-        lr=config["attacks"]["defense"]["learning_rate"],
-        epochs=config["attacks"]["defense"]["epochs"],
-        lr_schedule=config["attacks"]["defense"]["lr_schedule"],
+        initial=lambda wc, input: optional_flag("--initial", input.initial),
+        settings=block_settings("attribution", leave_out=["eval_batch"], **config["attacks"]["defense"]),
     log:
         "results/logs/train_defense/{dataset}/{attack}.log",
     benchmark:
@@ -109,7 +124,7 @@ rule attack_table:
         "ganprint attack-table --metrics {input.attacked:q} --clean {input.clean:q} --output {output:q} > {log:q} 2>&1"
 
 
-rule figure_attacks:
+use rule figure_samples as figure_attacks with:
     input:
         lambda wc: [source_images(wc.dataset, attack_figure_source(), "test")]
         + [f"results/attacks/{wc.dataset}/{a}/{attack_figure_source()}/test.npy" for a in config["attacks"]["names"]],
@@ -118,10 +133,6 @@ rule figure_attacks:
     params:
         labels=["none", *config["attacks"]["names"]],
         title=lambda wc: f"Attacks on {wc.dataset} test images of {attack_figure_source()}",
-    conda:
-        ENVIRONMENT
+        per_source=4,
     log:
         "results/logs/figures/attacks_{dataset}.log",
-    shell:
-        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --per-source 4"
-        " --title {params.title:q} --output {output:q} 2> {log:q}"

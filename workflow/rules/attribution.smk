@@ -12,15 +12,7 @@ rule train_attribution:
         sources=lambda wc: experiment_sources(wc.experiment),
         network=lambda wc: wc.network,
         initial="",
-        lr=config["attribution"]["learning_rate"],
-        epochs=config["attribution"]["epochs"],
-        lr_schedule=config["attribution"]["lr_schedule"],
-        betas=config["attribution"]["betas"],
-        batch_size=config["attribution"]["batch_size"],
-        flip="" if config["attribution"]["flip"] else "--no-flip",
-        fmap_base=config["attribution"]["fmap_base"],
-        fmap_max=config["attribution"]["fmap_max"],
-        seed=config["attribution"]["seed"],
+        settings=block_settings("attribution", leave_out=["eval_batch"]),
     threads: 1
     resources:
         gpu=1,
@@ -34,10 +26,7 @@ rule train_attribution:
         "results/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
         "ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
-        " --lr {params.lr} --betas {params.betas} --batch-size {params.batch_size} --epochs {params.epochs}"
-        " --lr-schedule {params.lr_schedule} {params.flip} --fmap-base {params.fmap_base}"
-        " --fmap-max {params.fmap_max} --network {params.network} --seed {params.seed} --threads {threads}"
-        " --output {output:q} 2> {log:q}"
+        " --settings {params.settings:q} --network {params.network} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:

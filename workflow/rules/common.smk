@@ -124,6 +124,13 @@ def baseline_training_images(wildcards, experiment=None):
     return experiment_images("train", experiment)(wildcards)
 
 
+def block_settings(block, leave_out=(), **replaced):
+    """A config block as JSON for a stage's --settings: without the keys the stage does not
+    use (which must not make it rerun), with some keys replaced."""
+    settings = {key: value for key, value in config[block].items() if key not in leave_out}
+    return json.dumps({**settings, **replaced}, sort_keys=True)
+
+
 def optional_flag(flag, value):
     """'--flag value', or nothing when the value is empty."""
     return f"{flag} {shlex.quote(str(value))}" if value else ""

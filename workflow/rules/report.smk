@@ -29,13 +29,14 @@ rule figure_samples:
     params:
         labels=lambda wc: experiment_sources("table1"),
         title=lambda wc: f"Table 1 sources, {wc.dataset}",
+        per_source=8,
     conda:
         ENVIRONMENT
     log:
         "results/logs/figures/samples_{dataset}.log",
     shell:
-        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --title {params.title:q}"
-        " --output {output:q} 2> {log:q}"
+        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --per-source {params.per_source}"
+        " --title {params.title:q} --output {output:q} 2> {log:q}"
 
 
 rule table_page:

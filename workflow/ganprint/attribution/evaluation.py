@@ -9,6 +9,7 @@ import torch
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
+from ..settings import schema_default
 from ..storage import atomic_path, load_checkpoint, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
@@ -44,7 +45,8 @@ def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -
 
 
 def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,
-                         confusion_output: str, labels: dict, batch: int = 256, threads: int = 1, seed: int = 0) -> dict:
+                         confusion_output: str, labels: dict, batch: int = schema_default("attribution", "eval_batch"),
+                         threads: int = 1, seed: int = schema_default("attribution", "seed")) -> dict:
     """Evaluate on one test set per source (in the model's source order); `labels` (dataset,
     experiment, method, ...) are copied into the metrics so that tables can be assembled from them."""
     device = runtime.configure(threads, seed)

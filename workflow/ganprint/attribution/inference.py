@@ -7,6 +7,7 @@ import pandas as pd
 
 from .. import GanprintError, runtime
 from ..data.images import crop_function, decode_image, list_images
+from ..settings import schema_default
 from .evaluation import load_model, predict
 
 UNKNOWN = "unknown"
@@ -28,7 +29,7 @@ def image_files(paths: list[str]) -> list[Path]:
 
 
 def attribute(model_path: str, paths: list[str], threshold: float = 0.5, crop: str = "centre",
-              batch: int = 256, threads: int = 1) -> pd.DataFrame:
+              batch: int = schema_default("attribution", "eval_batch"), threads: int = 1) -> pd.DataFrame:
     """One row per image: predicted source ("unknown" when the top probability is below
     `threshold`), that probability, and the probability of every source."""
     if not 0.0 <= threshold <= 1.0:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..names import parse_network
+from ..settings import defaults_from_schema, schema_default
 from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
 from .evaluation import load_model
@@ -28,13 +29,14 @@ LR_SCHEDULES = ("constant", "linear")
 
 
 @dataclasses.dataclass
+@defaults_from_schema("attribution")
 class OptimiserSettings:
-    learning_rate: float = 1e-3
-    betas: tuple = (0.0, 0.99)
-    batch_size: int = 32
-    epochs: int = 10
-    lr_schedule: str = "constant"
-    flip: bool = True
+    learning_rate: float
+    betas: tuple
+    batch_size: int
+    epochs: int
+    lr_schedule: str
+    flip: bool
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -60,7 +62,9 @@ def flip_randomly(images: torch.Tensor, stream: torch.Generator) -> torch.Tensor
 
 
 def train_attribution(train_paths: list[str], sources: list[str], output: str, optimiser: OptimiserSettings,
-                      fmap_base: int = 1024, fmap_max: int = 512, seed: int = 0, threads: int = 1,
+                      fmap_base: int = schema_default("attribution", "fmap_base"),
+                      fmap_max: int = schema_default("attribution", "fmap_max"),
+                      seed: int = schema_default("attribution", "seed"), threads: int = 1,
                       initial: str | None = None, network: str = "full") -> None:
     """Train a classifier over the sources; `initial` starts from another model's weights (fine-tuning)."""
     if len(sources) != len(train_paths):

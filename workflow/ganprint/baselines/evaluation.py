@@ -15,6 +15,7 @@ from ..attribution.data import LabelledImages
 from ..metrics import classification_metrics, fd_ratio_entries
 from ..storage import save_json
 from ..names import METHODS, WITHOUT_TRAINING
+from ..settings import block_defaults
 from . import dct, eigenface, knn, prnu
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
 from .linear import LinearSettings, fit_logistic, predict_classes
@@ -104,16 +105,16 @@ def run_inception(train: None, test: LabelledImages, settings: dict, seed: int, 
 RUNNERS = {"knn": run_knn, "eigenface": run_eigenface, "prnu": run_prnu, "dct": run_dct, "inception": run_inception}
 assert set(RUNNERS) == set(METHODS)
 
-DEFAULT_SETTINGS = {
-    "validation_fraction": 0.1,
-    "k_values": [1, 3, 5, 7, 9, 15, 21],
-    "n_components": [8, 16, 32, 64, 128, 256],
-    "fit_images": 10000,
-    "linear": {},
-    "sigma": 5.0,
-    "levels": 4,
-    "weights": None,
-}
+
+
+def default_settings() -> dict:
+    """What a method's settings hold when not given: its block of the schema's `baselines`,
+    the validation fraction and the linear classifier's settings."""
+    baselines = block_defaults("baselines")
+    merged = {key: baselines[key] for key in ("validation_fraction", "linear")}
+    for method in METHODS:
+        merged.update(baselines.get(method, {}))
+    return merged
 
 
 def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str], sources: list[str],
@@ -124,15 +125,16 @@ def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str]
     needs_training = method not in WITHOUT_TRAINING
     if len(test_paths) != len(sources) or (needs_training and len(train_paths) != len(sources)):
         raise GanprintError(f"{len(sources)} sources but {len(train_paths)} train and {len(test_paths)} test sets")
-    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    defaults = default_settings()
+    unknown = sorted(set(settings) - set(defaults))
     if unknown:
-        raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}")
+        raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(defaults)}")
     device = runtime.configure(threads, seed)
     test = LabelledImages(test_paths)
     train = LabelledImages(train_paths) if needs_training else None
     if train is not None and train.resolution != test.resolution:
         raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
-    result = RUNNERS[method](train, test, {**DEFAULT_SETTINGS, **settings}, seed, device)
+    result = RUNNERS[method](train, test, {**defaults, **settings}, seed, device)
     metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None, "fd_ratio": None,
                "n_classes": len(sources), "n_test_per_class": min(test.counts), "n_test": len(test),
                "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),

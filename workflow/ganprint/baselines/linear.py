@@ -12,15 +12,17 @@ import torch.nn.functional as F
 
 from .. import GanprintError
 from ..neighbours import Vectors
+from ..settings import defaults_from_schema
 from .inputs import chunked
 
 
 @dataclasses.dataclass
+@defaults_from_schema("baselines", "linear")
 class LinearSettings:
-    epochs: int = 20
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
 
     def __post_init__(self):
         if self.epochs <= 0 or self.batch_size <= 0 or self.learning_rate <= 0 or self.weight_decay < 0:

@@ -14,17 +14,20 @@ from .resnet import ConvCritic, ResNetGenerator
 
 @dataclass
 class AlternatingSettings:
+    """The settings every alternating GAN has; each architecture's class takes their defaults
+    from its block of the config schema."""
+
+    latent_dim: int
+    latent_distribution: str
+    generator_channels: int
+    critic_channels: int
+    max_channel_factor: int
+    total_images: int  # real images shown to the critic (and to the generator's loss)
+    batch_size: int
+    critic_steps: int
+    learning_rate: float
+    betas: tuple
     resolution: int = 128
-    latent_dim: int = 128
-    latent_distribution: str = "normal"
-    generator_channels: int = 64
-    critic_channels: int = 64
-    max_channel_factor: int = 16
-    total_images: int = 12_000_000  # real images shown to the critic (and to the generator's loss)
-    batch_size: int = 32
-    critic_steps: int = 5
-    learning_rate: float = 2e-4
-    betas: tuple = (0.0, 0.9)
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -99,17 +102,6 @@ class AlternatingTrainer:
         self.critic.load_state_dict(state["critic"])
         self.generator_optimiser.load_state_dict(state["generator_optimiser"])
         self.critic_optimiser.load_state_dict(state["critic_optimiser"])
-
-
-@dataclass
-class MMDCodeBaseSettings(AlternatingSettings):
-    """Defaults shared by CramerGAN and MMDGAN, both as trained with the MMD-GAN code base."""
-
-    latent_distribution: str = "uniform"
-    max_channel_factor: int = 8
-    learning_rate: float = 1e-4
-    betas: tuple = (0.5, 0.999)
-    critic_output_dim: int = 16
 
 
 class MMDCodeBaseTrainer(AlternatingTrainer):

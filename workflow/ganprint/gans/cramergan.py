@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 import torch
 
-from .alternating import MMDCodeBaseSettings, MMDCodeBaseTrainer
+from ..settings import defaults_from_schema
+from .alternating import AlternatingSettings, MMDCodeBaseTrainer
 from .losses import cramer_critic_loss, cramer_generator_loss
 
 
 @dataclass
-class CramerGANSettings(MMDCodeBaseSettings):
-    critic_output_dim: int = 256
-    gp_weight: float = 10.0
+@defaults_from_schema("gan", "cramergan")
+class CramerGANSettings(AlternatingSettings):
+    critic_output_dim: int
+    gp_weight: float
 
 
 class CramerGANTrainer(MMDCodeBaseTrainer):

@@ -6,16 +6,18 @@ from dataclasses import dataclass
 
 import torch
 
-from .alternating import MMDCodeBaseSettings, MMDCodeBaseTrainer
+from ..settings import defaults_from_schema
+from .alternating import AlternatingSettings, MMDCodeBaseTrainer
 from .losses import mmd_critic_loss, mmd_generator_loss
 
 
 @dataclass
-class MMDGANSettings(MMDCodeBaseSettings):
-    batch_size: int = 64
-    rq_alphas: tuple = (0.2, 0.5, 1.0, 2.0, 5.0)
-    gp_weight: float = 1.0
-    l2_weight: float = 1.0
+@defaults_from_schema("gan", "mmdgan")
+class MMDGANSettings(AlternatingSettings):
+    critic_output_dim: int
+    rq_alphas: tuple
+    gp_weight: float
+    l2_weight: float
 
     def __post_init__(self):
         super().__post_init__()

@@ -6,7 +6,7 @@ pixel norm in G, minibatch standard deviation in D.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,23 +22,25 @@ from ..layers import (
     pixel_norm,
     upsample2x,
 )
+from ..settings import defaults_from_schema
 from .losses import wgan_gp_critic_loss, wgan_generator_loss
 
 
 @dataclass
+@defaults_from_schema("gan", "progan")
 class ProGANSettings:
+    latent_dim: int
+    fmap_base: int
+    fmap_max: int
+    images_per_phase: int  # images shown per fade-in phase and per stable phase
+    total_images: int
+    batch_sizes: dict
+    learning_rate: float
+    betas: tuple
+    gp_weight: float
+    drift_weight: float
+    ema_beta: float
     resolution: int = 128
-    latent_dim: int = 512
-    fmap_base: int = 8192
-    fmap_max: int = 512
-    images_per_phase: int = 600_000  # images shown per fade-in phase and per stable phase
-    total_images: int = 12_000_000
-    batch_sizes: dict = field(default_factory=lambda: {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32})
-    learning_rate: float = 0.0015
-    betas: tuple = (0.0, 0.99)
-    gp_weight: float = 10.0
-    drift_weight: float = 0.001
-    ema_beta: float = 0.999
 
     def __post_init__(self):
         self.batch_sizes = {int(k): int(v) for k, v in self.batch_sizes.items()}

@@ -12,6 +12,7 @@ import torch
 
 from .. import GanprintError, runtime
 from ..convert import to_uint8
+from ..settings import schema_default
 from ..sources import fraction_name
 from ..storage import image_array_writer, load_checkpoint
 from . import make_generator
@@ -52,7 +53,8 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
 
 
 def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
-               seed: int, batch: int = 256, threads: int = 1, snapshot: str | None = None) -> None:
+               seed: int, batch: int = schema_default("sampling", "batch"), threads: int = 1,
+               snapshot: str | None = None) -> None:
     if n_train <= 0 or n_test <= 0:
         raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     if not 0 <= seed < 2**31:

@@ -5,14 +5,16 @@ from dataclasses import dataclass
 
 import torch
 
+from ..settings import defaults_from_schema
 from .alternating import AlternatingSettings, AlternatingTrainer
 from .losses import hinge_critic_loss, hinge_generator_loss
 from .resnet import ResNetDiscriminator
 
 
 @dataclass
+@defaults_from_schema("gan", "sngan")
 class SNGANSettings(AlternatingSettings):
-    pass  # the shared defaults are SNGAN's: ch 64, z 128, Adam 2e-4 (0, 0.9), batch 32, 5 D steps
+    pass
 
 
 class SNGANTrainer(AlternatingTrainer):
