@@ -270,7 +270,7 @@ def argument(parameter: inspect.Parameter) -> tuple[list[str], dict]:
         keywords.update(type=kind)
     if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
         return [parameter.name], keywords
-    keywords.update(required=True) if required else keywords.update(default=default)
+    keywords.update(required=True, default=argparse.SUPPRESS) if required else keywords.update(default=default)
     return ["--" + parameter.name.replace("_", "-")], keywords
 
 
