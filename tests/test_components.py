@@ -9,7 +9,7 @@ import torch
 from ganprint import GanprintError
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings, patch_size, receptive_field
 from ganprint.cli import main
-from ganprint.filters import (binomial_kernel, downsample_to, gaussian_downsample, gaussian_kernel, gaussian_upsample,
+from ganprint.filters import (binomial_kernel, downsample_to, gaussian_kernel, gaussian_upsample,
                               laplacian_band, separable_filter)
 from ganprint.names import canonical_network, parse_network
 from ganprint.tables import band_table, patch_table

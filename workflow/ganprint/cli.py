@@ -14,7 +14,7 @@ import types
 import typing
 
 from . import GanprintError, __version__
-from .settings import block_defaults, block_schema, complete_block, json_object
+from .settings import complete_block, json_object, schema_default
 
 
 def positive(text: str) -> int:
@@ -48,7 +48,6 @@ class Settings(dict):
             raise argparse.ArgumentTypeError(str(error)) from error
 
 
-DATASET = block_schema("datasets")["additionalProperties"]["properties"]
 CROPS = typing.Literal["centre", "celeba"]
 
 HELP = {
@@ -68,8 +67,8 @@ HELP = {
 
 
 def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "lmdb"], size: positive,
-                 count: positive, path: str | None = None, crop: CROPS = DATASET["crop"]["default"],
-                 seed: non_negative = DATASET["seed"]["default"], threads: positive = 1, output: str):
+                 count: positive, path: str | None = None, crop: CROPS = schema_default("datasets", "*", "crop"),
+                 seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1, output: str):
     """decode, crop and resize real images into an .npy array"""
     from .data.real import prepare_real as run
 
@@ -77,7 +76,7 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
 
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
-                seed: non_negative = block_defaults("subsets")["seed"], output: str):
+                seed: non_negative = schema_default("subsets", "seed"), output: str):
     """indices of real_subset_diff_#i"""
     from .data.subsets import subset_diff
     from .storage import load_images, save_array
@@ -85,7 +84,7 @@ def real_subset(*, images: str, base_size: positive, difference: non_negative,
     save_array(output, subset_diff(len(load_images(images)), base_size, difference, seed))
 
 
-def split_real(*, images: str, n_train: positive, n_test: positive, seed: non_negative = block_defaults("split")["seed"],
+def split_real(*, images: str, n_train: positive, n_test: positive, seed: non_negative = schema_default("split", "seed"),
                train_output: str, test_output: str):
     """the real class's train and test images"""
     from .data.subsets import real_split
@@ -107,7 +106,7 @@ def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset
 
 
 def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive, seed: non_negative,
-               batch: positive = block_defaults("sampling")["batch"], threads: positive = 1, train_output: str,
+               batch: positive = schema_default("sampling", "batch"), threads: positive = 1, train_output: str,
                test_output: str):
     """sample train and test images from a trained GAN (or from one of its snapshots)"""
     from .gans.sampling import sample_gan as run
@@ -127,8 +126,8 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
 
 
 def evaluate(*, model: str, test: list[str], label: list[key_value] = (),
-             batch: positive = block_defaults("attribution")["eval_batch"],
-             seed: non_negative = block_defaults("attribution")["seed"], threads: positive = 1, metrics: str,
+             batch: positive = schema_default("attribution", "eval_batch"),
+             seed: non_negative = schema_default("attribution", "seed"), threads: positive = 1, metrics: str,
              features: str, confusion: str):
     """accuracy, confusion, features and FD ratio of an attribution model (seed: of the FD-ratio halves)"""
     from .attribution.evaluation import evaluate_attribution
@@ -137,7 +136,7 @@ def evaluate(*, model: str, test: list[str], label: list[key_value] = (),
 
 
 def baseline(*, method: str, train: list[str] = (), test: list[str], sources: list[str], settings: Settings = Settings(),
-             label: list[key_value] = (), seed: non_negative = block_defaults("baselines")["seed"],
+             label: list[key_value] = (), seed: non_negative = schema_default("baselines", "seed"),
              threads: positive = 1, metrics: str):
     """attribute an experiment's test images with a baseline (knn, eigenface, prnu, dct, inception)"""
     from .baselines.evaluation import evaluate_baseline
@@ -145,8 +144,8 @@ def baseline(*, method: str, train: list[str] = (), test: list[str], sources: li
     evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed)
 
 
-def attribute(images: list[str], *, model: str, threshold: float = 0.5, crop: CROPS = DATASET["crop"]["default"],
-              batch: positive = block_defaults("attribution")["eval_batch"], threads: positive = 1,
+def attribute(images: list[str], *, model: str, threshold: float = 0.5, crop: CROPS = "centre",
+              batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
               output: str | None = None):
     """attribute image files or folders with a trained attribution model (below --threshold: unknown)"""
     from .attribution.inference import attribute as run
@@ -184,7 +183,8 @@ def figure_selection(*, images: list[str], selections: list[str], labels: list[s
     selection_grid(images, selections, labels, output, per_row, title)
 
 
-def attack(*, name: str, images: list[str], settings: Settings = Settings(), seed: non_negative = 0,
+def attack(*, name: str, images: list[str], settings: Settings = Settings(),
+           seed: non_negative = schema_default("attacks", "seed"),
            streams: list[str] = (), batch: positive = 1024, threads: positive = 1, output: list[str]):
     """perturb every image of each array (noise, blur, crop, jpeg, relight, combination; settings: `attacks`)"""
     from .attacks import AttackSettings, attack_images

@@ -12,7 +12,9 @@ from .storage import atomic_path
 STYLE = """
 body { font-family: sans-serif; font-size: 13px; margin: 1em; }
 table { border-collapse: collapse; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
+th { white-space: nowrap; }
+td { max-width: 32em; }
 th { background: #f3f3f3; position: sticky; top: 0; }
 td:first-child, th:first-child, td:nth-child(2) { text-align: left; }
 """

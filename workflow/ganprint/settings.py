@@ -25,13 +25,14 @@ def schema() -> dict:
 
 
 def block_schema(*keys: str) -> dict:
-    """The schema of the config block at `keys`, e.g. ("gan", "progan")."""
+    """The schema of the config block at `keys`, e.g. ("gan", "progan"); "*" stands for any
+    name of a mapping such as `datasets`."""
     node = schema()
     for depth, key in enumerate(keys):
-        properties = node.get("properties", {})
-        if key not in properties:
+        children = node.get("additionalProperties") if key == "*" else node.get("properties", {}).get(key)
+        if not isinstance(children, dict):
             raise GanprintError(f"the config schema has no block {'.'.join(keys[: depth + 1])}")
-        node = properties[key]
+        node = children
     return node
 
 
@@ -54,7 +55,7 @@ def block_defaults(*keys: str) -> dict:
 
 
 def schema_default(*keys: str):
-    """The default of one setting, e.g. ("attribution", "fmap_base")."""
+    """The default of one setting, e.g. ("attribution", "fmap_base") or ("datasets", "*", "crop")."""
     return block_defaults(*keys[:-1])[keys[-1]]
 
 

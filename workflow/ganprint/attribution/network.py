@@ -27,7 +27,7 @@ from torch import nn
 from ..filters import downsample_to, laplacian_band
 from ..layers import EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution
 from ..names import VARIANTS, highest_switch
-from ..settings import defaults_from_schema
+from ..settings import defaults_from_schema, schema_default
 
 CONV = (3, 1)  # (kernel, stride) of a conv layer
 POOL = (2, 2)  # of a 2x2 average pooling
@@ -36,7 +36,7 @@ POOL = (2, 2)  # of a 2x2 average pooling
 @dataclass
 @defaults_from_schema("attribution")
 class AttributionSettings:
-    resolution: int = 128
+    resolution: int = schema_default("image_size")
     n_classes: int = 2
     fmap_base: int
     fmap_max: int

@@ -15,7 +15,7 @@ from ..attribution.data import LabelledImages
 from ..metrics import classification_metrics, fd_ratio_entries
 from ..storage import save_json
 from ..names import METHODS, WITHOUT_TRAINING
-from ..settings import block_defaults
+from ..settings import block_defaults, schema_default
 from . import dct, eigenface, knn, prnu
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
 from .linear import LinearSettings, fit_logistic, predict_classes
@@ -118,7 +118,8 @@ def default_settings() -> dict:
 
 
 def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str], sources: list[str],
-                      settings: dict, metrics_output: str, labels: dict, threads: int = 1, seed: int = 0) -> dict:
+                      settings: dict, metrics_output: str, labels: dict, threads: int = 1,
+                      seed: int = schema_default("baselines", "seed")) -> dict:
     """Fit `method` on the training images, attribute the test images, write the metrics."""
     if method not in RUNNERS:
         raise GanprintError(f"unknown baseline '{method}'; known: {list(METHODS)}")

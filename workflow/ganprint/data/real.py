@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import GanprintError
+from ..settings import schema_default
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves
 from .images import IMAGE_SUFFIXES, crop_function, decode_image, list_images, resize
@@ -127,7 +128,8 @@ def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None
 
 
 def prepare_real(source: str, output: str, size: int, count: int, path: str | None = None,
-                 crop: str = "centre", seed: int = 0, threads: int = 1) -> None:
+                 crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
+                 threads: int = 1) -> None:
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
     if source == "embedded":

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..settings import schema_default
 from .latents import PRIORS
 from .resnet import ConvCritic, ResNetGenerator
 
@@ -27,7 +28,7 @@ class AlternatingSettings:
     critic_steps: int
     learning_rate: float
     betas: tuple
-    resolution: int = 128
+    resolution: int = schema_default("image_size")
 
     def __post_init__(self):
         self.betas = tuple(self.betas)

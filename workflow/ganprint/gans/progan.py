@@ -22,7 +22,7 @@ from ..layers import (
     pixel_norm,
     upsample2x,
 )
-from ..settings import defaults_from_schema
+from ..settings import defaults_from_schema, schema_default
 from .losses import wgan_gp_critic_loss, wgan_generator_loss
 
 
@@ -40,7 +40,7 @@ class ProGANSettings:
     gp_weight: float
     drift_weight: float
     ema_beta: float
-    resolution: int = 128
+    resolution: int = schema_default("image_size")
 
     def __post_init__(self):
         self.batch_sizes = {int(k): int(v) for k, v in self.batch_sizes.items()}
