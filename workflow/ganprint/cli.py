@@ -14,7 +14,7 @@ import types
 import typing
 
 from . import GanprintError, __version__
-from .settings import complete_block, json_object, schema_default
+from .settings import complete_block, json_object, schema_default, settings_of
 
 
 def positive(text: str) -> int:
@@ -118,7 +118,6 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
                       initial: str | None = None, network: str = "full", threads: positive = 1, output: str):
     """train the attribution network over sources (settings: the `attribution` block)"""
     from .attribution.training import OptimiserSettings, train_attribution as run
-    from .settings import settings_of
 
     block = complete_block(dict(settings), "attribution")
     optimiser = settings_of(OptimiserSettings, block, "attribution")
@@ -188,7 +187,6 @@ def attack(*, name: str, images: list[str], settings: Settings = Settings(),
            streams: list[str] = (), batch: positive = 1024, threads: positive = 1, output: list[str]):
     """perturb every image of each array (noise, blur, crop, jpeg, relight, combination; settings: `attacks`)"""
     from .attacks import AttackSettings, attack_images
-    from .settings import settings_of
 
     attack_settings = settings_of(AttackSettings, complete_block(dict(settings), "attacks"), "attacks")
     streams = list(streams) or [str(i) for i in range(len(images))]

@@ -26,14 +26,15 @@ ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
 
 VARIANTS = ("full", "low_band", "high_band", "post_pool")
 NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
-NETWORK_PATTERN = r"full|(low|high|patch)\d+"
+VARIANT_NETWORK = rf"({'|'.join(NETWORK_PREFIXES)})(\d+)"  # e.g. high16: the prefix, then r
+NETWORK_PATTERN = rf"full|{VARIANT_NETWORK}"
 
 
 def parse_network(name: str) -> tuple[str, int | None]:
     """'full', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
     if name == "full":
         return "full", None
-    match = re.fullmatch(r"(low|high|patch)(\d+)", name)
+    match = re.fullmatch(VARIANT_NETWORK, name)
     if not match:
         raise GanprintError(f"network '{name}' is not 'full', 'low<r>', 'high<r>' or 'patch<r>'")
     return NETWORK_PREFIXES[match[1]], int(match[2])

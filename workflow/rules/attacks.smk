@@ -57,7 +57,7 @@ use rule train_attribution as train_defense with:
         sources=experiment_sources(ATTACK_EXPERIMENT),
         network="full",
         initial=lambda wc, input: optional_flag("--initial", input.initial),
-        settings=block_settings("attribution", leave_out=["eval_batch"], **config["attacks"]["defense"]),
+        settings=training_settings(**config["attacks"]["defense"]),
     log:
         "results/logs/train_defense/{dataset}/{attack}.log",
     benchmark:

@@ -12,7 +12,7 @@ rule train_attribution:
         sources=lambda wc: experiment_sources(wc.experiment),
         network=lambda wc: wc.network,
         initial="",
-        settings=block_settings("attribution", leave_out=["eval_batch"]),
+        settings=training_settings(),
     threads: 1
     resources:
         gpu=1,

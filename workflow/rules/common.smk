@@ -131,6 +131,12 @@ def block_settings(block, leave_out=(), **replaced):
     return json.dumps({**settings, **replaced}, sort_keys=True)
 
 
+def training_settings(**replaced):
+    """The `attribution` block as train-attribution takes it: without eval_batch, which only
+    evaluation reads (and which does not change results)."""
+    return block_settings("attribution", leave_out=["eval_batch"], **replaced)
+
+
 def optional_flag(flag, value):
     """'--flag value', or nothing when the value is empty."""
     return f"{flag} {shlex.quote(str(value))}" if value else ""

@@ -13,9 +13,9 @@ import torch
 from .. import GanprintError, runtime
 from ..attribution.data import LabelledImages
 from ..metrics import classification_metrics, fd_ratio_entries
-from ..storage import save_json
-from ..names import METHODS, WITHOUT_TRAINING
+from ..names import BASELINE_SHARED_SETTINGS, METHODS, WITHOUT_TRAINING
 from ..settings import block_defaults, schema_default
+from ..storage import save_json
 from . import dct, eigenface, knn, prnu
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
 from .linear import LinearSettings, fit_logistic, predict_classes
@@ -106,12 +106,11 @@ RUNNERS = {"knn": run_knn, "eigenface": run_eigenface, "prnu": run_prnu, "dct": 
 assert set(RUNNERS) == set(METHODS)
 
 
-
 def default_settings() -> dict:
     """What a method's settings hold when not given: its block of the schema's `baselines`,
-    the validation fraction and the linear classifier's settings."""
+    and the blocks the methods share (the validation fraction, the linear classifier)."""
     baselines = block_defaults("baselines")
-    merged = {key: baselines[key] for key in ("validation_fraction", "linear")}
+    merged = {key: baselines[key] for keys in BASELINE_SHARED_SETTINGS.values() for key in keys}
     for method in METHODS:
         merged.update(baselines.get(method, {}))
     return merged
