@@ -1,9 +1,10 @@
 """Throughput of the heavy stages with the paper's networks (128x128 by default).
 
 Prints one JSON line per measurement: ProGAN training steps per resolution (images/s and
-the projected hours of the authors' 12M-image schedule), SNGAN / CramerGAN / MMDGAN
-iterations (and hours per 12M real images), generator sampling, and the
-attribution network's training and inference, in bf16 autocast against fp32 (the ratio).
+the projected hours of the authors' 12M-image schedule) and, on a GPU, the cost of
+deterministic kernels at the top resolution; SNGAN / CramerGAN / MMDGAN iterations (and the
+hours of the authors' run lengths), generator sampling, and the attribution network's
+training and inference in fp32, with TF32 and under bf16 autocast (ratios to fp32).
 Determinism of same-seed twins on a GPU is checked by tests/test_gpu.py.
 
     python benchmarks/training_throughput.py            # GPU when present, else CPU
@@ -56,6 +57,26 @@ def progan_training(device, steps: int, size: int) -> None:
     report(stage="progan_schedule_projection", device=device.type, total_images=settings.total_images, hours=round(hours, 2))
 
 
+def progan_determinism_cost(device, steps: int, size: int) -> None:
+    settings = make_settings("progan", {"resolution": size})
+    trainer = ProGANTrainer(settings, device)
+    shown = 2 * (len(settings.resolutions()) - 1) * settings.images_per_phase
+    batch = settings.batch_sizes[size]
+    real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+    step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, 512, device=device),  # noqa: E731
+                                lambda n: torch.rand(n, device=device))
+    rates = {}
+    for deterministic in (True, False):
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        torch.backends.cudnn.benchmark = not deterministic
+        rates[deterministic] = batch / timed(step, steps, device)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    report(stage="progan_determinism_cost", device=device.type, resolution=size,
+           deterministic_images_per_s=round(rates[True], 1), free_images_per_s=round(rates[False], 1),
+           speedup_without_determinism=round(rates[False] / rates[True], 2))
+
+
 def _schedule_seconds(settings, seconds_per_image) -> float:
     total, shown, chunk = 0.0, 0, 10_000
     while shown < settings.total_images:
@@ -67,7 +88,7 @@ def _schedule_seconds(settings, seconds_per_image) -> float:
 
 def alternating_training(device, steps: int, size: int) -> None:
     """SNGAN, CramerGAN and MMDGAN iterations (critic steps + one generator step) with the
-    papers' settings, and the projected hours of a 12M-real-image run."""
+    papers' settings, and the projected hours of each one's configured run length."""
     for arch in ("sngan", "cramergan", "mmdgan"):
         trainer = make_trainer(arch, {"resolution": size}, device)
         settings = trainer.settings
@@ -103,14 +124,21 @@ def progan_sampling(device, steps: int, size: int) -> None:
             break
 
 
+PRECISIONS = ("fp32", "tf32", "bf16")  # bf16: autocast over TF32-off fp32
+
+
+def set_precision(precision: str) -> bool:
+    """Set TF32 for `precision`; whether bf16 autocast applies."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    return precision == "bf16"
+
+
 def attribution(device, steps: int, size: int) -> None:
     network = AttributionNetwork(AttributionSettings(resolution=size, n_classes=11)).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=1e-3, betas=(0.0, 0.99))
     rates = {}
-    for precision in ("fp32", "bf16"):
-        if precision == "bf16" and device.type != "cuda":
-            continue
-        enabled = precision == "bf16"
+    for precision in PRECISIONS if device.type == "cuda" else PRECISIONS[:1]:
+        enabled = set_precision(precision)
         images = torch.rand(32, 3, size, size, device=device) * 2 - 1
         labels = torch.randint(0, 11, (32,), device=device)
 
@@ -133,9 +161,10 @@ def attribution(device, steps: int, size: int) -> None:
         rates[precision] = (32 / timed(train_step, steps, device), batch / timed(inference, steps, device))
         report(stage="attribution", device=device.type, precision=precision,
                train_images_per_s=round(rates[precision][0], 1), inference_images_per_s=round(rates[precision][1], 1))
-    if "bf16" in rates:
-        report(stage="attribution_bf16_speedup", train=round(rates["bf16"][0] / rates["fp32"][0], 2),
-               inference=round(rates["bf16"][1] / rates["fp32"][1], 2))
+    for precision in rates.keys() - {"fp32"}:
+        report(stage=f"attribution_{precision}_speedup", train=round(rates[precision][0] / rates["fp32"][0], 2),
+               inference=round(rates[precision][1] / rates["fp32"][1], 2))
+    set_precision("tf32")
 
 
 def main() -> None:
@@ -149,6 +178,8 @@ def main() -> None:
     report(stage="device", device=name, torch=torch.__version__, threads=args.threads)
     steps = 3 if args.quick else (20 if device.type == "cuda" else 3)
     progan_training(device, steps, args.resolution)
+    if device.type == "cuda":
+        progan_determinism_cost(device, steps, args.resolution)
     alternating_training(device, steps, args.resolution)
     progan_sampling(device, steps, args.resolution)
     attribution(device, steps, args.resolution)

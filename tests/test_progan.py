@@ -73,3 +73,19 @@ def test_training_pulls_the_generator_towards_the_real_images():
         if step >= 60:
             late.append(distance())
     assert np.mean(late) < 0.5 * start
+
+
+def test_learning_rate_per_resolution_as_the_authors_config():
+    """ProGAN/config.py: base rate 0.001, G_lrate_dict = D_lrate_dict = {128: 0.0015, ...};
+    the rate of a resolution holds from its fade-in on."""
+    settings = make_settings("progan", {})
+    assert [settings.learning_rate_at(r) for r in settings.resolutions()] == [0.001] * 5 + [0.0015]
+    small = make_settings("progan", {**TINY, "learning_rate": 0.002, "learning_rates": {16: 0.004}})
+    trainer = ProGANTrainer(small, "cpu")
+    rates = {}
+    for shown in (0, 2 * small.images_per_phase, 3 * small.images_per_phase + 1):
+        trainer.step(shown, lambda n: torch.rand(n, 3, 16, 16) * 2 - 1, lambda n: torch.randn(n, TINY["latent_dim"]),
+                     lambda n: torch.rand(n))
+        rates[trainer.current_resolution] = [g["lr"] for o in (trainer.generator_optimiser, trainer.discriminator_optimiser)
+                                             for g in o.param_groups]
+    assert rates == {4: [0.002, 0.002], 8: [0.002, 0.002], 16: [0.004, 0.004]}

@@ -40,8 +40,8 @@ def test_settings_defaults_are_the_schema_defaults(settings_class, keys):
 
 def test_each_gan_reads_its_own_block():
     mmdgan, cramergan = ARCHITECTURES["mmdgan"][0](), ARCHITECTURES["cramergan"][0]()
-    assert (mmdgan.batch_size, mmdgan.critic_output_dim, mmdgan.gp_weight) == (64, 16, 1.0)
-    assert (cramergan.batch_size, cramergan.critic_output_dim, cramergan.gp_weight) == (32, 256, 10.0)
+    assert (mmdgan.critic_output_dim, mmdgan.gp_weight, mmdgan.l2_weight) == (16, 1.0, 1.0)
+    assert (cramergan.critic_output_dim, cramergan.gp_weight) == (256, 10.0) and not hasattr(cramergan, "l2_weight")
 
 
 def test_inherited_fields_take_the_subclass_block():

@@ -36,11 +36,10 @@ def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -
     probabilities, features = [], []
     for start in range(0, len(images), batch):
         inputs = to_unit_range(images[start : start + batch], device)
-        with runtime.autocast(device):
-            feature = model.features(inputs)
-            logits = model.classifier(feature)
-        probabilities.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-        features.append(feature.float().cpu().numpy())
+        feature = model.features(inputs)
+        logits = model.classifier(feature)
+        probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
+        features.append(feature.cpu().numpy())
     return np.concatenate(probabilities), np.concatenate(features)
 
 

@@ -125,9 +125,8 @@ def _train_epoch(model, data, adam, scheduler, stream, optimiser, device) -> dic
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)
         targets = torch.from_numpy(labels).to(device)
-        with runtime.autocast(device):
-            logits = model(inputs)
-        loss = F.cross_entropy(logits.float(), targets)
+        logits = model(inputs)
+        loss = F.cross_entropy(logits, targets)
         adam.zero_grad(set_to_none=True)
         loss.backward()
         adam.step()

@@ -4,6 +4,7 @@ import dataclasses
 
 from .. import GanprintError
 from .cramergan import CramerGANSettings, CramerGANTrainer
+from .mmd_code_base import MMDCodeBaseGenerator
 from .mmdgan import MMDGANSettings, MMDGANTrainer
 from .progan import ProGANGenerator, ProGANSettings, ProGANTrainer
 from .resnet import ResNetGenerator
@@ -12,8 +13,8 @@ from .sngan import SNGANSettings, SNGANTrainer
 ARCHITECTURES = {
     "progan": (ProGANSettings, ProGANTrainer, ProGANGenerator),
     "sngan": (SNGANSettings, SNGANTrainer, ResNetGenerator),
-    "cramergan": (CramerGANSettings, CramerGANTrainer, ResNetGenerator),
-    "mmdgan": (MMDGANSettings, MMDGANTrainer, ResNetGenerator),
+    "cramergan": (CramerGANSettings, CramerGANTrainer, MMDCodeBaseGenerator),
+    "mmdgan": (MMDGANSettings, MMDGANTrainer, MMDCodeBaseGenerator),
 }
 
 

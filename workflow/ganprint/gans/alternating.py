@@ -1,7 +1,8 @@
 """The training step shared by SNGAN, CramerGAN and MMDGAN: `critic_steps` critic updates,
-each on a fresh real batch, then one generator update; Adam for both; ResNet generator.
+each on a fresh real batch, then one generator update; Adam for both.
 
-Subclasses choose the critic network and the two losses.
+Subclasses choose the networks, the two losses, how the critic sees images and whether
+gradients are clipped.
 """
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import torch
 
 from ..settings import schema_default
 from .latents import PRIORS
-from .resnet import ConvCritic, ResNetGenerator
+from .resnet import ResNetGenerator
 
 
 @dataclass
@@ -28,6 +29,7 @@ class AlternatingSettings:
     critic_steps: int
     learning_rate: float
     betas: tuple
+    lr_decay_start: float  # fraction of the run after which the rates fall linearly to zero
     resolution: int = schema_default("image_size")
 
     def __post_init__(self):
@@ -40,16 +42,27 @@ class AlternatingSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2")
+        if not 0 <= self.lr_decay_start <= 1:
+            raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+
+    def learning_rate_at(self, images_shown: int) -> float:
+        """Constant, then falling linearly to zero over the last (1 - lr_decay_start) of the run."""
+        progress = images_shown / self.total_images
+        if progress <= self.lr_decay_start or self.lr_decay_start == 1:
+            return self.learning_rate
+        return self.learning_rate * max(0.0, (1 - progress) / (1 - self.lr_decay_start))
 
 
 class AlternatingTrainer:
     """Networks, optimisers and the step; `critic_loss` and `generator_loss` are the GAN's own."""
 
+    generator_class = ResNetGenerator
+
     def __init__(self, settings: AlternatingSettings, device):
         self.settings, self.device = settings, device
         # channels_last: 1.5x faster on CPU for these small convolutions, and the GPU's fast path.
         layout = dict(device=device, memory_format=torch.channels_last)
-        self.generator = ResNetGenerator(settings).to(**layout)
+        self.generator = self.generator_class(settings).to(**layout)
         self.critic = self.build_critic(settings).to(**layout)
         self.latent_dim, self.latent_distribution = settings.latent_dim, settings.latent_distribution
         self.total_images = settings.total_images
@@ -67,28 +80,37 @@ class AlternatingTrainer:
     def critic_loss(self, real, generate, draw_uniform):
         raise NotImplementedError
 
+    def critic_view(self, images):
+        """Images in [-1, 1] as the critic takes them."""
+        return images
+
+    def clip(self, parameters) -> None:
+        """Gradient clipping before each update; none by default."""
+
     def generator_loss(self, draw_real, generate):
         raise NotImplementedError
 
     def step(self, images_shown: int, draw_real, draw_latents, draw_uniform) -> dict:
         batch = self.settings.batch_size
-        real_batch = lambda: draw_real(batch).contiguous(memory_format=torch.channels_last)  # noqa: E731
-
-        @torch.no_grad()
-        def generate_fixed():
-            return self.generator(draw_latents(batch))
+        for optimiser in (self.critic_optimiser, self.generator_optimiser):
+            for group in optimiser.param_groups:
+                group["lr"] = self.settings.learning_rate_at(images_shown)
+        real_batch = lambda: self.critic_view(draw_real(batch).contiguous(memory_format=torch.channels_last))  # noqa: E731
+        generate = lambda: self.critic_view(self.generator(draw_latents(batch)))  # noqa: E731
 
         for _ in range(self.settings.critic_steps):
-            critic_loss = self.critic_loss(real_batch(), generate_fixed, lambda: draw_uniform(batch))
-            self.critic_optimiser.zero_grad(set_to_none=True)
-            critic_loss.backward()
-            self.critic_optimiser.step()
+            critic_loss = self.critic_loss(real_batch(), torch.no_grad()(generate), lambda: draw_uniform(batch))
+            self._update(self.critic, self.critic_optimiser, critic_loss)
 
-        generator_loss = self.generator_loss(real_batch, lambda: self.generator(draw_latents(batch)))
-        self.generator_optimiser.zero_grad(set_to_none=True)
-        generator_loss.backward()
-        self.generator_optimiser.step()
+        generator_loss = self.generator_loss(real_batch, generate)
+        self._update(self.generator, self.generator_optimiser, generator_loss)
         return {"d_loss": critic_loss.item(), "g_loss": generator_loss.item()}
+
+    def _update(self, network, optimiser, loss) -> None:
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.clip(network.parameters())
+        optimiser.step()
 
     def state_dict(self) -> dict:
         return {
@@ -104,9 +126,3 @@ class AlternatingTrainer:
         self.generator_optimiser.load_state_dict(state["generator_optimiser"])
         self.critic_optimiser.load_state_dict(state["critic_optimiser"])
 
-
-class MMDCodeBaseTrainer(AlternatingTrainer):
-    """ResNet generator with the code base's convolutional critic (a `critic_output_dim` output)."""
-
-    def build_critic(self, settings):
-        return ConvCritic(settings.resolution, settings.critic_channels, settings.max_channel_factor, settings.critic_output_dim)

@@ -1,20 +1,19 @@
-"""CramerGAN (Bellemare et al. 2017) as in the MMD-GAN code base the authors used: ResNet
-generator, convolutional critic h with a 256-d output, the Cramer-distance losses with
-the surrogate critic, gradient penalty 10."""
+"""CramerGAN (Bellemare et al. 2017) as in the MMD-GAN code base the authors used: its
+generator and critic h with a 256-d output, the Cramer-distance losses with the surrogate
+critic, gradient penalty 10."""
 
 from dataclasses import dataclass
 
 import torch
 
 from ..settings import defaults_from_schema
-from .alternating import AlternatingSettings, MMDCodeBaseTrainer
 from .losses import cramer_critic_loss, cramer_generator_loss
+from .mmd_code_base import MMDCodeBaseSettings, MMDCodeBaseTrainer
 
 
 @dataclass
 @defaults_from_schema("gan", "cramergan")
-class CramerGANSettings(AlternatingSettings):
-    critic_output_dim: int
+class CramerGANSettings(MMDCodeBaseSettings):
     gp_weight: float
 
 

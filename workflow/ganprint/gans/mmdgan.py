@@ -1,20 +1,20 @@
-"""MMD GAN (Binkowski et al., "Demystifying MMD GANs", ICLR 2018): ResNet generator,
-convolutional critic with a 16-d output, MMD^2 with a mixture of rational-quadratic
-kernels plus a dot kernel, gradient penalty 1 and L2 penalty 1 on the critic outputs."""
+"""MMD GAN (Binkowski et al., "Demystifying MMD GANs", ICLR 2018) as in its code base, which
+the authors used: its generator and critic with a 16-d output, MMD^2 with a mixture of
+rational-quadratic kernels plus a dot kernel (`mix_rq_1dot`), gradient penalty 1 and an
+L2 penalty 1 on the critic's layers."""
 
 from dataclasses import dataclass
 
 import torch
 
 from ..settings import defaults_from_schema
-from .alternating import AlternatingSettings, MMDCodeBaseTrainer
 from .losses import mmd_critic_loss, mmd_generator_loss
+from .mmd_code_base import MMDCodeBaseSettings, MMDCodeBaseTrainer
 
 
 @dataclass
 @defaults_from_schema("gan", "mmdgan")
-class MMDGANSettings(AlternatingSettings):
-    critic_output_dim: int
+class MMDGANSettings(MMDCodeBaseSettings):
     rq_alphas: tuple
     gp_weight: float
     l2_weight: float

@@ -36,6 +36,7 @@ class ProGANSettings:
     total_images: int
     batch_sizes: dict
     learning_rate: float
+    learning_rates: dict  # resolution -> rate, where it differs from learning_rate
     betas: tuple
     gp_weight: float
     drift_weight: float
@@ -44,10 +45,14 @@ class ProGANSettings:
 
     def __post_init__(self):
         self.batch_sizes = {int(k): int(v) for k, v in self.batch_sizes.items()}
+        self.learning_rates = {int(k): float(v) for k, v in self.learning_rates.items()}
         self.betas = tuple(self.betas)
         missing = [r for r in self.resolutions() if r not in self.batch_sizes]
         if missing:
             raise ValueError(f"progan.batch_sizes lacks resolutions {missing}")
+
+    def learning_rate_at(self, resolution: int) -> float:
+        return self.learning_rates.get(resolution, self.learning_rate)
 
     def resolutions(self):
         return [2**level for level in range(2, log2_resolution(self.resolution) + 1)]
@@ -168,7 +173,7 @@ class ProGANTrainer:
 
     def _new_optimisers(self):
         # As in the reference implementation, Adam's moments restart at each new resolution.
-        adam = dict(lr=self.settings.learning_rate, betas=self.settings.betas, eps=1e-8)
+        adam = dict(lr=self.settings.learning_rate_at(self.current_resolution), betas=self.settings.betas, eps=1e-8)
         self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
         self.discriminator_optimiser = torch.optim.Adam(self.discriminator.parameters(), **adam)
 

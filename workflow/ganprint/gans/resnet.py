@@ -29,9 +29,9 @@ def _init(layer: nn.Module, gain: float) -> nn.Module:
 
 
 class GeneratorBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, norm=nn.BatchNorm2d):
         super().__init__()
-        self.norm1, self.norm2 = nn.BatchNorm2d(in_channels), nn.BatchNorm2d(out_channels)
+        self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
         self.conv1 = _init(nn.Conv2d(in_channels, out_channels, 3, padding=1), math.sqrt(2))
         self.conv2 = _init(nn.Conv2d(out_channels, out_channels, 3, padding=1), math.sqrt(2))
         self.shortcut = _init(nn.Conv2d(in_channels, out_channels, 1), 1.0)
@@ -106,21 +106,3 @@ class ResNetDiscriminator(nn.Module):
     def forward(self, image):
         return self.output(F.relu(self.blocks(image)).sum(dim=(2, 3)))
 
-
-class ConvCritic(nn.Module):
-    """The DCGAN-style critic of the MMD-GAN code base (Binkowski et al. 2018): 5x5 stride-2
-    convolutions with leaky ReLU down to 4x4 (no normalisation: the loss has a gradient
-    penalty), then a dense layer to `output_dim` features."""
-
-    def __init__(self, resolution: int, channels: int, max_channel_factor: int, output_dim: int):
-        super().__init__()
-        layers, in_channels = [], 3
-        for step in range(log2_resolution(resolution) - 2):
-            out_channels = channels * min(2**step, max_channel_factor)
-            layers += [_init(nn.Conv2d(in_channels, out_channels, 5, stride=2, padding=2), math.sqrt(2)), nn.LeakyReLU(0.2)]
-            in_channels = out_channels
-        self.features = nn.Sequential(*layers)
-        self.output = _init(nn.Linear(in_channels * 16, output_dim), 1.0)
-
-    def forward(self, image):
-        return self.output(self.features(image).flatten(1))

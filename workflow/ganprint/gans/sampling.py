@@ -43,14 +43,18 @@ def latents(prior: str, seed: int, first: int, count: int, dimension: int) -> to
 
 @torch.no_grad()
 def write_samples(generator, output: str, first: int, count: int, seed: int, batch: int, device) -> None:
+    """Images first .. first+count-1. A generator with a `sampling_group` (batch statistics at
+    sampling) makes images in whole groups g*k .. g*k+g-1, whatever the split and batch."""
+    group = getattr(generator, "sampling_group", 1)
+    batch = max(group, batch // group * group)
+    end = first + count
     with image_array_writer(output, count, generator.resolution) as array:
-        for start in range(0, count, batch):
-            size = min(batch, count - start)
-            z = latents(generator.latent_distribution, seed, first + start, size, generator.latent_dim).to(device)
-            with runtime.autocast(device):
-                images = generator(z)
-            array[start : start + size] = to_uint8(images)
-
+        for start in range(first // group * group, end, batch):
+            size = min(batch, -(-(end - start) // group) * group)
+            z = latents(generator.latent_distribution, seed, start, size, generator.latent_dim).to(device)
+            images = to_uint8(generator(z))
+            keep = slice(max(start, first), min(start + size, end))
+            array[keep.start - first : keep.stop - first] = images[keep.start - start : keep.stop - start]
 
 def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
                seed: int, batch: int = schema_default("sampling", "batch"), threads: int = 1,
@@ -59,7 +63,7 @@ def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: in
         raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     if not 0 <= seed < 2**31:
         raise GanprintError(f"sampling seed must be in 0..2^31-1, got {seed}")
-    device = runtime.configure(threads)
+    device = runtime.configure(threads, tf32=False)
     generator = load_generator(checkpoint, device, snapshot)
     write_samples(generator, train_output, 0, n_train, seed, batch, device)
     write_samples(generator, test_output, n_train, n_test, seed, batch, device)
