@@ -120,12 +120,96 @@ def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
 
     train_images, train_labels = images(60)
     test_images, test_labels = images(30)
-    residuals = torch.from_numpy(prnu.noise_residuals(train_images))
-    fingerprints = prnu.fingerprints(lambda p: residuals[p], train_labels, 3, chunk=16)
+    noise = prnu.colour_noise(train_images, 5.0, 4)
+    numerator = prnu.class_sums(prnu.weighted_noise(noise, train_images), train_labels, 3)
+    fingerprints = prnu.fingerprints(numerator, prnu.class_sums(prnu.intensity_weights(train_images), train_labels, 3))
     assert fingerprints.shape == (3, 32, 32)
-    np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-4)
     scores = prnu.correlations(torch.from_numpy(prnu.noise_residuals(test_images)), fingerprints)
     np.testing.assert_array_equal(scores.argmax(1).numpy(), test_labels)
+
+
+# The PRNU chain against the tool chain's equations, written out pixel by pixel.
+
+def test_adaptive_wiener_uses_the_smallest_zero_padded_local_variance():
+    rng = np.random.default_rng(0)
+    values, noise_variance = rng.normal(scale=3.0, size=(9, 11)), 4.0
+    padded = np.pad(values**2, 4)
+    expected = np.empty_like(values)
+    for i in range(9):
+        for j in range(11):
+            local = min(padded[i + 4 - w // 2 : i + 5 + w // 2, j + 4 - w // 2 : j + 5 + w // 2].sum() / w**2 for w in (3, 5, 7, 9))
+            expected[i, j] = values[i, j] * noise_variance / (max(local - noise_variance, 0) + noise_variance)
+    np.testing.assert_allclose(prnu.wiener_noise(values, noise_variance), expected, rtol=1e-12)
+
+
+def test_zero_mean_total_zeroes_every_row_and_column_of_every_sub_lattice():
+    rng = np.random.default_rng(1)
+    pattern = rng.normal(size=(2, 8, 10)) + np.arange(10)
+    result = prnu.zero_mean_total(pattern)
+    for row in (0, 1):
+        for column in (0, 1):
+            lattice = result[:, row::2, column::2]
+            np.testing.assert_allclose(lattice.mean(axis=1), 0, atol=1e-12)
+            np.testing.assert_allclose(lattice.mean(axis=2), 0, atol=1e-12)
+    # what is removed is a sum of row and column terms per sub-lattice: the second difference vanishes
+    removed = (pattern - result)[0, 0::2, 0::2]
+    np.testing.assert_allclose(removed[1:, 1:] - removed[:-1, 1:] - removed[1:, :-1] + removed[:-1, :-1], 0, atol=1e-12)
+
+
+def test_wiener_dft_filters_the_spectrum_magnitude_with_the_patterns_own_deviation():
+    rng = np.random.default_rng(2)
+    pattern = rng.normal(size=(8, 8))
+    sigma = pattern.std(ddof=1)
+    spectrum = np.fft.fft2(pattern)
+    magnitude = np.abs(spectrum) / 8.0
+    kept = prnu.wiener_noise(magnitude, sigma**2)
+    expected = np.real(np.fft.ifft2(spectrum * kept / magnitude))
+    np.testing.assert_allclose(prnu.wiener_dft(pattern[None])[0], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_residual_is_grey_zero_mean_total_then_wiener_dft():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(2, 16, 16, 3), dtype=np.uint8)
+    noise = prnu.colour_noise(images, 3.0, 4)
+    grey = 0.29893602 * noise[:, 0] + 0.58704307 * noise[:, 1] + 0.11402090 * noise[:, 2]
+    expected = prnu.wiener_dft(prnu.zero_mean_total(grey))
+    np.testing.assert_allclose(prnu.noise_residuals(images, 3.0, 4), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_intensity_scale_and_saturation_mask():
+    assert prnu.intensity_scale(np.array([126, 252, 255], dtype=np.uint8)) == pytest.approx([0.5, 1.0, np.exp(-1.5)])
+    dark = np.full((1, 3, 4, 4), 100, dtype=np.uint8)
+    assert prnu.saturation(dark).all()  # no pixel near saturation: every pixel counts
+    image = np.arange(48, dtype=np.uint8).reshape(1, 3, 4, 4) * 5  # distinct values, maximum 235
+    image[0, 0, :2, :2] = 255  # a saturated 2x2 block in the first plane
+    mask = prnu.saturation(image)
+    assert not mask[0, 0, :2, :2].any() and mask[0, 0].sum() == 12  # the saturated block alone is out
+    assert mask[0, 1:].all()  # planes below 250 count whole
+    lone = dark.copy()
+    lone[0, 2, 1, 1] = 255  # a single saturated pixel has no equal neighbour: it counts
+    assert prnu.saturation(lone).all()
+
+
+def test_fingerprint_estimate_is_the_intensity_weighted_mean_residual():
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 250, size=(6, 16, 16, 3), dtype=np.uint8)
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    noise = prnu.colour_noise(images, 3.0, 4)
+    planes = np.moveaxis(images, -1, 1).astype(float)
+    first = labels == 0
+    numerator = (noise[first] * planes[first] / 255).sum(0)
+    denominator = ((planes[first] / 252) ** 2).sum(0)
+    expected = prnu.finish((numerator / (denominator + 1))[None])[0]
+    sums = prnu.class_sums(prnu.weighted_noise(noise, images), labels, 2)
+    weights = prnu.class_sums(prnu.intensity_weights(images), labels, 2)
+    np.testing.assert_allclose(prnu.fingerprints(sums, weights)[0].numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_correlation_is_the_normalised_inner_product():
+    residuals, patterns = torch.randn(4, 5, 5), torch.randn(3, 5, 5)
+    expected = torch.stack([torch.stack([(r * p).sum() / (r.norm() * p.norm()) for p in patterns]) for r in residuals])
+    assert torch.allclose(prnu.correlations(residuals, patterns), expected, atol=1e-6)
 
 
 def test_dct_matches_scipy_and_a_cosine_peaks_at_its_coefficient():

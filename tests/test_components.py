@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from ganprint import GanprintError
-from ganprint.attribution.network import AttributionNetwork, AttributionSettings, patch_size, receptive_field
+from ganprint.attribution.network import (
+    AttributionNetwork,
+    AttributionSettings,
+    patch_size,
+    receptive_field,
+    switch_receptive_field,
+)
 from ganprint.cli import main
 from ganprint.filters import (binomial_kernel, downsample_to, gaussian_kernel, gaussian_upsample,
                               laplacian_band, separable_filter)
@@ -87,9 +93,10 @@ def test_receptive_field_of_a_known_stack_matches_a_hand_count():
     # conv3 (1 -> 3 px), conv3 (-> 5), pool2 (-> 6, jump 2), conv3 (-> 10), conv3 (-> 14), pool2 (-> 16)
     assert receptive_field([(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)]) == 16
     assert receptive_field([]) == 1
-    sizes = [patch_size(AttributionSettings(resolution=128, variant="post_pool", switch_resolution=r))
-             for r in (128, 64, 32, 16, 8, 4)]
-    assert sizes == [1, 6, 16, 36, 76, 128]  # 156 at r = 4, capped at the image
+    networks = [AttributionSettings(resolution=128, variant="post_pool", switch_resolution=r) for r in (128, 64, 32, 16, 8, 4)]
+    assert [switch_receptive_field(n) for n in networks] == [1, 6, 16, 36, 76, 128]  # 156 at r = 4, capped
+    # the paper's Table 5 series (3, 10, 24, 52, 108 at 128x128): one 3x3 conv at the switch more
+    assert [patch_size(n) for n in networks] == [3, 10, 24, 52, 108, 128]
 
 
 def test_network_names_and_the_variants_that_are_the_full_network():
@@ -121,7 +128,7 @@ def test_tables_4_and_5_from_metrics(tmp_path):
     names = ["patch32", "patch16", "patch8", "patch4"]
     paths = [write_metrics(tmp_path, n, a) for n, a in zip(names, [40.0, 70.0, 90.0, 99.0])]
     patches = patch_table(paths, names)
-    assert patches.patch_size.tolist() == [1, 6, 16, 32] and patches.accuracy.tolist() == [40.0, 70.0, 90.0, 99.0]
+    assert patches.patch_size.tolist() == [3, 10, 24, 32] and patches.receptive_field.tolist() == [1, 6, 16, 32] and patches.accuracy.tolist() == [40.0, 70.0, 90.0, 99.0]
     assert main(["--quiet", "component-table", "--kind", "bands", "--metrics", *paths[:2], "--networks", "low32",
                  "--output", str(tmp_path / "t.csv")]) == 1
 

@@ -126,7 +126,7 @@ def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
     table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
     assert bands.low_band_accuracy[0] == table3.accuracy["ours"]  # the low band at 16 px is the full network
     patches = pd.read_csv(finished_run / "results/table5.csv")
-    assert patches.patch_size.tolist() == [1, 6, 16]
+    assert patches.patch_size.tolist() == [3, 10, 24] and patches.receptive_field.tolist() == [1, 6, 16]
     for kind in ("bands", "patches"):
         assert (finished_run / f"results/figures/components_{kind}.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -59,7 +59,9 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def noise(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tensor:
-    """i.i.d. Gaussian noise, one standard deviation per image."""
+    """i.i.d. Gaussian noise, one standard deviation per image. The paper draws the noise's
+    "variance" from U[5, 20]; this reads the range as a standard deviation in 0-255 units,
+    as Frank et al. (ICML 2020) do (a variance of 5-20 would be a std of 2.2-4.5)."""
     draws = [(stream.uniform(*settings.noise_std), stream.standard_normal(images.shape[1:])) for stream in streams]
     std = torch.tensor([d[0] for d in draws], dtype=images.dtype, device=images.device).reshape(-1, 1, 1, 1)
     fields = torch.from_numpy(np.stack([d[1] for d in draws])).to(images)

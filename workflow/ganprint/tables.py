@@ -4,7 +4,7 @@ or one row per switching resolution (Tables 4 and 5)."""
 import pandas as pd
 
 from . import GanprintError
-from .attribution.network import AttributionSettings, patch_size
+from .attribution.network import AttributionSettings, patch_size, switch_receptive_field
 from .names import parse_network
 from .sources import split_snapshot_experiment
 from .storage import load_json, save_table
@@ -67,11 +67,14 @@ def band_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
 
 
 def patch_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
-    """Table 5: accuracy of post-pooling networks by the patch size each feature sees."""
-    rows = [{"dataset": dataset, "switch_resolution": switch,
-             "patch_size": patch_size(AttributionSettings(resolution=size, variant=variant, switch_resolution=switch)),
-             "accuracy": round(float(accuracy), 3)}
-            for dataset, variant, switch, size, accuracy in _network_cells(paths, networks)]
+    """Table 5: accuracy of post-pooling networks by patch size (the paper's convention) and by
+    the receptive field of their features at the switch point."""
+    def row(dataset, variant, switch, size, accuracy):
+        settings = AttributionSettings(resolution=size, variant=variant, switch_resolution=switch)
+        return {"dataset": dataset, "switch_resolution": switch, "patch_size": patch_size(settings),
+                "receptive_field": switch_receptive_field(settings), "accuracy": round(float(accuracy), 3)}
+
+    rows = [row(*cell) for cell in _network_cells(paths, networks)]
     return pd.DataFrame(rows).sort_values(["dataset", "patch_size"], ignore_index=True)
 
 

@@ -76,13 +76,37 @@ def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
 
 
 def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
-    sigma, levels = settings["sigma"], settings["levels"]
+    """Fingerprints from the fitting rows for each candidate sigma, scored on the held-out
+    rows; the chosen sigma's fingerprints then take every training image (the sums add up)."""
+    fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
+    levels, n_classes = settings["levels"], len(train.arrays)
+
+    def chunks(rows):
+        return (train.gather(rows[positions]) for positions in chunked(len(rows), 1024))
+
+    def total(rows, terms):
+        return sum(prnu.class_sums(terms(images), labels, n_classes) for images, labels in chunks(rows))
+
+    fitting_denominator = total(fitting, prnu.intensity_weights)
+    denominator = fitting_denominator + total(held_out, prnu.intensity_weights)
+    numerators, validation = {}, {}
+    for sigma in settings["sigmas"]:
+        numerator = total(fitting, lambda images: prnu.weighted_noise(prnu.colour_noise(images, sigma, levels), images))
+        patterns = prnu.fingerprints(numerator, fitting_denominator).to(device)
+        correct = 0
+        for images, labels in chunks(held_out):
+            noise = prnu.colour_noise(images, sigma, levels)
+            numerator = numerator + prnu.class_sums(prnu.weighted_noise(noise, images), labels, n_classes)
+            residuals = torch.from_numpy(prnu.residuals_of_noise(noise)).to(device)
+            correct += int((prnu.correlations(residuals, patterns).argmax(1).cpu().numpy() == labels).sum())
+        numerators[sigma], validation[sigma] = numerator, correct / len(held_out)
+    sigma = max(validation, key=lambda s: (validation[s], -s))
+    log.info("PRNU validation accuracy by sigma: %s; sigma = %s", validation, sigma)
+    patterns = prnu.fingerprints(numerators[sigma], denominator).to(device)
 
     def residuals(images, device):
         return torch.from_numpy(prnu.noise_residuals(images, sigma, levels)).to(device)
 
-    patterns = prnu.fingerprints(row_vectors(train, all_rows(train), residuals, device), train.labels,
-                                 len(train.arrays))
     test_residuals = row_vectors(test, all_rows(test), residuals, device)
     scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
     return {"predictions": torch.cat(scores).argmax(1).cpu().numpy(),
