@@ -1,5 +1,6 @@
 """The real Snakemake workflow on a tiny configuration."""
 
+import json
 import os
 import re
 import subprocess
@@ -126,7 +127,7 @@ def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
     table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
     assert bands.low_band_accuracy[0] == table3.accuracy["ours"]  # the low band at 16 px is the full network
     patches = pd.read_csv(finished_run / "results/table5.csv")
-    assert patches.patch_size.tolist() == [3, 10, 24] and patches.receptive_field.tolist() == [1, 6, 16]
+    assert patches.patch_size.tolist() == [3, 10, 16] and patches.receptive_field.tolist() == [1, 6, 16]  # capped at 16 px
     for kind in ("bands", "patches"):
         assert (finished_run / f"results/figures/components_{kind}.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -256,6 +257,29 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5
+
+
+def planned_settings(result, stage: str) -> dict[str, dict]:
+    """The --settings JSON of every planned `ganprint <stage>` command, by its first option's value."""
+    pattern = rf"ganprint {stage} --\S+ (\S+) .*?--settings '(\{{.*?\}})'"
+    return {name: json.loads(settings) for name, settings in re.findall(pattern, result.stdout)}
+
+
+def test_the_celeba_config_plans_the_authors_settings(tmp_path):
+    """What the authors' code ran (ProGAN/config.py, SNGAN/configs, the MMD-GAN code base as
+    launched in their README, the PRNU tool chain), as the jobs of a paper-scale run get it."""
+    config = yaml.safe_load((REPO / "workflow/configs/celeba.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n", "-p")
+    assert planned_settings(result, "baseline")["prnu"]["sigmas"] == [2.0, 3.0, 5.0, 8.0]
+    gans = planned_settings(result, "train-gan")
+    assert gans["progan"]["learning_rate"] == 0.001 and gans["progan"]["learning_rates"] == {"128": 0.0015}
+    assert gans["sngan"]["lr_decay_start"] == 0.8 and gans["sngan"]["total_images"] == 150_000 * 5 * 32
+    code_base = {"latent_dim": 100, "latent_distribution": "uniform", "batch_size": 32, "betas": [0.5, 0.9],
+                 "learning_rate": 0.0001, "gradient_clip": 1.0, "lr_decay_start": 1.0, "generator_channels": 64,
+                 "critic_channels": 64, "max_channel_factor": 16, "critic_steps": 5, "total_images": 150_000 * 6 * 32}
+    for arch, own in (("cramergan", {"critic_output_dim": 256, "gp_weight": 10.0}),
+                      ("mmdgan", {"critic_output_dim": 16, "gp_weight": 1.0, "l2_weight": 1.0, "rq_alphas": [0.1, 1.0, 10.0]})):
+        assert {key: gans[arch][key] for key in {**code_base, **own}} == {**code_base, **own}, arch
 
 
 # Twelve GANs (four seeds and a twin, three other architectures, four subsets); the default

@@ -1,4 +1,5 @@
-"""ResNet generator and discriminators of the SNGAN and MMD-GAN code bases, scaled by image size.
+"""SNGAN's ResNet generator and discriminator, scaled by image size; the generator's
+residual block also serves the MMD-GAN code base's generator (mmd_code_base.py).
 
 Generator (Miyato et al. 2018; Gulrajani et al. 2017): a dense layer to a 4x4 map, one
 residual up-block per doubling (BN-ReLU-upsample-conv3x3-BN-ReLU-conv3x3, shortcut
