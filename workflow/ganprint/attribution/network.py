@@ -94,7 +94,10 @@ def patch_size(settings: AttributionSettings) -> int:
     return min(receptive_field(layers), settings.resolution)
 
 
-class AttributionNetwork(nn.Module):
+class Encoder(nn.Module):
+    """The network's convolutional part: its input (image or band), the conv blocks, the
+    conv at 4x4; `encode` gives the 4x4 map. visNet's encoder is this module."""
+
     def __init__(self, settings: AttributionSettings):
         super().__init__()
         log2_resolution(settings.resolution)
@@ -109,8 +112,6 @@ class AttributionNetwork(nn.Module):
             ])
             in_channels = nf(res // 2)
         self.final_conv = EqualConv2d(in_channels, nf(4), 3, padding_mode="reflect")
-        self.fingerprint = EqualLinear(nf(4) * 16, nf(4))
-        self.classifier = EqualLinear(nf(4), settings.n_classes, gain=1.0)
 
     def network_input(self, images: torch.Tensor) -> torch.Tensor:
         """What the first learned layer sees: the image, or its low or high band at r."""
@@ -120,8 +121,8 @@ class AttributionNetwork(nn.Module):
             return F.pixel_unshuffle(laplacian_band(images, self.settings.switch_resolution), 2)
         return images
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """The image fingerprint: the activations before the last dense layer."""
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The 4x4 feature map after the conv at 4x4."""
         # channels_last: ~20% faster for these small convolutions on CPU, and the GPU's fast path.
         x = self.network_input(images).contiguous(memory_format=torch.channels_last)
         for block in self.blocks.values():
@@ -130,8 +131,19 @@ class AttributionNetwork(nn.Module):
             x = downsample2x(x)
         while x.shape[-1] > 4:
             x = downsample2x(x)
-        x = leaky_relu(self.final_conv(x))
-        return leaky_relu(self.fingerprint(x.flatten(1)))
+        return leaky_relu(self.final_conv(x))
+
+
+class AttributionNetwork(Encoder):
+    def __init__(self, settings: AttributionSettings):
+        super().__init__(settings)
+        nf4 = channels_at(4, settings.fmap_base, settings.fmap_max)
+        self.fingerprint = EqualLinear(nf4 * 16, nf4)
+        self.classifier = EqualLinear(nf4, settings.n_classes, gain=1.0)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The image fingerprint: the activations before the last dense layer."""
+        return leaky_relu(self.fingerprint(self.encode(images).flatten(1)))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(images))

@@ -1,0 +1,76 @@
+"""visNet: shapes, its correlation logits, and a toy task with planted fingerprints."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganprint.attribution.network import AttributionSettings
+from ganprint.attribution.visnet import VisNet, VisNetLoss, VisNetTrainer, unit_patterns
+
+
+@pytest.mark.parametrize("resolution", [16, 32, 128])
+def test_shapes(resolution):
+    settings = AttributionSettings(resolution=resolution, n_classes=4, fmap_base=64, fmap_max=32)
+    model = VisNet(settings)
+    images = torch.rand(2, 3, resolution, resolution) * 2 - 1
+    logits, reconstructions = model(images)
+    assert logits.shape == (2, 4) and reconstructions.shape == images.shape
+    assert reconstructions.abs().max() <= 1
+    assert model.model_fingerprints.shape == (4, 3, resolution, resolution)
+
+
+def test_decoder_widths_mirror_the_encoder_at_the_papers_size():
+    model = VisNet(AttributionSettings(resolution=128, n_classes=2, fmap_base=1024, fmap_max=512))
+    widths = [block[1].weight.shape[0] for block in model.decoder.blocks]
+    assert model.decoder.blocks[0][0].weight.shape[1] == 512 and widths == [256, 128, 64, 32, 16]
+
+
+def test_logits_are_bounded_correlations_blind_to_scale_and_offset():
+    model = VisNet(AttributionSettings(resolution=16, n_classes=3, fmap_base=32, fmap_max=16))
+    fingerprints = torch.randn(5, 3, 16, 16)
+    correlations = model.correlations(fingerprints)
+    assert correlations.abs().max() <= 1 + 1e-6
+    assert torch.allclose(model.correlations(3 * fingerprints + 0.5), correlations, atol=1e-5)
+    temperature = model.log_temperature.exp()
+    assert torch.allclose(model.logits(fingerprints), correlations * temperature)
+    own = model.correlations(model.model_fingerprints.detach() * 7 - 2)
+    assert torch.allclose(own.diagonal(), torch.ones(3), atol=1e-5)  # a model fingerprint matches itself
+
+
+def planted_images(patterns, n, rng):
+    """Smooth random colour ramps plus the planted pattern of each image's source."""
+    labels = np.arange(n) % len(patterns)
+    ramps = np.linspace(-1, 1, patterns.shape[-1])
+    colour = rng.uniform(-0.5, 0.5, size=(n, 3, 1, 1))
+    slope = rng.uniform(-0.3, 0.3, size=(n, 3, 1, 1))
+    images = colour + slope * ramps[None, None, :, None] + slope[:, ::-1] * ramps[None, None, None, :]
+    return torch.tensor(images + patterns[labels], dtype=torch.float32).clamp(-1, 1), torch.from_numpy(labels)
+
+
+def test_a_toy_task_with_planted_fingerprints():
+    """Each source adds its own fixed random pattern (std 0.1, about 13 grey levels): visNet
+    attributes held-out images, and each learned model fingerprint correlates with its
+    planted pattern (measured: 0.51-0.52) and negatively with the others' (-0.24 to -0.29):
+    it is its pattern contrasted against the other sources'."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    patterns = rng.normal(scale=0.1, size=(3, 3, 16, 16))
+    settings = AttributionSettings(resolution=16, n_classes=3, fmap_base=32, fmap_max=16)
+    trainer = VisNetTrainer(settings, "cpu", loss=VisNetLoss(ema_beta=0.99))
+    images, labels = planted_images(patterns, 960, rng)
+    for epoch in range(4):
+        order = torch.randperm(len(images))
+        for start in range(0, len(order), 32):
+            batch = order[start : start + 32]
+            trainer.step(images[batch], labels[batch], torch.rand(len(batch)))
+    test_images, test_labels = planted_images(patterns, 300, rng)
+    with torch.no_grad():
+        logits, _ = trainer.average(test_images)
+    accuracy = (logits.argmax(1) == test_labels).float().mean().item()
+    learned = unit_patterns(trainer.average.model_fingerprints.detach())
+    match = (learned @ unit_patterns(torch.tensor(patterns, dtype=torch.float32)).T).numpy()
+    print(f"accuracy {accuracy:.3f}; model x planted fingerprint correlations\n{np.round(match, 3)}")
+    assert accuracy > 0.95
+    assert np.all(match.argmax(1) == np.arange(3))
+    off_diagonal = match[~np.eye(3, dtype=bool)]
+    assert match.diagonal().min() > 0.4 and off_diagonal.max() < 0

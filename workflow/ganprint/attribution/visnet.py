@@ -1,0 +1,138 @@
+"""The fingerprint visualisation network (visNet, Yu et al. ICCV 2019, Sec. 3.3).
+
+An autoencoder whose encoder is the attribution network's convolutional part (down to its
+4x4 map) and whose decoder mirrors it: per resolution a nearest 2x upsampling and two 3x3
+convolutions with leaky ReLU (widths nf(r): 512-256-128-64-32-16 at 128x128 with the
+paper's widths), then a 1x1 convolution to RGB and tanh; no normalisation. The image
+fingerprint is the input minus its reconstruction. One learnable model fingerprint per
+source, image-sized. The logit of source y is the correlation of the image fingerprint with
+model fingerprint y, both made zero-mean and unit-norm (the paper's definition; the released
+code used an unnormalised inner product), times a learnable temperature: correlations lie
+in [-1, 1], and softmax cross-entropy needs a scale to become confident.
+
+Training (`VisNetTrainer.step`): 1.0 x cross-entropy + 20 x L1 reconstruction + 0.1 x the
+WGAN generator term of a critic on reconstructions; the critic (the attribution network
+with one output) is trained with WGAN-GP (penalty 10, drift 0.001) against the inputs.
+Adam 1e-3, betas (0, 0.99); an exponential moving average (0.999) of the autoencoder and
+the fingerprints is what evaluation uses.
+"""
+
+import copy
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..gans.losses import wgan_gp_critic_loss, wgan_generator_loss
+from ..gans.progan import update_ema
+from ..layers import EqualConv2d, channels_at, leaky_relu, log2_resolution, upsample2x
+from .network import AttributionNetwork, AttributionSettings, Encoder
+
+INITIAL_TEMPERATURE = 10.0
+
+
+@dataclasses.dataclass
+class VisNetLoss:
+    classification: float = 1.0
+    reconstruction: float = 20.0
+    adversarial: float = 0.1
+    gp_weight: float = 10.0
+    drift_weight: float = 0.001
+    ema_beta: float = 0.999
+
+
+class Decoder(nn.Module):
+    def __init__(self, settings: AttributionSettings):
+        super().__init__()
+        nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
+        self.blocks = nn.ModuleList()
+        in_channels = nf(4)
+        for level in range(3, log2_resolution(settings.resolution) + 1):
+            width = nf(2**level)
+            self.blocks.append(nn.ModuleList([EqualConv2d(in_channels, width, 3, padding_mode="reflect"),
+                                              EqualConv2d(width, width, 3, padding_mode="reflect")]))
+            in_channels = width
+        self.to_rgb = EqualConv2d(in_channels, 3, 1, gain=1.0)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = upsample2x(x)
+            for conv in block:
+                x = leaky_relu(conv(x))
+        return torch.tanh(self.to_rgb(x))
+
+
+def unit_patterns(patterns: torch.Tensor) -> torch.Tensor:
+    """Each pattern (first axis) flattened, made zero-mean and unit-norm."""
+    flat = patterns.flatten(1)
+    centred = flat - flat.mean(dim=1, keepdim=True)
+    return centred / centred.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+class VisNet(nn.Module):
+    def __init__(self, settings: AttributionSettings):
+        super().__init__()
+        if settings.variant != "full":
+            raise ValueError("visNet is built on the full attribution network")
+        self.settings = settings
+        self.encoder = Encoder(settings)
+        self.decoder = Decoder(settings)
+        size = settings.resolution
+        self.model_fingerprints = nn.Parameter(torch.randn(settings.n_classes, 3, size, size) * 0.01)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(INITIAL_TEMPERATURE)))
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder.encode(images))
+
+    def correlations(self, image_fingerprints: torch.Tensor) -> torch.Tensor:
+        """N x sources correlations of image fingerprints with the model fingerprints, in [-1, 1]."""
+        return unit_patterns(image_fingerprints) @ unit_patterns(self.model_fingerprints).T
+
+    def logits(self, image_fingerprints: torch.Tensor) -> torch.Tensor:
+        return self.correlations(image_fingerprints) * self.log_temperature.exp()
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and reconstructions."""
+        reconstructions = self.reconstruct(images)
+        return self.logits(images - reconstructions), reconstructions
+
+
+class VisNetTrainer:
+    """visNet, its critic, their optimisers and the averaged visNet used for evaluation."""
+
+    def __init__(self, settings: AttributionSettings, device, learning_rate: float = 1e-3,
+                 betas: tuple = (0.0, 0.99), loss: VisNetLoss | None = None):
+        self.loss = loss or VisNetLoss()
+        self.model = VisNet(settings).to(device)
+        self.average = copy.deepcopy(self.model).requires_grad_(False)
+        self.critic = AttributionNetwork(dataclasses.replace(settings, n_classes=1)).to(device)
+        adam = dict(lr=learning_rate, betas=betas, eps=1e-8)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), **adam)
+        self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), **adam)
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor, uniform: torch.Tensor) -> dict:
+        """One critic update, then one visNet update; `uniform` (one draw per image) places
+        the gradient penalty's interpolates."""
+        score = lambda x: self.critic(x).squeeze(1)  # noqa: E731
+        with torch.no_grad():
+            reconstructions = self.model.reconstruct(images)
+        critic_loss = wgan_gp_critic_loss(score, images, reconstructions, uniform, self.loss.gp_weight,
+                                          self.loss.drift_weight)
+        self.critic_optimiser.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimiser.step()
+
+        logits, reconstructions = self.model(images)
+        classification = F.cross_entropy(logits, labels)
+        reconstruction = (reconstructions - images).abs().mean()
+        adversarial = wgan_generator_loss(score(reconstructions))
+        total = (self.loss.classification * classification + self.loss.reconstruction * reconstruction
+                 + self.loss.adversarial * adversarial)
+        self.optimiser.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimiser.step()
+        update_ema(self.average, self.model, self.loss.ema_beta)
+        return {"loss": total.item(), "classification": classification.item(), "reconstruction": reconstruction.item(),
+                "critic": critic_loss.item(), "correct": int((logits.argmax(1) == labels).sum())}
