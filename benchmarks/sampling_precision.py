@@ -13,36 +13,29 @@ Needs a CUDA device; prints nothing else without one.
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganprint import runtime
-from ganprint.convert import to_uint8
 from ganprint.gans import ARCHITECTURES, make_generator
-from ganprint.gans.sampling import latents
+from ganprint.gans.sampling import write_samples
 
 
-def sample(generator, z, batch, device, bf16=False):
-    generator = generator.to(device)
-    group = getattr(generator, "sampling_group", 1)
-    batch = max(group, batch // group * group)
-    outputs = []
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        for start in range(0, len(z), batch):
-            outputs.append(to_uint8(generator(z[start : start + batch].to(device)).float()))
-    return np.concatenate(outputs)
+def sample(generator, count: int, batch: int, device, bf16: bool = False) -> np.ndarray:
+    """The first `count` images of seed 0, as `sample-gan` writes them."""
+    with tempfile.TemporaryDirectory() as folder, torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        path = Path(folder) / "images.npy"
+        write_samples(generator.to(device), path, 0, count, 0, batch, device)
+        return np.load(path)
 
 
 def difference(reference, other) -> dict:
     delta = np.abs(reference.astype(int) - other.astype(int))
     return {"max_levels": int(delta.max()), "mean_levels": round(float(delta.mean()), 4),
             "pixels_differing": round(float((delta > 0).mean()), 5)}
-
-
-def set_tf32(enabled: bool) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
 
 
 def main() -> None:
@@ -58,17 +51,15 @@ def main() -> None:
     for name in ARCHITECTURES:
         torch.manual_seed(0)
         generator = make_generator(name, {}).eval().requires_grad_(False)
-        z = latents(generator.latent_distribution, 0, 0, args.images, generator.latent_dim)
-        on_cpu = sample(generator, z, 64, torch.device("cpu"))
-        set_tf32(False)
-        fp32 = sample(generator, z, 64, gpu)
+        on_cpu = sample(generator, args.images, 64, torch.device("cpu"))
+        fp32 = sample(generator, args.images, 64, gpu)
         for batch in (64, 32, 256):
             print(json.dumps({"arch": name, "gpu_mode": "fp32", "batch": batch, "vs": "gpu_fp32_batch_64",
-                              **difference(fp32, sample(generator, z, batch, gpu))}), flush=True)
-        set_tf32(True)
-        tf32 = sample(generator, z, 64, gpu)
-        set_tf32(False)
-        bf16 = sample(generator, z, 64, gpu, bf16=True)
+                              **difference(fp32, sample(generator, args.images, batch, gpu))}), flush=True)
+        runtime.set_tf32(True)
+        tf32 = sample(generator, args.images, 64, gpu)
+        runtime.set_tf32(False)
+        bf16 = sample(generator, args.images, 64, gpu, bf16=True)
         for mode, images in (("fp32", fp32), ("tf32", tf32), ("bf16_autocast", bf16)):
             print(json.dumps({"arch": name, "gpu_mode": mode, "vs": "cpu_fp32", **difference(on_cpu, images)}), flush=True)
 

@@ -39,16 +39,23 @@ def timed(function, repeats: int, device) -> float:
     return (time.perf_counter() - started) / repeats
 
 
+def progan_step(trainer, level: int, device):
+    """A training step in the stable phase at the level-th resolution, and its batch size."""
+    settings = trainer.settings
+    shown = 2 * level * settings.images_per_phase
+    batch = settings.batch_sizes[settings.resolutions()[level]]
+    real = torch.rand(batch, 3, settings.resolution, settings.resolution, device=device) * 2 - 1
+    step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),  # noqa: E731
+                                lambda n: torch.rand(n, device=device))
+    return step, batch
+
+
 def progan_training(device, steps: int, size: int) -> None:
     settings = make_settings("progan", {"resolution": size})
     trainer = ProGANTrainer(settings, device)
     seconds_per_image = {}
     for level, resolution in enumerate(settings.resolutions()):
-        shown = 2 * level * settings.images_per_phase  # start of the stable phase at this resolution
-        batch = settings.batch_sizes[resolution]
-        real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-        step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, 512, device=device),  # noqa: E731
-                                    lambda n: torch.rand(n, device=device))
+        step, batch = progan_step(trainer, level, device)
         seconds = timed(step, steps, device)
         seconds_per_image[resolution] = seconds / batch
         report(stage="progan_train_step", device=device.type, resolution=resolution, batch=batch,
@@ -59,12 +66,7 @@ def progan_training(device, steps: int, size: int) -> None:
 
 def progan_determinism_cost(device, steps: int, size: int) -> None:
     settings = make_settings("progan", {"resolution": size})
-    trainer = ProGANTrainer(settings, device)
-    shown = 2 * (len(settings.resolutions()) - 1) * settings.images_per_phase
-    batch = settings.batch_sizes[size]
-    real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-    step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, 512, device=device),  # noqa: E731
-                                lambda n: torch.rand(n, device=device))
+    step, batch = progan_step(ProGANTrainer(settings, device), len(settings.resolutions()) - 1, device)
     rates = {}
     for deterministic in (True, False):
         torch.use_deterministic_algorithms(deterministic, warn_only=True)
@@ -129,7 +131,7 @@ PRECISIONS = ("fp32", "tf32", "bf16")  # bf16: autocast over TF32-off fp32
 
 def set_precision(precision: str) -> bool:
     """Set TF32 for `precision`; whether bf16 autocast applies."""
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    runtime.set_tf32(precision == "tf32")
     return precision == "bf16"
 
 

@@ -19,8 +19,7 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     """
     torch.set_num_threads(max(1, threads))
     torch.set_flush_denormal(True)
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
+    set_tf32(tf32)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -28,6 +27,12 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     if seed is not None:
         seed_everything(seed)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def set_tf32(enabled: bool) -> None:
+    """Whether CUDA matmuls and convolutions may round their inputs to TF32."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
 
 
 def seed_everything(seed: int) -> None:

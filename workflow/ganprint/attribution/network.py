@@ -77,11 +77,14 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
     return field
 
 
+def _block_layers(settings: AttributionSettings) -> list[tuple[int, int]]:
+    return [layer for _ in settings.conv_resolutions() for layer in (CONV, CONV, POOL)]
+
+
 def switch_receptive_field(settings: AttributionSettings) -> int:
     """Receptive field of one position of the map at the switch point of a post_pool network,
     computed from its conv blocks (capped at the image size)."""
-    layers = [layer for _ in settings.conv_resolutions() for layer in (CONV, CONV, POOL)]
-    return min(receptive_field(layers), settings.resolution)
+    return min(receptive_field(_block_layers(settings)), settings.resolution)
 
 
 def patch_size(settings: AttributionSettings) -> int:
@@ -90,8 +93,7 @@ def patch_size(settings: AttributionSettings) -> int:
     conv (3, 10, 24, 52, 108 at 128 px for r = 128 .. 8, the paper's series). The authors'
     post-pooling network has no such convolution before its pooling, so the paper's sizes
     are one 3x3 conv larger than what its features see; Table 5 lists both."""
-    layers = [layer for _ in settings.conv_resolutions() for layer in (CONV, CONV, POOL)] + [CONV]
-    return min(receptive_field(layers), settings.resolution)
+    return min(receptive_field(_block_layers(settings) + [CONV]), settings.resolution)
 
 
 class Encoder(nn.Module):

@@ -3,11 +3,17 @@
 import torch
 
 
-def gradient_penalty(critic, real, fake, uniform, target: float = 1.0):
-    """WGAN-GP (Gulrajani et al. 2017): (||grad critic(x_hat)|| - target)^2 on random interpolates."""
+def interpolate_gradient(critic, real, fake, uniform):
+    """The critic's gradient at random interpolates x_hat = real + u (fake - real), kept in
+    the graph so that a penalty on it trains the critic."""
     mixed = torch.lerp(real, fake, uniform.reshape(-1, 1, 1, 1)).requires_grad_(True)
     (gradient,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    norms = gradient.flatten(1).norm(dim=1)
+    return gradient
+
+
+def gradient_penalty(critic, real, fake, uniform, target: float = 1.0):
+    """WGAN-GP (Gulrajani et al. 2017): (||grad critic(x_hat)|| - target)^2 on random interpolates."""
+    norms = interpolate_gradient(critic, real, fake, uniform).flatten(1).norm(dim=1)
     return (norms - target).pow(2).mean()
 
 
@@ -45,8 +51,7 @@ def column_gradient_penalty(critic, real, fake, uniform):
     """The gradient penalty of the MMD-GAN code base, as written there: the norm of the gradient
     is taken along image rows only (axis 1 of its NHWC tensors), so every column of every
     channel is pushed to norm 1, then averaged; (WGAN-GP takes the norm over whole images.)"""
-    mixed = torch.lerp(real, fake, uniform.reshape(-1, 1, 1, 1)).requires_grad_(True)
-    (gradient,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    gradient = interpolate_gradient(critic, real, fake, uniform)
     return (safer_norm(gradient, dim=2) - 1).pow(2).mean()
 
 
@@ -72,12 +77,13 @@ def cramer_critic_loss(critic, real, fake, fake2, uniform, gp_weight: float):
     return -surrogate + gp_weight * column_gradient_penalty(penalised, real, fake, uniform)
 
 
-def mix_rq_dot_kernel(x, y, alphas, dot_weight: float = 1.0):
+def mix_rq_dot_kernel(x, y, alphas):
     """MMD GAN (Binkowski et al. 2018) kernel: a mixture of rational-quadratic kernels
-    sum_a (1 + ||x - y||^2 / (2a))^-a plus `dot_weight` times the dot-product kernel x.y."""
+    sum_a (1 + ||x - y||^2 / (2a))^-a plus the dot-product kernel x.y (the code base's
+    `mix_rq_1dot`)."""
     dot = x @ y.T
     squared = ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2 * dot).clamp_min(0)
-    return dot_weight * dot + sum((1 + squared / (2 * a)).pow(-a) for a in alphas)
+    return dot + sum((1 + squared / (2 * a)).pow(-a) for a in alphas)
 
 
 def mmd2_unbiased(k_xx, k_yy, k_xy):

@@ -125,9 +125,9 @@ class ConvCritic(nn.Module):
 
 def clip_each_(parameters, max_norm: float) -> None:
     """TensorFlow's clip_by_norm on every gradient on its own: g * max / max(||g||, max)."""
-    gradients = [p.grad for p in parameters if p.grad is not None]
-    for gradient, norm in zip(gradients, torch._foreach_norm(gradients)):
-        gradient.mul_(max_norm / torch.clamp(norm, min=max_norm))
+    for parameter in parameters:
+        if parameter.grad is not None:
+            parameter.grad.mul_(max_norm / parameter.grad.norm().clamp(min=max_norm))
 
 
 class MMDCodeBaseTrainer(AlternatingTrainer):
@@ -141,4 +141,4 @@ class MMDCodeBaseTrainer(AlternatingTrainer):
 
     def clip(self, parameters) -> None:
         if self.settings.gradient_clip > 0:
-            clip_each_(list(parameters), self.settings.gradient_clip)
+            clip_each_(parameters, self.settings.gradient_clip)

@@ -56,6 +56,7 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
             keep = slice(max(start, first), min(start + size, end))
             array[keep.start - first : keep.stop - first] = images[keep.start - start : keep.stop - start]
 
+
 def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
                seed: int, batch: int = schema_default("sampling", "batch"), threads: int = 1,
                snapshot: str | None = None) -> None:
