@@ -25,6 +25,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/components.smk"
 include: "workflow/rules/artifact_free.smk"
+include: "workflow/rules/visnet.smk"
 
 
 # Tables 7 and 8 exist only where the config has the attacked experiment (the attack rules
@@ -51,6 +52,7 @@ localrules:
     figure_attacks,
     figure_components,
     figure_training_length,
+    figure_fingerprint_map,
 
 
 rule all:

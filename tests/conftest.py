@@ -24,3 +24,23 @@ def real_path(tmp_path, smooth_images):
     path = tmp_path / "real.npy"
     np.save(path, smooth_images)
     return path
+
+
+@pytest.fixture
+def kill_on_call(monkeypatch):
+    """kill_on_call(owner, name, n): the n-th call of owner.name raises KeyboardInterrupt (a
+    kill), the calls before it run; returns a function that puts the original back."""
+
+    def patch(owner, name, n):
+        original, calls = getattr(owner, name), {"n": 0}
+
+        def dying(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt("killed")
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, dying)
+        return lambda: monkeypatch.setattr(owner, name, original)
+
+    return patch

@@ -67,7 +67,7 @@ def test_learns_source_patterns_and_evaluates(tmp_path):
     assert "accuracy_b" in table.columns
 
 
-def test_training_is_deterministic_and_resumes(tmp_path, monkeypatch):
+def test_training_is_deterministic_and_resumes(tmp_path, kill_on_call):
     paths = make_sources(tmp_path, 64)
     train(paths, tmp_path / "a.pt")
     train(paths, tmp_path / "b.pt")
@@ -76,18 +76,10 @@ def test_training_is_deterministic_and_resumes(tmp_path, monkeypatch):
 
     import ganprint.attribution.training as training
 
-    original, calls = training._train_epoch, {"n": 0}
-
-    def dying_epoch(*args):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(*args)
-
-    monkeypatch.setattr(training, "_train_epoch", dying_epoch)
+    restore = kill_on_call(training, "_train_epoch", 3)
     with pytest.raises(KeyboardInterrupt):
         train(paths, tmp_path / "c.pt")
-    monkeypatch.setattr(training, "_train_epoch", original)
+    restore()
     train(paths, tmp_path / "c.pt")
     resumed = load_checkpoint(tmp_path / "c.pt")["model"]
     assert all(torch.equal(first[k], resumed[k]) for k in first)

@@ -25,3 +25,28 @@ def test_sample_grid_writes_a_png_and_names_bad_input(tmp_path):
     with pytest.raises(GanprintError, match="labels"):
         sample_grid([str(tmp_path / "a.npy")], ["real", "gan"], str(tmp_path / "bad.png"))
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_the_fingerprint_map_separates_separable_features(tmp_path):
+    """Features of three well-separated clusters keep their clusters in the t-SNE map; pixels
+    carry nothing (noise), and the figure shows both maps."""
+    from ganprint.maps import chosen_rows, embed, fingerprint_map
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    features = rng.normal(size=(120, 8)) + 6 * np.eye(8)[labels]
+    points = embed(features, seed=0)
+    centres = np.stack([points[labels == label].mean(0) for label in range(3)])
+    nearest = np.linalg.norm(points[:, None] - centres[None], axis=2).argmin(1)
+    assert (nearest == labels).mean() > 0.95
+    paths = []
+    for label in range(3):
+        np.save(tmp_path / f"{label}.npy", rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8))
+        paths.append(str(tmp_path / f"{label}.npy"))
+    np.savez(tmp_path / "features.npz", features=features.astype(np.float32), labels=labels)
+    fingerprint_map(str(tmp_path / "features.npz"), paths, ["a", "b", "c"], str(tmp_path / "map.png"), per_source=30)
+    assert Image.open(tmp_path / "map.png").format == "PNG"
+    assert np.bincount(labels[chosen_rows(labels, 30, 0)]).tolist() == [30, 30, 30]
+    with pytest.raises(GanprintError, match="does not hold the features"):
+        fingerprint_map(str(tmp_path / "features.npz"), paths[:2], ["a", "b"], str(tmp_path / "bad.png"))
+    assert not (tmp_path / "bad.png").exists()

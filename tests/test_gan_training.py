@@ -45,24 +45,15 @@ def test_same_seed_is_bit_identical_and_seeds_differ(arch, tmp_path, real_path):
 
 
 @pytest.mark.parametrize("arch", sorted(TINY))
-def test_resume_after_a_kill_gives_the_uninterrupted_weights(arch, tmp_path, real_path, monkeypatch):
+def test_resume_after_a_kill_gives_the_uninterrupted_weights(arch, tmp_path, real_path, kill_on_call):
     train_gan(arch, TINY[arch], real_path, tmp_path / "whole.pt", seed=5, threads=1)
 
-    trainer_class = ARCHITECTURES[arch][1]
-    original_step, calls = trainer_class.step, {"n": 0}
-
-    def dying_step(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            raise KeyboardInterrupt("killed")
-        return original_step(self, *args)
-
-    monkeypatch.setattr(trainer_class, "step", dying_step)
+    restore = kill_on_call(ARCHITECTURES[arch][1], "step", 20)
     with pytest.raises(KeyboardInterrupt):
         train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
     assert not (tmp_path / "resumed.pt").exists()
     assert (tmp_path / "resumed.resume.pt").exists()
-    monkeypatch.setattr(trainer_class, "step", original_step)
+    restore()
     train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
     assert same(weights(tmp_path / "whole.pt"), weights(tmp_path / "resumed.pt"))
     assert not (tmp_path / "resumed.resume.pt").exists()

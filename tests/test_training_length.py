@@ -29,22 +29,14 @@ def test_snapshots_are_the_generator_at_that_point_of_the_run(tmp_path, real_pat
     assert not all(torch.equal(snapshot["generator"][k], final[k]) for k in final)
 
 
-def test_snapshots_survive_a_resume(tmp_path, real_path, monkeypatch):
+def test_snapshots_survive_a_resume(tmp_path, real_path, kill_on_call):
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "whole.pt", seed=4, threads=1, snapshots=[0.75])
-    trainer_class = ARCHITECTURES["progan"][1]
-    original_step, calls = trainer_class.step, {"n": 0}
-
-    def dying_step(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 25:  # after the snapshot (336 images = step 21 at 16 per step)
-            raise KeyboardInterrupt("killed")
-        return original_step(self, *args)
-
-    monkeypatch.setattr(trainer_class, "step", dying_step)
+    # killed after the snapshot (336 images = step 21 at 16 per step)
+    restore = kill_on_call(ARCHITECTURES["progan"][1], "step", 25)
     with pytest.raises(KeyboardInterrupt):
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / "resumed.pt", seed=4, threads=1,
                   checkpoint_every=32, snapshots=[0.75])
-    monkeypatch.setattr(trainer_class, "step", original_step)
+    restore()
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "resumed.pt", seed=4, threads=1,
               checkpoint_every=32, snapshots=[0.75])
     whole, resumed = (load_checkpoint(tmp_path / f"{n}.pt")["snapshots"]["0.75"]["generator"] for n in ("whole", "resumed"))

@@ -1,10 +1,14 @@
 """visNet: shapes, its correlation logits, and a toy task with planted fingerprints."""
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from ganprint.attribution.network import AttributionSettings
+from ganprint.attribution.optimiser import OptimiserSettings
 from ganprint.attribution.visnet import VisNet, VisNetLoss, VisNetTrainer, unit_patterns
 
 
@@ -56,13 +60,15 @@ def test_a_toy_task_with_planted_fingerprints():
     rng = np.random.default_rng(0)
     patterns = rng.normal(scale=0.1, size=(3, 3, 16, 16))
     settings = AttributionSettings(resolution=16, n_classes=3, fmap_base=32, fmap_max=16)
-    trainer = VisNetTrainer(settings, "cpu", loss=VisNetLoss(ema_beta=0.99))
+    optimiser = OptimiserSettings(learning_rate=1e-3, betas=(0.0, 0.99), epochs=4, lr_schedule="constant")
+    trainer = VisNetTrainer(settings, "cpu", optimiser, 4 * 30, VisNetLoss(ema_beta=0.99))
     images, labels = planted_images(patterns, 960, rng)
+    stream = torch.Generator().manual_seed(0)
     for epoch in range(4):
         order = torch.randperm(len(images))
         for start in range(0, len(order), 32):
             batch = order[start : start + 32]
-            trainer.step(images[batch], labels[batch], torch.rand(len(batch)))
+            trainer.step(images[batch], labels[batch], stream)
     test_images, test_labels = planted_images(patterns, 300, rng)
     with torch.no_grad():
         logits, _ = trainer.average(test_images)
@@ -74,3 +80,81 @@ def test_a_toy_task_with_planted_fingerprints():
     assert np.all(match.argmax(1) == np.arange(3))
     off_diagonal = match[~np.eye(3, dtype=bool)]
     assert match.diagonal().min() > 0.4 and off_diagonal.max() < 0
+
+
+def train_visnet(paths, output, epochs=3):
+    from ganprint.attribution.training import train_attribution
+
+    optimiser = OptimiserSettings(learning_rate=1e-3, betas=(0.0, 0.99), batch_size=32, epochs=epochs)
+    train_attribution(paths["train"], ["a", "b", "c"], output, optimiser, fmap_base=64, fmap_max=32, seed=0,
+                      network="visnet", loss=VisNetLoss(ema_beta=0.9))
+
+
+def test_the_training_loop_trains_and_evaluates_visnet(tmp_path):
+    from test_attribution import make_sources
+
+    from ganprint.attribution.evaluation import evaluate_attribution
+    from ganprint.storage import load_checkpoint
+
+    paths = make_sources(tmp_path, 200)
+    train_visnet(paths, tmp_path / "visnet.pt")
+    checkpoint = load_checkpoint(tmp_path / "visnet.pt")
+    assert checkpoint["architecture"] == "visnet" and checkpoint["loss"]["ema_beta"] == 0.9
+    metrics = evaluate_attribution(tmp_path / "visnet.pt", paths["test"], tmp_path / "m.json", tmp_path / "f.npz",
+                                   tmp_path / "c.csv", {"method": "ours_visnet"})
+    assert metrics["accuracy"] > 90 and metrics["network"]["architecture"] == "visnet"
+    # the image fingerprints (8 x 8 x 3) projected on as many directions as the classifier's fingerprint
+    assert np.load(tmp_path / "f.npz")["features"].shape == (300, 32) and metrics["fd_ratio"] > 1
+
+
+def test_visnet_training_resumes_to_the_same_weights(tmp_path, kill_on_call):
+    from test_attribution import make_sources
+
+    import ganprint.attribution.training as training
+    from ganprint.storage import load_checkpoint
+
+    paths = make_sources(tmp_path, 48)
+    train_visnet(paths, tmp_path / "a.pt")
+    restore = kill_on_call(training, "_train_epoch", 2)
+    with pytest.raises(KeyboardInterrupt):
+        train_visnet(paths, tmp_path / "b.pt")
+    restore()
+    train_visnet(paths, tmp_path / "b.pt")
+    first, resumed = load_checkpoint(tmp_path / "a.pt")["model"], load_checkpoint(tmp_path / "b.pt")["model"]
+    assert all(torch.equal(first[k], resumed[k]) for k in first)
+
+
+def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
+    from PIL import Image
+    from test_attribution import make_sources, train
+
+    from ganprint import GanprintError
+    from ganprint.attribution.visualisation import fingerprint_figure, visualise_files
+
+    paths = make_sources(tmp_path, 200)
+    train_visnet(paths, tmp_path / "visnet.pt")
+    matrix = fingerprint_figure(tmp_path / "visnet.pt", paths["test"], tmp_path / "f7.png", tmp_path / "corr.csv")
+    print(matrix.round(3))
+    assert (tmp_path / "f7.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.all(matrix.to_numpy().argmax(1) == np.arange(3))  # each source responds most to its own fingerprint
+    assert pd.read_csv(tmp_path / "corr.csv").shape == (3, 4)
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for source, path in enumerate(paths["test"]):
+        for index, image in enumerate(np.load(path)[:4]):
+            Image.fromarray(image).save(folder / f"{'abc'[source]}_{index}.png")
+    table = visualise_files(tmp_path / "visnet.pt", [str(folder)], tmp_path / "v.png", tmp_path / "v.csv", shown=3)
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG" and len(table) == 12
+    assert (table.source == [Path(name).name[0] for name in table.image]).mean() > 0.9
+    assert list(pd.read_csv(tmp_path / "v.csv").columns) == ["image", "source", "correlation_a", "correlation_b",
+                                                            "correlation_c"]
+    train(paths, tmp_path / "classifier.pt")
+    with pytest.raises(GanprintError, match="not a visNet"):
+        visualise_files(tmp_path / "classifier.pt", [str(folder)], tmp_path / "w.png")
+    with pytest.raises(GanprintError, match="cannot start a visnet"):
+        from ganprint.attribution.training import train_attribution
+
+        train_attribution(paths["train"], ["a", "b", "c"], tmp_path / "x.pt", OptimiserSettings(epochs=1),
+                          fmap_base=128, fmap_max=32, network="visnet", initial=str(tmp_path / "classifier.pt"))
+    assert not (tmp_path / "w.png").exists() and not (tmp_path / "x.pt").exists()

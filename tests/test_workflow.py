@@ -35,6 +35,7 @@ TINY = {
     "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
     "training_length": {"fractions": [0.85]},
     "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
+    "visnet": {"epochs": 2, "ema_beta": 0.9},
     "experiments": {
         "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
         "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
@@ -78,8 +79,8 @@ def test_workflow_reaches_table3(finished_run):
     table = pd.read_csv(finished_run / "results/table3.csv")
     assert list(table.columns[:7]) == ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes",
                                       "n_test_per_class"]
-    assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours"]
-    row = table.iloc[-1]
+    assert table.method.tolist() == ["knn", "eigenface", "prnu", "inception", "dct", "ours", "ours_visnet"]
+    row = table.iloc[-2]
     assert (row.dataset, row.method, row.n_classes, row.n_test_per_class) == ("tiny", "ours", 3, 64)
     assert 0 <= row.accuracy <= 100 and row.fd_ratio > 0
     assert {"accuracy_real", "accuracy_progan_all_s1", "accuracy_progan_all_s2"} <= set(table.columns)
@@ -91,6 +92,17 @@ def test_workflow_reaches_table3(finished_run):
     assert baselines.hyperparameters["knn"].startswith("k=")
     assert not list((finished_run / "results").rglob("*.tmp*"))
     assert not list((finished_run / "results").rglob("*.resume.pt"))
+
+
+def test_workflow_reaches_visnet_figure_7_and_the_fingerprint_map(finished_run):
+    visnet = pd.read_csv(finished_run / "results/table3.csv").set_index("method").loc["ours_visnet"]
+    assert visnet.n_test_per_class == 64 and visnet.fd_ratio > 0
+    assert json.loads((finished_run / "results/attribution/tiny/table3/visnet/metrics.json").read_text())[
+        "network"]["architecture"] == "visnet"
+    correlations = pd.read_csv(finished_run / "results/attribution/tiny/table3/visnet/correlations.csv")
+    assert correlations.shape == (3, 4) and correlations.iloc[:, 1:].abs().to_numpy().max() <= 1
+    for name in ("fingerprints_tiny", "fingerprint_map_tiny"):
+        assert (finished_run / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_workflow_reaches_the_training_length_table_and_figure(finished_run):
@@ -169,7 +181,7 @@ def test_the_report_shows_every_table_and_figure(finished_run):
     report = (finished_run / "results/report.html").read_text()
     tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length"]
     figures = ["samples_tiny", "selection_tiny", "attacks_tiny", "components_bands", "components_patches",
-               "training_length_tiny"]
+               "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny"]
     for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
         assert name in report, name
     assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report
@@ -256,7 +268,9 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     assert planned_jobs(result)["train_defense"] == 6
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
-    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5
+    # and visNet on Table 3
+    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1
+    assert {"figure_fingerprints", "figure_fingerprint_map"} <= rules
 
 
 def planned_settings(result, stage: str) -> dict[str, dict]:
@@ -280,6 +294,13 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
     for arch, own in (("cramergan", {"critic_output_dim": 256, "gp_weight": 10.0}),
                       ("mmdgan", {"critic_output_dim": 16, "gp_weight": 1.0, "l2_weight": 1.0, "rq_alphas": [0.1, 1.0, 10.0]})):
         assert {key: gans[arch][key] for key in {**code_base, **own}} == {**code_base, **own}, arch
+    # visNet (PAPER.md): Adam 1e-3 (0, 0.99), batch 32, loss weights 1 / 20 / 0.1, GP 10, drift 0.001, EMA 0.999
+    [(attribution, visnet)] = re.findall(r"--settings '(\{[^']*\})' --visnet '(\{[^']*\})' --network visnet", result.stdout)
+    attribution, visnet = json.loads(attribution), json.loads(visnet)
+    assert attribution["batch_size"] == 32 and "learning_rate" not in attribution
+    assert visnet == {"learning_rate": 0.001, "betas": [0.0, 0.99], "epochs": 10, "lr_schedule": "constant",
+                      "classification": 1.0, "reconstruction": 20.0, "adversarial": 0.1, "gp_weight": 10.0,
+                      "drift_weight": 0.001, "ema_beta": 0.999}
 
 
 # Twelve GANs (four seeds and a twin, three other architectures, four subsets); the default

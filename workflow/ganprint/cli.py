@@ -59,10 +59,13 @@ HELP = {
     "label": "KEY=VALUE pairs copied into the metrics",
     "threads": "CPU threads",
     "snapshot": "fractions of the run at which to keep the generator (train-gan), or the one to sample",
-    "network": "full, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>",
+    "network": "full, visnet, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>",
+    "visnet": "JSON object of the `visnet` block (with --network visnet): its optimiser keys replace the attribution block's",
     "initial": "start from this attribution model's weights",
     "metrics": "metrics files (JSON)",
     "output": "the file written",
+    "per_source": "images of each source shown",
+    "shown": "images shown in the figure",
 }
 
 
@@ -115,13 +118,21 @@ def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positiv
 
 
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
-                      initial: str | None = None, network: str = "full", threads: positive = 1, output: str):
-    """train the attribution network over sources (settings: the `attribution` block)"""
-    from .attribution.training import OptimiserSettings, train_attribution as run
+                      visnet: Settings = Settings(), initial: str | None = None, network: str = "full",
+                      threads: positive = 1, output: str):
+    """train the attribution network or visNet over sources (settings: the `attribution` block)"""
+    from .attribution.training import OptimiserSettings, VisNetLoss, train_attribution as run
+    from .names import VISNET
 
     block = complete_block(dict(settings), "attribution")
+    loss = None
+    if network == VISNET:
+        visnet_block = complete_block(dict(visnet), "visnet")
+        block.update({key: visnet_block[key] for key in block.keys() & visnet_block.keys()})
+        loss = settings_of(VisNetLoss, visnet_block, "visnet")
     optimiser = settings_of(OptimiserSettings, block, "attribution")
-    run(train, sources, output, optimiser, block["fmap_base"], block["fmap_max"], block["seed"], threads, initial, network)
+    run(train, sources, output, optimiser, block["fmap_base"], block["fmap_max"], block["seed"], threads, initial,
+        network, loss)
 
 
 def evaluate(*, model: str, test: list[str], label: list[key_value] = (),
@@ -245,9 +256,37 @@ def figure_samples(*, images: list[str], labels: list[str], per_source: positive
     sample_grid(images, labels, output, per_source, title)
 
 
+def figure_fingerprints(*, model: str, test: list[str], per_source: positive = 2,
+                        batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
+                        title: str = "", correlations: str, output: str):
+    """Figure 7: a visNet's model and image fingerprints and their responses (correlations: the mean-correlation CSV)"""
+    from .attribution.visualisation import fingerprint_figure
+
+    print(fingerprint_figure(model, test, output, correlations, per_source, batch, threads, title).round(3).to_string())
+
+
+def figure_map(*, features: str, test: list[str], sources: list[str], per_source: positive = 500,
+               seed: non_negative = 0, threads: positive = 1, title: str = "", output: str):
+    """Figure 1: t-SNE maps of test images by learned fingerprint features (an evaluation's features.npz) and by pixels"""
+    from .maps import fingerprint_map
+
+    fingerprint_map(features, test, sources, output, per_source, seed, threads, title)
+
+
+def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: positive = 8,
+              batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
+              table: str | None = None, output: str):
+    """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown, a correlation table of all"""
+    from .attribution.visualisation import visualise_files
+
+    result = visualise_files(model, images, output, table, crop, shown, batch, threads)
+    if not table:
+        print(result.to_csv(index=False), end="")
+
+
 STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, attribute,
           table, select_artifact_free, figure_selection, attack, attack_table, component_table, figure_components,
-          length_table, figure_length, table_page, figure_samples]
+          length_table, figure_length, table_page, figure_samples, figure_fingerprints, figure_map, visualise]
 
 
 def argument(parameter: inspect.Parameter) -> tuple[list[str], dict]:

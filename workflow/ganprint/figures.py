@@ -125,3 +125,89 @@ def training_length_curves(table_path: str, dataset: str, output: str, title: st
     if title:
         axis.set_title(title, fontsize=10)
     save_figure(figure, output)
+
+
+def _signed_display(pattern: np.ndarray) -> tuple[np.ndarray, float]:
+    """A signed pattern mapped to [0, 1] around grey by its largest magnitude m (returned)."""
+    largest = float(np.abs(pattern).max()) or 1.0
+    return np.clip(0.5 + 0.5 * pattern / largest, 0, 1), largest
+
+
+def _bare(axis) -> None:
+    axis.set_xticks([])
+    axis.set_yticks([])
+    for spine in axis.spines.values():
+        spine.set_visible(False)
+
+
+def fingerprint_grid(model_fingerprints: np.ndarray, sources: list[str], rows: list[dict], output: str,
+                     matrix: np.ndarray | None = None, title: str = "") -> None:
+    """Figure 7: the model fingerprint of each source across the top; below, per image: the
+    image, its reconstruction, its image fingerprint and its response to each model
+    fingerprint (under the model fingerprint it answers); beside them, the matrix of mean
+    correlations. Signed panels are scaled to their own largest magnitude m, stated under
+    each: image fingerprints in grey levels, model fingerprints (unit norm) as m."""
+    n_sources = len(sources)
+    columns = 3 + n_sources
+    matrix_width = 0.55 * n_sources + 1.6 if matrix is not None else 0
+    figure = plt.figure(figsize=(1.0 * columns + 0.9 + matrix_width, 1.05 * (1 + len(rows)) + 0.4), layout="constrained")
+    grid_figure, matrix_figure = (figure.subfigures(1, 2, width_ratios=[columns + 0.9, matrix_width])
+                                  if matrix is not None else (figure, None))
+    axes = grid_figure.subplots(1 + len(rows), columns, squeeze=False)
+    for axis in axes.flat:
+        _bare(axis)
+    axes[0, 0].text(0.5, 0.5, "model\nfingerprints", ha="center", va="center", fontsize=8)
+    for index, source in enumerate(sources):
+        shown, largest = _signed_display(model_fingerprints[index])
+        axes[0, 3 + index].imshow(shown, interpolation="nearest")
+        axes[0, 3 + index].set_title(source, fontsize=7)
+        axes[0, 3 + index].set_xlabel(f"m={largest:.3f}", fontsize=6)
+    for row, axes_row in zip(rows, axes[1:]):
+        axes_row[0].imshow(np.clip((row["image"] + 1) / 2, 0, 1), interpolation="nearest")
+        axes_row[0].set_ylabel(row["label"], rotation=0, ha="right", va="center", fontsize=7)
+        axes_row[1].imshow(np.clip((row["reconstruction"] + 1) / 2, 0, 1), interpolation="nearest")
+        shown, largest = _signed_display(row["fingerprint"])
+        axes_row[2].imshow(shown, interpolation="nearest")
+        axes_row[2].set_xlabel(f"m={127.5 * largest:.0f} levels", fontsize=6)
+        for index, response in enumerate(row["responses"]):
+            limit = float(np.abs(response).max()) or 1.0
+            axes_row[3 + index].imshow(response, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+            axes_row[3 + index].set_xlabel(f"r={row['correlations'][index]:+.2f}", fontsize=6)
+    for column, name in enumerate(("image", "reconstruction", "image fingerprint")):
+        axes[1, column].set_title(name, fontsize=7)
+    if matrix is not None:
+        _correlation_matrix(matrix_figure.subplots(), matrix, sources)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    with atomic_path(output) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+
+
+def _correlation_matrix(axis, matrix: np.ndarray, sources: list[str]) -> None:
+    limit = float(np.abs(matrix).max()) or 1.0
+    axis.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (row, column), value in np.ndenumerate(matrix):
+        axis.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                  color="white" if abs(value) > 0.6 * limit else "black",
+                  fontweight="bold" if value == matrix[row].max() else "normal")
+    axis.set_xticks(range(len(sources)), sources, rotation=45, ha="right", fontsize=7)
+    axis.set_yticks(range(len(sources)), sources, fontsize=7)
+    axis.set_xlabel("model fingerprint", fontsize=8)
+    axis.set_ylabel("source of the test images", fontsize=8)
+    axis.set_title("mean correlation", fontsize=9)
+
+
+def scatter_maps(maps: dict, labels: np.ndarray, sources: list[str], output: str, title: str = "") -> None:
+    """2-D point maps side by side (name -> N x 2), one colour per source."""
+    figure, axes = plt.subplots(1, len(maps), figsize=(4.6 * len(maps) + 1.2, 4.4), squeeze=False)
+    for axis, (name, points) in zip(axes[0], maps.items()):
+        for label, source in enumerate(sources):
+            where = labels == label
+            axis.scatter(points[where, 0], points[where, 1], s=4, alpha=0.7, label=source)
+        axis.set_title(name, fontsize=9)
+        _bare(axis)
+    axes[0, -1].legend(fontsize=7, markerscale=3, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if title:
+        figure.suptitle(title, fontsize=10)
+    save_figure(figure, output)

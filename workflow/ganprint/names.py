@@ -27,17 +27,24 @@ ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
 VARIANTS = ("full", "low_band", "high_band", "post_pool")
 NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
 VARIANT_NETWORK = rf"({'|'.join(NETWORK_PREFIXES)})(\d+)"  # e.g. high16: the prefix, then r
-NETWORK_PATTERN = rf"full|{VARIANT_NETWORK}"
+# visNet (the fingerprint visualisation network) is built on the full network's encoder.
+VISNET = "visnet"
+NETWORK_PATTERN = rf"full|{VISNET}|{VARIANT_NETWORK}"
 
 
 def parse_network(name: str) -> tuple[str, int | None]:
-    """'full', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
-    if name == "full":
+    """'full' or 'visnet', or 'low<r>', 'high<r>', 'patch<r>' -> (variant, switch resolution)."""
+    if name in ("full", VISNET):
         return "full", None
     match = re.fullmatch(VARIANT_NETWORK, name)
     if not match:
-        raise GanprintError(f"network '{name}' is not 'full', 'low<r>', 'high<r>' or 'patch<r>'")
+        raise GanprintError(f"network '{name}' is not 'full', '{VISNET}', 'low<r>', 'high<r>' or 'patch<r>'")
     return NETWORK_PREFIXES[match[1]], int(match[2])
+
+
+def network_method(name: str) -> str:
+    """The method name of a network in tables: ours, or ours_visnet."""
+    return f"ours_{VISNET}" if name == VISNET else "ours"
 
 
 def highest_switch(variant: str, resolution: int) -> int:

@@ -58,6 +58,7 @@ use rule train_attribution as train_defense with:
         network="full",
         initial=lambda wc, input: optional_flag("--initial", input.initial),
         settings=training_settings(**config["attacks"]["defense"]),
+        visnet="",
     log:
         "results/logs/train_defense/{dataset}/{attack}.log",
     benchmark:

@@ -1,6 +1,7 @@
 # The attribution network: training on an experiment's sources, then evaluation. {network}
-# is "full" or a component-analysis variant (low<r>, high<r>, patch<r>). The defense
-# (attacks.smk) and the artifact-free evaluation reuse these two rules.
+# is "full", "visnet" (the fingerprint visualisation network, visnet.smk) or a
+# component-analysis variant (low<r>, high<r>, patch<r>). The defense (attacks.smk) and the
+# artifact-free evaluation reuse these two rules.
 
 
 rule train_attribution:
@@ -12,7 +13,8 @@ rule train_attribution:
         sources=lambda wc: experiment_sources(wc.experiment),
         network=lambda wc: wc.network,
         initial="",
-        settings=training_settings(),
+        settings=network_training_settings,
+        visnet=visnet_flag,
     threads: 1
     resources:
         gpu=1,
@@ -26,7 +28,7 @@ rule train_attribution:
         "results/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
         "ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
-        " --settings {params.settings:q} --network {params.network} --threads {threads} --output {output:q} 2> {log:q}"
+        " --settings {params.settings:q} {params.visnet} --network {params.network} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:
@@ -38,7 +40,7 @@ rule evaluate_attribution:
         features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
         confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
     params:
-        labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", "method=ours"],
+        labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", f"method={network_method(wc.network)}"],
         batch=config["attribution"]["eval_batch"],
         seed=config["attribution"]["seed"],
     threads: 1

@@ -9,9 +9,11 @@ from ganprint.names import (
     BASELINE_SHARED_SETTINGS,
     METHODS,
     NETWORK_PATTERN,
+    VISNET,
     WITHOUT_TRAINING,
     canonical_network,
     highest_switch,
+    network_method,
 )
 from ganprint.sources import (
     INSTANCE_NAME,
@@ -102,19 +104,28 @@ def first_dataset():
 
 
 def method_metrics(dataset, experiment, method):
-    if method == "ours":
-        return f"results/attribution/{dataset}/{experiment}/full/metrics.json"
+    networks = {network_method(network): network for network in ("full", VISNET)}
+    if method in networks:
+        return f"results/attribution/{dataset}/{experiment}/{networks[method]}/metrics.json"
     return f"results/baselines/{dataset}/{experiment}/{method}.json"
 
 
+VISNET_EXPERIMENT = config["visnet"]["experiment"]
+
+
+def experiment_methods(experiment):
+    """The configured baselines, then ours (and ours_visnet on visNet's experiment)."""
+    visnet = [network_method(VISNET)] if experiment == VISNET_EXPERIMENT else []
+    return [*config["baselines"]["methods"], "ours", *visnet]
+
+
 def experiment_metrics(experiments, datasets=None):
-    """Metrics files of every method on the experiments: the configured baselines, then ours."""
-    methods = [*config["baselines"]["methods"], "ours"]
+    """Metrics files of every method on the experiments."""
     return [
         method_metrics(dataset, experiment, method)
         for experiment in experiments
         for dataset in (datasets or config["datasets"])
-        for method in methods
+        for method in experiment_methods(experiment)
     ]
 
 
@@ -135,6 +146,22 @@ def training_settings(**replaced):
     """The `attribution` block as train-attribution takes it: without eval_batch, which only
     evaluation reads (and which does not change results)."""
     return block_settings("attribution", leave_out=["eval_batch"], **replaced)
+
+
+def network_training_settings(wildcards):
+    """train-attribution's --settings: the attribution block, for visNet without the keys that
+    its own block replaces (which must not make it rerun)."""
+    if wildcards.network != VISNET:
+        return training_settings()
+    replaced = config["visnet"].keys() & config["attribution"].keys()
+    return block_settings("attribution", leave_out=["eval_batch", *sorted(replaced)])
+
+
+def visnet_flag(wildcards):
+    """train-attribution's --visnet settings (the `visnet` block) where the network is visNet."""
+    if wildcards.network != VISNET:
+        return ""
+    return optional_flag("--visnet", block_settings("visnet", leave_out=["experiment"]))
 
 
 def optional_flag(flag, value):
@@ -321,6 +348,10 @@ def configured_outputs():
     if config["components"]["experiment"] in config["experiments"]:
         tables += ["results/table4.csv", "results/table5.csv"]
         figures += ["results/figures/components_bands.png", "results/figures/components_patches.png"]
+    if VISNET_EXPERIMENT in config["experiments"]:
+        figures += [f"results/figures/fingerprints_{dataset}.png" for dataset in config["datasets"]]
+    if "table1" in config["experiments"]:
+        figures += [f"results/figures/fingerprint_map_{dataset}.png" for dataset in config["datasets"]]
     if training_length_experiments():
         tables.append("results/training_length.csv")
         figures += [f"results/figures/training_length_{dataset}.png" for dataset in config["datasets"]]

@@ -13,31 +13,33 @@ from ..settings import schema_default
 from ..storage import atomic_path, load_checkpoint, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
+from .visnet import VisNet
 
 log = logging.getLogger(__name__)
 
 
-def load_model(path: str, device) -> AttributionNetwork:
+def load_model(path: str, device) -> AttributionNetwork | VisNet:
+    """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation."""
     checkpoint = load_checkpoint(path)
-    model = AttributionNetwork(AttributionSettings(**checkpoint["settings"]))
+    settings = AttributionSettings(**checkpoint["settings"])
+    model = VisNet(settings) if checkpoint.get("architecture") == VisNet.architecture else AttributionNetwork(settings)
     model.load_state_dict(checkpoint["model"])
     model.sources = list(checkpoint["sources"])
     return model.to(device).eval().requires_grad_(False)
 
 
-def network_description(settings: AttributionSettings) -> dict:
-    return {"variant": settings.variant, "switch_resolution": settings.switch_resolution,
-            "resolution": settings.resolution}
+def network_description(model: AttributionNetwork | VisNet) -> dict:
+    settings = model.settings
+    return {"architecture": model.architecture, "variant": settings.variant,
+            "switch_resolution": settings.switch_resolution, "resolution": settings.resolution}
 
 
 @torch.no_grad()
-def predict(model: AttributionNetwork, images: np.ndarray, batch: int, device) -> tuple[np.ndarray, np.ndarray]:
+def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, device) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities and fingerprint features of uint8 images, in batches."""
     probabilities, features = [], []
     for start in range(0, len(images), batch):
-        inputs = to_unit_range(images[start : start + batch], device)
-        feature = model.features(inputs)
-        logits = model.classifier(feature)
+        logits, feature = model.predict(to_unit_range(images[start : start + batch], device))
         probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
         features.append(feature.cpu().numpy())
     return np.concatenate(probabilities), np.concatenate(features)
@@ -65,7 +67,7 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
         **labels,
         **classification_metrics(data.labels, probabilities.argmax(1), model.sources),
         **fd_ratio_entries(features, data.labels, seed),
-        "network": network_description(model.settings),
+        "network": network_description(model),
     }
     with atomic_path(features_output) as temporary:
         with open(temporary, "wb") as handle:

@@ -28,6 +28,13 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
+def decoded_images(paths: list[str], size: int, crop: str) -> tuple[list[Path], np.ndarray]:
+    """The image files of `paths` (files or folders), decoded and cropped to size x size."""
+    crop_image = crop_function(crop)
+    files = image_files(paths)
+    return files, np.stack([crop_image(decode_image(str(f), str(f)).pixels, size, str(f)) for f in files])
+
+
 def attribute(model_path: str, paths: list[str], threshold: float = 0.5, crop: str = "centre",
               batch: int = schema_default("attribution", "eval_batch"), threads: int = 1) -> pd.DataFrame:
     """One row per image: predicted source ("unknown" when the top probability is below
@@ -36,10 +43,7 @@ def attribute(model_path: str, paths: list[str], threshold: float = 0.5, crop: s
         raise GanprintError(f"threshold must be in [0, 1], got {threshold}")
     device = runtime.configure(threads)
     model = load_model(model_path, device)
-    crop_image = crop_function(crop)
-    files = image_files(paths)
-    size = model.settings.resolution
-    images = np.stack([crop_image(decode_image(str(f), str(f)).pixels, size, str(f)) for f in files])
+    files, images = decoded_images(paths, model.settings.resolution, crop)
     probabilities, _ = predict(model, images, batch, device)
     best = probabilities.argmax(1)
     confident = probabilities.max(1) >= threshold

@@ -137,6 +137,8 @@ class Encoder(nn.Module):
 
 
 class AttributionNetwork(Encoder):
+    architecture = "classifier"
+
     def __init__(self, settings: AttributionSettings):
         super().__init__(settings)
         nf4 = channels_at(4, settings.fmap_base, settings.fmap_max)
@@ -149,3 +151,8 @@ class AttributionNetwork(Encoder):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(images))
+
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and image fingerprints (the features tables and maps are made of)."""
+        features = self.features(images)
+        return self.classifier(features), features

@@ -1,4 +1,5 @@
-"""Training the attribution network: cross-entropy over sources, random horizontal flips.
+"""Training the attribution network (cross-entropy over sources) or visNet, with random
+horizontal flips, through one loop.
 
 One JSON line of metrics per epoch; the state is saved after every epoch and a restarted
 job continues from the last one with the same result as an uninterrupted run.
@@ -16,44 +17,70 @@ import torch.nn.functional as F
 
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
-from ..names import parse_network
-from ..settings import defaults_from_schema, schema_default
+from ..names import VISNET, parse_network
+from ..settings import schema_default
 from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
 from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
+from .optimiser import OptimiserSettings, scheduled_adam
+from .visnet import VisNetLoss, VisNetTrainer
 
 log = logging.getLogger(__name__)
 
-LR_SCHEDULES = ("constant", "linear")
+__all__ = ["OptimiserSettings", "train_attribution"]
 
 
-@dataclasses.dataclass
-@defaults_from_schema("attribution")
-class OptimiserSettings:
-    learning_rate: float
-    betas: tuple
-    batch_size: int
-    epochs: int
-    lr_schedule: str
-    flip: bool
-
-    def __post_init__(self):
-        self.betas = tuple(self.betas)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise GanprintError(f"lr_schedule must be one of {LR_SCHEDULES}, got '{self.lr_schedule}'")
-        if self.epochs <= 0 or self.batch_size <= 0 or self.learning_rate <= 0:
-            raise GanprintError("epochs, batch_size and learning_rate must be positive")
-
-
-def build_model(data: LabelledImages, fmap_base: int, fmap_max: int, device, network: str = "full") -> AttributionNetwork:
+def network_settings(data: LabelledImages, fmap_base: int, fmap_max: int, network: str) -> AttributionSettings:
     variant, switch_resolution = parse_network(network)
     try:
-        settings = AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays), fmap_base=fmap_base,
-                                       fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution)
+        return AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays), fmap_base=fmap_base,
+                                   fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution)
     except ValueError as error:
         raise GanprintError(f"network '{network}' at {data.resolution}px: {error}") from error
-    return AttributionNetwork(settings).to(device)
+
+
+class ClassifierLearner:
+    """The attribution network and its Adam: one cross-entropy step per batch."""
+
+    architecture = "classifier"
+
+    def __init__(self, settings: AttributionSettings, device, optimiser: OptimiserSettings, total_steps: int):
+        self.model = AttributionNetwork(settings).to(device)
+        self.adam, self.scheduler = scheduled_adam(self.model.parameters(), optimiser, total_steps)
+
+    def step(self, inputs: torch.Tensor, targets: torch.Tensor, stream: torch.Generator):
+        """Loss and logits of the batch, after one update."""
+        logits = self.model(inputs)
+        loss = F.cross_entropy(logits, targets)
+        self.adam.zero_grad(set_to_none=True)
+        loss.backward()
+        self.adam.step()
+        self.scheduler.step()
+        return loss.detach(), logits.detach()
+
+    @property
+    def learning_rate(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def trained_model(self) -> AttributionNetwork:
+        return self.model
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimiser": self.adam.state_dict(),
+                "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.adam.load_state_dict(state["optimiser"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+
+def build_learner(network: str, settings: AttributionSettings, device, optimiser: OptimiserSettings,
+                  total_steps: int, loss: VisNetLoss | None):
+    if network == VISNET:
+        return VisNetTrainer(settings, device, optimiser, total_steps, loss or VisNetLoss())
+    return ClassifierLearner(settings, device, optimiser, total_steps)
 
 
 def flip_randomly(images: torch.Tensor, stream: torch.Generator) -> torch.Tensor:
@@ -65,57 +92,62 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
                       fmap_base: int = schema_default("attribution", "fmap_base"),
                       fmap_max: int = schema_default("attribution", "fmap_max"),
                       seed: int = schema_default("attribution", "seed"), threads: int = 1,
-                      initial: str | None = None, network: str = "full") -> None:
-    """Train a classifier over the sources; `initial` starts from another model's weights (fine-tuning)."""
+                      initial: str | None = None, network: str = "full", loss: VisNetLoss | None = None) -> None:
+    """Train a classifier (or, for network 'visnet', visNet with `loss`) over the sources;
+    `initial` starts from another model's weights (fine-tuning)."""
     if len(sources) != len(train_paths):
         raise GanprintError(f"{len(sources)} source names for {len(train_paths)} training sets")
     device = runtime.configure(threads, seed)
     data = LabelledImages(train_paths)
-    model = build_model(data, fmap_base, fmap_max, device, network)
-    if initial is not None:
-        model.load_state_dict(load_model(initial, device).state_dict())
-    adam = torch.optim.Adam(model.parameters(), lr=optimiser.learning_rate, betas=optimiser.betas, eps=1e-8)
     steps_per_epoch = math.ceil(len(data) / optimiser.batch_size)
-    total_steps = optimiser.epochs * steps_per_epoch
-    decay = (lambda step: 1.0 - step / total_steps) if optimiser.lr_schedule == "linear" else (lambda step: 1.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(adam, decay)
+    learner = build_learner(network, network_settings(data, fmap_base, fmap_max, network), device, optimiser,
+                            optimiser.epochs * steps_per_epoch, loss)
+    if initial is not None:
+        _start_from(learner, initial, device)
     stream = runtime.generator(seed)
 
     resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
     fingerprint = settings_fingerprint(dict(train=list(map(str, train_paths)), optimiser=dataclasses.asdict(optimiser),
                                             fmap=(fmap_base, fmap_max), seed=seed, threads=threads,
-                                            initial=str(initial), device=device.type, network=network))
+                                            initial=str(initial), device=device.type, network=network,
+                                            **({"loss": dataclasses.asdict(loss)} if loss else {})))
     first_epoch = 0
     state = load_resume_state(resume_path, fingerprint)
     if state is not None:
-        model.load_state_dict(state["model"])
-        adam.load_state_dict(state["optimiser"])
-        scheduler.load_state_dict(state["scheduler"])
+        learner.load_state_dict(state)
         stream.set_state(state["stream"])
         first_epoch = int(state["epoch"])
         log.info("resumed from %s after epoch %d", resume_path, first_epoch)
 
     for epoch in range(first_epoch, optimiser.epochs):
-        metrics = _train_epoch(model, data, adam, scheduler, stream, optimiser, device)
+        metrics = _train_epoch(learner, data, stream, optimiser, device)
         log.info(json.dumps({"epoch": epoch + 1, **metrics}))
         if epoch + 1 < optimiser.epochs:
-            save_resume_state(resume_path, fingerprint, {
-                "model": model.state_dict(), "optimiser": adam.state_dict(), "scheduler": scheduler.state_dict(),
-                "stream": stream.get_state(), "epoch": epoch + 1,
-            })
+            save_resume_state(resume_path, fingerprint, {**learner.state_dict(), "stream": stream.get_state(),
+                                                         "epoch": epoch + 1})
 
+    model = learner.trained_model()
     save_checkpoint(output, {
+        "architecture": learner.architecture,
         "settings": dataclasses.asdict(model.settings),
         "model": model.state_dict(),
         "sources": list(sources),
         "optimiser": dataclasses.asdict(optimiser),
         "seed": seed,
+        **({"loss": dataclasses.asdict(loss)} if loss else {}),
     })
     resume_path.unlink(missing_ok=True)
 
 
-def _train_epoch(model, data, adam, scheduler, stream, optimiser, device) -> dict:
-    model.train()
+def _start_from(learner, initial: str, device) -> None:
+    start = load_model(initial, device)
+    if start.architecture != learner.architecture:
+        raise GanprintError(f"{initial} is a {start.architecture} model; cannot start a {learner.architecture} from it")
+    learner.model.load_state_dict(start.state_dict())
+
+
+def _train_epoch(learner, data, stream, optimiser, device) -> dict:
+    learner.model.train()
     started = time.perf_counter()
     order = torch.randperm(len(data), generator=stream).numpy()
     loss_sum, correct = 0.0, 0
@@ -125,17 +157,12 @@ def _train_epoch(model, data, adam, scheduler, stream, optimiser, device) -> dic
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)
         targets = torch.from_numpy(labels).to(device)
-        logits = model(inputs)
-        loss = F.cross_entropy(logits, targets)
-        adam.zero_grad(set_to_none=True)
-        loss.backward()
-        adam.step()
-        scheduler.step()
+        loss, logits = learner.step(inputs, targets, stream)
         loss_sum += loss.item() * len(labels)
         correct += (logits.argmax(1) == targets).sum().item()
     return {
         "loss": round(loss_sum / len(order), 5),
         "train_accuracy": round(100.0 * correct / len(order), 3),
-        "lr": scheduler.get_last_lr()[0],
+        "lr": learner.learning_rate,
         "seconds": round(time.perf_counter() - started, 1),
     }

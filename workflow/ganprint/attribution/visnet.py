@@ -14,7 +14,12 @@ Training (`VisNetTrainer.step`): 1.0 x cross-entropy + 20 x L1 reconstruction + 
 WGAN generator term of a critic on reconstructions; the critic (the attribution network
 with one output) is trained with WGAN-GP (penalty 10, drift 0.001) against the inputs.
 Adam 1e-3, betas (0, 0.99); an exponential moving average (0.999) of the autoencoder and
-the fingerprints is what evaluation uses.
+the fingerprints is what evaluation uses (the `visnet` config block holds these).
+
+Its features for FD ratios and maps (`predict`) are the image fingerprints projected on
+as many seeded random Gaussian directions as the classifier's fingerprint has dimensions
+(Johnson-Lindenstrauss): the raw fingerprint has 3 x size^2 dimensions, more than any test
+set has images, and a Frechet distance needs fewer dimensions than samples.
 """
 
 import copy
@@ -28,19 +33,23 @@ from torch import nn
 from ..gans.losses import wgan_gp_critic_loss, wgan_generator_loss
 from ..gans.progan import update_ema
 from ..layers import EqualConv2d, channels_at, leaky_relu, log2_resolution, upsample2x
+from ..settings import defaults_from_schema
 from .network import AttributionNetwork, AttributionSettings, Encoder
+from .optimiser import OptimiserSettings, scheduled_adam
 
 INITIAL_TEMPERATURE = 10.0
+PROJECTION_SEED = 0
 
 
 @dataclasses.dataclass
+@defaults_from_schema("visnet")
 class VisNetLoss:
-    classification: float = 1.0
-    reconstruction: float = 20.0
-    adversarial: float = 0.1
-    gp_weight: float = 10.0
-    drift_weight: float = 0.001
-    ema_beta: float = 0.999
+    classification: float
+    reconstruction: float
+    adversarial: float
+    gp_weight: float
+    drift_weight: float
+    ema_beta: float
 
 
 class Decoder(nn.Module):
@@ -72,6 +81,8 @@ def unit_patterns(patterns: torch.Tensor) -> torch.Tensor:
 
 
 class VisNet(nn.Module):
+    architecture = "visnet"
+
     def __init__(self, settings: AttributionSettings):
         super().__init__()
         if settings.variant != "full":
@@ -82,6 +93,7 @@ class VisNet(nn.Module):
         size = settings.resolution
         self.model_fingerprints = nn.Parameter(torch.randn(settings.n_classes, 3, size, size) * 0.01)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(INITIAL_TEMPERATURE)))
+        self._projection = None
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder.encode(images))
@@ -98,24 +110,40 @@ class VisNet(nn.Module):
         reconstructions = self.reconstruct(images)
         return self.logits(images - reconstructions), reconstructions
 
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the image fingerprints' random projections (see the module's doc)."""
+        fingerprints = (images - self.reconstruct(images)).flatten(1)
+        return self.logits(fingerprints), fingerprints @ self.projection(fingerprints.device)
+
+    def projection(self, device) -> torch.Tensor:
+        if self._projection is None:
+            dimensions = 3 * self.settings.resolution**2
+            directions = channels_at(4, self.settings.fmap_base, self.settings.fmap_max)
+            stream = torch.Generator().manual_seed(PROJECTION_SEED)
+            self._projection = torch.randn(dimensions, directions, generator=stream) / math.sqrt(directions)
+        self._projection = self._projection.to(device)
+        return self._projection
+
 
 class VisNetTrainer:
-    """visNet, its critic, their optimisers and the averaged visNet used for evaluation."""
+    """visNet, its critic, their optimisers and the averaged visNet used for evaluation;
+    the attribution loop's learner for network 'visnet'."""
 
-    def __init__(self, settings: AttributionSettings, device, learning_rate: float = 1e-3,
-                 betas: tuple = (0.0, 0.99), loss: VisNetLoss | None = None):
-        self.loss = loss or VisNetLoss()
+    architecture = VisNet.architecture
+
+    def __init__(self, settings: AttributionSettings, device, optimiser: OptimiserSettings, total_steps: int,
+                 loss: VisNetLoss):
+        self.loss = loss
         self.model = VisNet(settings).to(device)
         self.average = copy.deepcopy(self.model).requires_grad_(False)
         self.critic = AttributionNetwork(dataclasses.replace(settings, n_classes=1)).to(device)
-        adam = dict(lr=learning_rate, betas=betas, eps=1e-8)
-        self.optimiser = torch.optim.Adam(self.model.parameters(), **adam)
-        self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), **adam)
+        self.optimiser, self.scheduler = scheduled_adam(self.model.parameters(), optimiser, total_steps)
+        self.critic_optimiser, self.critic_scheduler = scheduled_adam(self.critic.parameters(), optimiser, total_steps)
 
-    def step(self, images: torch.Tensor, labels: torch.Tensor, uniform: torch.Tensor) -> dict:
-        """One critic update, then one visNet update; `uniform` (one draw per image) places
-        the gradient penalty's interpolates."""
+    def step(self, images: torch.Tensor, labels: torch.Tensor, stream: torch.Generator):
+        """One critic update, then one visNet update; the loss and logits of the batch."""
         score = lambda x: self.critic(x).squeeze(1)  # noqa: E731
+        uniform = torch.rand(len(images), generator=stream).to(images.device)
         with torch.no_grad():
             reconstructions = self.model.reconstruct(images)
         critic_loss = wgan_gp_critic_loss(score, images, reconstructions, uniform, self.loss.gp_weight,
@@ -123,6 +151,7 @@ class VisNetTrainer:
         self.critic_optimiser.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimiser.step()
+        self.critic_scheduler.step()
 
         logits, reconstructions = self.model(images)
         classification = F.cross_entropy(logits, labels)
@@ -133,6 +162,42 @@ class VisNetTrainer:
         self.optimiser.zero_grad(set_to_none=True)
         total.backward()
         self.optimiser.step()
+        self.scheduler.step()
         update_ema(self.average, self.model, self.loss.ema_beta)
-        return {"loss": total.item(), "classification": classification.item(), "reconstruction": reconstruction.item(),
-                "critic": critic_loss.item(), "correct": int((logits.argmax(1) == labels).sum())}
+        return total.detach(), logits.detach()
+
+    @property
+    def learning_rate(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def trained_model(self) -> VisNet:
+        return self.average
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "average": self.average.state_dict(),
+                "critic": self.critic.state_dict(), "optimiser": self.optimiser.state_dict(),
+                "critic_optimiser": self.critic_optimiser.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "critic_scheduler": self.critic_scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.average.load_state_dict(state["average"])
+        self.critic.load_state_dict(state["critic"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.critic_optimiser.load_state_dict(state["critic_optimiser"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.critic_scheduler.load_state_dict(state["critic_scheduler"])
+
+
+@torch.no_grad()
+def fingerprint_panels(model: VisNet, images: torch.Tensor) -> dict:
+    """What Figure 7 shows of images in [-1, 1]: their reconstructions, image fingerprints,
+    and responses (the element-wise products of the unit image fingerprint with each unit
+    model fingerprint, summed over colour; each response map sums to the correlation)."""
+    reconstructions = model.reconstruct(images)
+    fingerprints = images - reconstructions
+    unit_images = unit_patterns(fingerprints).reshape(fingerprints.shape)
+    unit_models = unit_patterns(model.model_fingerprints).reshape(model.model_fingerprints.shape)
+    responses = (unit_images[:, None] * unit_models[None]).sum(dim=2)
+    return {"reconstructions": reconstructions, "fingerprints": fingerprints, "responses": responses,
+            "correlations": model.correlations(fingerprints)}
