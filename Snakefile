@@ -1,6 +1,8 @@
 # ganprint: attribute images to the GAN that made them (Yu, Davis & Fritz, ICCV 2019).
 from snakemake.utils import min_version, validate
 
+from ganprint.config_checks import check_constraints, check_schema
+
 min_version("9.0")
 
 
@@ -11,7 +13,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+check_schema(config)
 validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+check_constraints(config)
 
 
 report: "workflow/report/workflow.rst"

@@ -39,7 +39,8 @@ def test_folder_centre_crop_converts_modes(tmp_path, caplog):
     images = np.load(tmp_path / "out.npy")
     assert images.shape == (3, 32, 32, 3)
     assert images[0].max() == 10 and images[2].min() == 200
-    assert "converted 2" in caplog.text
+    assert "converted 1 L-mode images to RGB (grey copied to R, G, B), e.g. " in caplog.text
+    assert "converted 1 RGBA-mode images to RGB (composited on white)" in caplog.text and "2.png" in caplog.text
 
 
 def test_celeba_crop_takes_the_authors_window(tmp_path):

@@ -186,7 +186,7 @@ def test_the_report_shows_every_table_and_figure(finished_run):
         assert name in report, name
     assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report
     page = (finished_run / "results/report/table3.html").read_text()
-    assert page.count("<tr") == 1 + 6  # the header and one row per method
+    assert page.count("<tr") == 1 + 7  # the header and one row per method (ours_visnet included)
 
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
@@ -319,7 +319,10 @@ def test_embedded_configs_dry_run(tmp_path, path, snapshots):
 
 @pytest.mark.parametrize("change, message", [
     ({"attribution": {"epochs": "many"}}, r"'many' is not of type 'integer'.*\n.*\n*.*epochs|epochs"),
-    ({"attribution": {"epoch": 3}}, "'epoch' was unexpected"),
+    ({"attribution": {"epoch": 3}}, "config key 'attribution.epoch' is unknown; did you mean 'epochs'"),
+    ({"datasets": {"tiny": {"source": "folder"}}}, "datasets.tiny.path: a 'folder' source needs the path"),
+    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \(300 \+ 200\) exceed datasets.tiny.count \(400\)"),
+    ({"subsets": {"base_size": 300}}, r"real_subset_diff_#200 needs 200 images outside the base subset of 300"),
     ({"split": {"n_train": -5}}, "-5 is less than the minimum"),
     ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}}, "unknown GAN 'wgan'"),
     ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
@@ -329,6 +332,7 @@ def test_config_errors_name_the_key(tmp_path, change, message):
     result = snakemake(tmp_path, config, "-n", check=False)
     assert result.returncode != 0
     assert re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).splitlines()) < 40  # one screen, not the whole schema
 
 
 def test_lint_is_clean():

@@ -9,6 +9,7 @@ object of the stage's config block (its defaults are the config schema's, see
 import argparse
 import inspect
 import logging
+import signal
 import sys
 import types
 import typing
@@ -49,6 +50,7 @@ class Settings(dict):
 
 
 CROPS = typing.Literal["centre", "celeba"]
+BAD_IMAGES = typing.Literal["fail", "skip"]
 
 HELP = {
     "settings": "JSON object of the stage's config block; keys left out take the schema's defaults",
@@ -64,6 +66,7 @@ HELP = {
     "initial": "start from this attribution model's weights",
     "metrics": "metrics files (JSON)",
     "output": "the file written",
+    "on_bad_image": "an unreadable image stops the run naming it (fail), or is skipped with a warning (skip)",
     "per_source": "images of each source shown",
     "shown": "images shown in the figure",
 }
@@ -71,11 +74,12 @@ HELP = {
 
 def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "lmdb"], size: positive,
                  count: positive, path: str | None = None, crop: CROPS = schema_default("datasets", "*", "crop"),
-                 seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1, output: str):
+                 seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1,
+                 on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"), output: str):
     """decode, crop and resize real images into an .npy array"""
     from .data.real import prepare_real as run
 
-    run(source, output, size, count, path, crop, seed, threads)
+    run(source, output, size, count, path, crop, seed, threads, on_bad_image)
 
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
@@ -156,12 +160,12 @@ def baseline(*, method: str, train: list[str] = (), test: list[str], sources: li
 
 def attribute(images: list[str], *, model: str, threshold: float = 0.5, crop: CROPS = "centre",
               batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
-              output: str | None = None):
+              on_bad_image: BAD_IMAGES = "skip", output: str | None = None):
     """attribute image files or folders with a trained attribution model (below --threshold: unknown)"""
     from .attribution.inference import attribute as run
     from .storage import save_table
 
-    result = run(model, images, threshold, crop, batch, threads)
+    result = run(model, images, threshold, crop, batch, threads, on_bad_image)
     if output:
         save_table(output, result)
     else:
@@ -275,11 +279,11 @@ def figure_map(*, features: str, test: list[str], sources: list[str], per_source
 
 def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: positive = 8,
               batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
-              table: str | None = None, output: str):
+              on_bad_image: BAD_IMAGES = "skip", table: str | None = None, output: str):
     """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown, a correlation table of all"""
     from .attribution.visualisation import visualise_files
 
-    result = visualise_files(model, images, output, table, crop, shown, batch, threads)
+    result = visualise_files(model, images, output, table, crop, shown, batch, threads, on_bad_image)
     if not table:
         print(result.to_csv(index=False), end="")
 
@@ -326,7 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum, frame):
+    """A terminated job (a scheduler's cancel or time limit) unwinds like an interrupt, so
+    partly written outputs are removed on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = vars(build_parser().parse_args(argv))
     stage, run, quiet = args.pop("stage"), args.pop("run"), args.pop("quiet")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,

@@ -20,11 +20,32 @@ from . import GanprintError
 log = logging.getLogger(__name__)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: Path) -> None:
+    """Delete the temporaries of `final` left by processes that are gone (a killed job)."""
+    for stale in final.parent.glob(f".{final.name}.tmp*"):
+        pid = stale.name.rsplit(".tmp", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            log.info("removing %s, left by process %s", stale, pid)
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path; rename it to `path` on success, delete it on failure."""
+    """Yield a temporary path; rename it to `path` on success, delete it on failure (and the
+    temporaries that killed processes left beside it)."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(final)
     temporary = final.with_name(f".{final.name}.tmp{os.getpid()}")
     try:
         yield temporary
@@ -58,7 +79,7 @@ def load_images(path: str | os.PathLike) -> np.ndarray:
         raise GanprintError(f"image array not found: {path}")
     try:
         array = np.load(path, mmap_mode="r")
-    except ValueError as error:
+    except (ValueError, OSError, EOFError) as error:
         raise GanprintError(f"{path} is not a readable .npy image array: {error}") from error
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
         raise GanprintError(f"{path} holds {array.dtype} {array.shape}, expected uint8 N x H x W x 3")
@@ -85,21 +106,69 @@ def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
         table.to_csv(temporary, index=False)
 
 
+DIGEST_KEY = "content_digest"
+
+
+def content_digest(value) -> str:
+    """SHA-256 over a checkpoint's contents: every tensor's dtype, shape and bytes, and
+    every other value's repr, in order."""
+    import torch
+
+    digest = hashlib.sha256()
+
+    def walk(item):
+        if isinstance(item, torch.Tensor):
+            tensor = item.detach().cpu().contiguous()
+            digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                digest.update(repr(key).encode())
+                walk(child)
+        elif isinstance(item, (list, tuple)):
+            digest.update(b"[")
+            for child in item:
+                walk(child)
+            digest.update(b"]")
+        else:
+            digest.update(repr(item).encode())
+
+    walk(value)
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """Save plain tensors and containers only; loaded back with weights_only=True."""
+    """Save plain tensors and containers only, with their content digest; loaded back with
+    weights_only=True."""
     import torch
 
     with atomic_path(path) as temporary:
-        torch.save(state, temporary)
+        torch.save({**state, DIGEST_KEY: content_digest(state)}, temporary)
 
 
-def load_checkpoint(path: str | os.PathLike, device="cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, device="cpu", required: tuple = (), kind: str = "ganprint checkpoint") -> dict:
+    """A checkpoint's contents, checked against its digest; `required` keys name what a
+    `kind` of checkpoint must hold. Any failure is an error naming the file."""
     import torch
 
     path = Path(path)
     if not path.exists():
         raise GanprintError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises many types for a file that is not a checkpoint
+        detail = (str(error).strip().splitlines() or [""])[0][:200]
+        raise GanprintError(f"{path} is not a readable {kind} (truncated, corrupted or another "
+                            f"kind of file): {type(error).__name__} {detail}".rstrip()) from error
+    if not isinstance(state, dict):
+        raise GanprintError(f"{path} is not a {kind}: it holds a {type(state).__name__}")
+    stored = state.pop(DIGEST_KEY, None)
+    if stored is not None and stored != content_digest(state):
+        raise GanprintError(f"{path} is corrupted: its contents do not match the digest written with it")
+    missing = [key for key in required if key not in state]
+    if missing:
+        raise GanprintError(f"{path} is not a {kind}: it lacks {missing} (it holds {sorted(map(str, state))[:8]})")
+    return state
 
 
 def settings_fingerprint(settings: dict) -> str:
@@ -110,12 +179,14 @@ def settings_fingerprint(settings: dict) -> str:
 
 def load_resume_state(path: str | os.PathLike, fingerprint: str) -> dict | None:
     """The saved state at `path` if it was made with the same settings, else None."""
-    import torch
-
     path = Path(path)
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_checkpoint(path, kind="resume state")
+    except GanprintError as error:
+        log.warning("starting afresh: %s", error)
+        return None
     if state.get("fingerprint") != fingerprint:
         log.warning("ignoring %s: it was written with other settings", path)
         return None

@@ -10,6 +10,7 @@ rule prepare_real:
         crop=dataset_setting("crop"),
         n_images=dataset_setting("count"),
         seed=dataset_setting("seed"),
+        on_bad_image=dataset_setting("on_bad_image"),
         size=config["image_size"],
     threads: 4
     conda:
@@ -20,7 +21,8 @@ rule prepare_real:
         "results/benchmarks/prepare_real/{dataset}.tsv",
     shell:
         "ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
-        " --size {params.size} --count {params.n_images} --seed {params.seed} --threads {threads}"
+        " --size {params.size} --count {params.n_images} --seed {params.seed} --on-bad-image {params.on_bad_image}"
+        " --threads {threads}"
         " --output {output:q} 2> {log:q}"
 
 

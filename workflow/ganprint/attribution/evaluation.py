@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def load_model(path: str, device) -> AttributionNetwork | VisNet:
     """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, required=("settings", "model", "sources"), kind="ganprint attribution model")
     settings = AttributionSettings(**checkpoint["settings"])
     model = VisNet(settings) if checkpoint.get("architecture") == VisNet.architecture else AttributionNetwork(settings)
     model.load_state_dict(checkpoint["model"])

@@ -5,11 +5,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import GanprintError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
+# Transparent pixels are composited on white (what image viewers show).
+ALPHA_BACKGROUND = (255, 255, 255)
+# Pillow's modes of one channel of 16 or 32 bits; their values are read as 16-bit (0-65535).
+WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 # CelebA aligned images are 178 x 218; the authors crop 128 x 128 around this point.
 CELEBA_CENTRE = (89, 121)
@@ -17,8 +21,11 @@ CELEBA_CROP = 128
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files below a folder, sorted by path."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files below a folder, sorted by path; hidden files and folders (names starting
+    with a dot, such as macOS's AppleDouble `._x.png`) are not images."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 @dataclass
@@ -28,15 +35,35 @@ class DecodedImage:
 
 
 def decode_image(data: bytes | str, name: str) -> DecodedImage:
-    """Decode a file path or encoded bytes to RGB; `name` is used in error messages."""
+    """Decode a file path or encoded bytes to 8-bit RGB, upright (EXIF orientation applied);
+    `name` is used in error messages. 16-bit images are scaled by their range (/257),
+    transparency is composited on ALPHA_BACKGROUND; floating-point images are refused."""
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             image.load()
             mode = image.mode
-            rgb = image.convert("RGB") if mode != "RGB" else image.copy()
+            pixels = _rgb_pixels(ImageOps.exif_transpose(image), name)
+    except Image.DecompressionBombError as error:
+        raise GanprintError(f"cannot read image {name}: too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanprintError(f"cannot read image {name}: {error}") from error
-    return DecodedImage(np.asarray(rgb, dtype=np.uint8), None if mode == "RGB" else mode)
+    return DecodedImage(pixels, None if mode == "RGB" else mode)
+
+
+def _rgb_pixels(image: Image.Image, name: str) -> np.ndarray:
+    if image.mode == "RGB":
+        return np.asarray(image, dtype=np.uint8)
+    if image.mode == "F":
+        raise GanprintError(f"image {name} has floating-point pixels; save it with 8 or 16 bits per channel")
+    if image.mode in WIDE_GREY_MODES:
+        grey = np.asarray(image).astype(np.float64)
+        grey = np.clip(np.round(grey / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 def resize(pixels: np.ndarray, size: int) -> np.ndarray:

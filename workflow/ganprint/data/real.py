@@ -12,7 +12,7 @@ from .. import GanprintError
 from ..settings import schema_default
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves
-from .images import IMAGE_SUFFIXES, crop_function, decode_image, list_images, resize
+from .images import IMAGE_SUFFIXES, WIDE_GREY_MODES, crop_function, decode_image, list_images, resize
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ CHUNK = 256
 
 
 def folder_items(folder: str | Path, count: int):
-    """The first `count` images of a folder (sorted by name), as (name, path) pairs."""
+    """The images of a folder (sorted by name) as (name, path) pairs, at least `count` of them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise GanprintError(f"image folder not found: {folder}")
@@ -41,11 +41,11 @@ def folder_items(folder: str | Path, count: int):
     if not paths:
         raise GanprintError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     _require_count(len(paths), count, str(folder))
-    return ((str(p), str(p)) for p in paths[:count])
+    return ((str(p), str(p)) for p in paths)
 
 
 def lmdb_items(path: str | Path, count: int):
-    """The first `count` records of an LSUN LMDB (keys -> encoded image bytes), streamed."""
+    """The records of an LSUN LMDB (keys -> encoded image bytes), streamed, at least `count`."""
     import lmdb
 
     path = Path(path)
@@ -60,7 +60,7 @@ def lmdb_items(path: str | Path, count: int):
 
     def records():
         with environment.begin(write=False) as transaction:
-            for key, value in itertools.islice(transaction.cursor().iternext(), count):
+            for key, value in transaction.cursor().iternext():
                 yield f"{path}[{key.decode(errors='replace')}]", bytes(value)
         environment.close()
 
@@ -72,25 +72,65 @@ def _require_count(available: int, requested: int, name: str) -> None:
         raise GanprintError(f"{name} holds {available} images, fewer than the {requested} requested")
 
 
-def write_decoded(items, count: int, output: str | Path, size: int, crop: str, threads: int) -> None:
-    """Decode, crop and store images; report how many had to be converted to RGB."""
+# How each converted mode was made RGB, for the conversion report.
+MODE_CONVERSIONS = {
+    "L": "grey copied to R, G, B",
+    **{mode: "16-bit grey scaled by 1/257" for mode in WIDE_GREY_MODES},
+    "RGBA": "composited on white",
+    "LA": "composited on white",
+    "PA": "composited on white",
+    "P": "palette expanded, transparency composited on white",
+    "CMYK": "converted from CMYK",
+}
+BAD_IMAGE_POLICIES = ("fail", "skip")
+
+
+def write_decoded(items, count: int, output: str | Path, size: int, crop: str, threads: int,
+                  on_bad_image: str = "fail") -> None:
+    """Decode, crop and store the first `count` images of `items`; an unreadable image stops
+    the run (`fail`) or is skipped with a warning naming it, the next image taking its place
+    (`skip`). Report the images converted to RGB, by mode, with examples."""
+    if on_bad_image not in BAD_IMAGE_POLICIES:
+        raise GanprintError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got '{on_bad_image}'")
     crop_image = crop_function(crop)
-    converted = 0
+    converted, skipped = {}, []
 
     def prepare(item):
         name, data = item
-        decoded = decode_image(data, name)
-        return crop_image(decoded.pixels, size, name), decoded.converted_from is not None
+        try:
+            decoded = decode_image(data, name)
+            return name, crop_image(decoded.pixels, size, name), decoded.converted_from
+        except GanprintError as error:
+            if on_bad_image == "fail":
+                raise
+            return name, None, str(error)
 
+    filled = 0
     with image_array_writer(output, count, size) as array, ThreadPoolExecutor(max(1, threads)) as pool:
-        for start in range(0, count, CHUNK):
-            chunk = list(itertools.islice(items, CHUNK))
-            for offset, (pixels, was_converted) in enumerate(pool.map(prepare, chunk)):
-                array[start + offset] = pixels
-                converted += was_converted
-    if converted:
-        log.warning("converted %d grayscale/RGBA/other-mode images to RGB", converted)
+        while filled < count:
+            chunk = list(itertools.islice(items, min(CHUNK, count - filled)))
+            if not chunk:
+                raise GanprintError(f"only {filled} of the {count} requested images are readable "
+                                    f"({len(skipped)} skipped)")
+            for name, pixels, note in pool.map(prepare, chunk):
+                if pixels is None:
+                    log.warning("skipped %s", note)
+                    skipped.append(name)
+                    continue
+                array[filled] = pixels
+                filled += 1
+                if note:
+                    converted.setdefault(note, []).append(name)
+    _report_conversions(converted, skipped)
     log.info("wrote %d images of %dx%d to %s", count, size, size, output)
+
+
+def _report_conversions(converted: dict, skipped: list) -> None:
+    for mode, names in sorted(converted.items()):
+        how = MODE_CONVERSIONS.get(mode, "converted by Pillow")
+        log.warning("converted %d %s-mode images to RGB (%s), e.g. %s", len(names), mode, how, ", ".join(names[:3]))
+    if skipped:
+        log.warning("skipped %d unreadable images, e.g. %s", len(skipped), ", ".join(skipped[:3]))
 
 
 def embedded_photos() -> list[np.ndarray]:
@@ -129,7 +169,7 @@ def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None
 
 def prepare_real(source: str, output: str, size: int, count: int, path: str | None = None,
                  crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
-                 threads: int = 1) -> None:
+                 threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image")) -> None:
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
     if source == "embedded":
@@ -138,7 +178,7 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | No
     if source == "deadleaves":
         write_dead_leaves(output, size, count, seed)
         return
-    if path is None:
+    if not path:
         raise GanprintError(f"real source '{source}' needs a path")
     if source == "folder":
         items = folder_items(path, count)
@@ -146,4 +186,4 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | No
         items = lmdb_items(path, count)
     else:
         raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
-    write_decoded(items, count, output, size, crop, threads)
+    write_decoded(items, count, output, size, crop, threads, on_bad_image)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def load_generator(path: str, device, snapshot: str | None = None) -> torch.nn.Module:
     """The generator's final weights, or those of the snapshot taken at a fraction of the run."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, required=("arch", "settings", "generator"), kind="ganprint generator")
     generator = make_generator(checkpoint["arch"], checkpoint["settings"])
     weights = checkpoint["generator"]
     if snapshot is not None:

@@ -1,0 +1,169 @@
+"""Bad inputs a user has: each gives a correct result or one named error, and leaves nothing
+half-written."""
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganprint import GanprintError
+from ganprint.data.images import decode_image, list_images
+from ganprint.data.real import prepare_real
+from ganprint.storage import load_checkpoint, save_checkpoint, save_json
+
+
+def test_a_16_bit_png_is_scaled_by_its_range_not_clipped(tmp_path):
+    Image.fromarray(np.full((8, 8), 33000, np.uint16)).save(tmp_path / "grey16.png")
+    decoded = decode_image(str(tmp_path / "grey16.png"), "grey16.png")
+    assert decoded.converted_from == "I;16" and np.all(decoded.pixels == 128)  # 33000 / 257
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    stored = np.zeros((8, 16, 3), np.uint8)
+    stored[:, :8] = (255, 0, 0)  # left half red, right half blue
+    stored[:, 8:] = (0, 0, 255)
+    image = Image.fromarray(stored)
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: the stored left half on top
+    image.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    pixels = decode_image(str(tmp_path / "rotated.jpg"), "rotated.jpg").pixels
+    assert pixels.shape == (16, 8, 3)
+    assert pixels[2, 4, 0] > 200 and pixels[13, 4, 2] > 200
+
+
+def test_transparency_is_composited_on_white_and_float_images_refused(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:2, :, 3] = 255  # top half opaque red, bottom half transparent (red underneath)
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    pixels = decode_image(str(tmp_path / "alpha.png"), "alpha.png").pixels
+    assert pixels[0, 0].tolist() == [200, 0, 0] and pixels[3, 0].tolist() == [255, 255, 255]
+    Image.fromarray(np.ones((4, 4), np.float32)).save(tmp_path / "float.tif")
+    with pytest.raises(GanprintError, match="float.tif has floating-point pixels"):
+        decode_image(str(tmp_path / "float.tif"), "float.tif")
+
+
+def bomb_png(path, side=20000):
+    """A small PNG whose header claims side x side pixels (its CRC fixed)."""
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    header = b"IHDR" + struct.pack(">II", side, side) + bytes(data[24:29])
+    data[12:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(header))
+    path.write_bytes(bytes(data))
+
+
+def test_a_decompression_bomb_is_named(tmp_path):
+    bomb_png(tmp_path / "bomb.png")
+    with pytest.raises(GanprintError, match="cannot read image .*bomb.png: too large to decode safely"):
+        decode_image(str(tmp_path / "bomb.png"), str(tmp_path / "bomb.png"))
+
+
+def test_hidden_and_appledouble_files_are_not_images(tmp_path):
+    for name in ("a.png", "._a.png", ".hidden.png", ".thumbs/b.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / name)
+    assert [p.name for p in list_images(tmp_path)] == ["a.png"]
+
+
+def test_a_bad_file_in_a_folder_fails_or_is_skipped(tmp_path, caplog):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * index, np.uint8)).save(folder / f"{index}.png")
+    (folder / "1.png").write_bytes(b"not a png")
+    with pytest.raises(GanprintError, match="cannot read image .*1.png"):
+        prepare_real("folder", tmp_path / "out.npy", 8, 3, path=str(folder))
+    assert not list(tmp_path.glob("*out.npy*"))
+    prepare_real("folder", tmp_path / "out.npy", 8, 3, path=str(folder), on_bad_image="skip")
+    assert [int(image.mean()) for image in np.load(tmp_path / "out.npy")] == [0, 80, 120]
+    assert "skipped 1 unreadable images, e.g. " in caplog.text and "1.png" in caplog.text
+    with pytest.raises(GanprintError, match="only 3 of the 4 requested images are readable"):
+        prepare_real("folder", tmp_path / "four.npy", 8, 4, path=str(folder), on_bad_image="skip")
+    assert not list(tmp_path.glob("*four.npy*"))
+
+
+def test_attribute_skips_a_bad_file_and_names_it(tmp_path, caplog):
+    from test_attribution import make_sources, train
+
+    from ganprint.attribution.inference import attribute
+
+    paths = make_sources(tmp_path, 64)
+    train(paths, tmp_path / "model.pt")
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for index, image in enumerate(np.load(paths["test"][0])[:3]):
+        Image.fromarray(image).save(folder / f"{index}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    table = attribute(str(tmp_path / "model.pt"), [str(folder)])
+    assert len(table) == 3 and "broken.png" in caplog.text and "skipped 1 of 4 images" in caplog.text
+    with pytest.raises(GanprintError, match="broken.png"):
+        attribute(str(tmp_path / "model.pt"), [str(folder)], on_bad_image="fail")
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("flipped", "is corrupted: its contents do not match"),
+    ("truncated", "is not a readable ganprint checkpoint"),
+    ("text", "is not a readable ganprint checkpoint"),
+    ("empty", "is not a readable ganprint checkpoint"),
+    ("tensor", "is not a ganprint checkpoint: it holds a Tensor"),
+])
+def test_damaged_checkpoints_are_named_errors(tmp_path, damage, message):
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, {"model": {"weight": torch.randn(200, 200)}, "settings": {"resolution": 8}})
+    data = bytearray(path.read_bytes())
+    if damage == "flipped":  # 200 bytes inside the weights, same size
+        start = data.find(struct.pack("<f", load_checkpoint(path)["model"]["weight"][100, 0].item()))
+        data[start : start + 200] = bytes(b ^ 0x5A for b in data[start : start + 200])
+    replacements = {"flipped": bytes(data), "truncated": bytes(data[: len(data) // 2]), "text": b"hello", "empty": b""}
+    if damage == "tensor":
+        torch.save(torch.zeros(3), path)
+    else:
+        path.write_bytes(replacements[damage])
+    with pytest.raises(GanprintError, match=f"model.pt {message}"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_of_another_kind_is_named(tmp_path):
+    from ganprint.attribution.evaluation import load_model
+    from ganprint.gans.sampling import load_generator
+
+    save_checkpoint(tmp_path / "generator.pt", {"arch": "progan", "settings": {}, "generator": {}})
+    with pytest.raises(GanprintError, match="generator.pt is not a ganprint attribution model: it lacks"):
+        load_model(tmp_path / "generator.pt", "cpu")
+    save_checkpoint(tmp_path / "model.pt", {"settings": {}, "model": {}, "sources": []})
+    with pytest.raises(GanprintError, match="model.pt is not a ganprint generator: it lacks"):
+        load_generator(tmp_path / "model.pt", "cpu")
+
+
+def test_temporaries_of_killed_processes_are_removed(tmp_path):
+    gone = subprocess.Popen(["true"])  # a process that is gone
+    gone.wait()
+    stale = tmp_path / f".metrics.json.tmp{gone.pid}"
+    alive = tmp_path / f".metrics.json.tmp{os.getppid()}"  # another job still writing
+    stale.write_text("half")
+    alive.write_text("half")
+    save_json(tmp_path / "metrics.json", {"a": 1})
+    assert not stale.exists() and alive.exists() and (tmp_path / "metrics.json").exists()
+
+
+def test_a_terminated_job_leaves_no_temporary(tmp_path):
+    script = (
+        "import os, signal, time\n"
+        "from ganprint.cli import _exit_on_sigterm\n"
+        "from ganprint.storage import atomic_path\n"
+        "signal.signal(signal.SIGTERM, _exit_on_sigterm)\n"
+        f"with atomic_path({str(tmp_path / 'out.npy')!r}) as temporary:\n"
+        "    temporary.write_bytes(b'half')\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], timeout=60)
+    assert result.returncode == 143
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,65 @@
+"""Checks of a whole config at parse time: against the schema, with one-line errors naming
+the key (unknown keys with the nearest valid names), before Snakemake's validation (whose
+message prints the whole schema) fills in the defaults; then the constraints between keys
+that the schema cannot state.
+
+Torch-free: the Snakefile imports it.
+"""
+
+import difflib
+
+from . import GanprintError
+from .settings import schema
+from .sources import is_real, parse_instance
+
+PATH_SOURCES = ("folder", "lmdb")
+
+
+def unknown_keys(node: dict, value, where: str = ""):
+    """(dotted key, valid names) of every key of `value` that the schema `node` does not allow."""
+    if not isinstance(value, dict):
+        return
+    properties = node.get("properties", {})
+    extra = node.get("additionalProperties", True)
+    for key, child in value.items():
+        dotted = f"{where}.{key}" if where else str(key)
+        if key in properties:
+            yield from unknown_keys(properties[key], child, dotted)
+        elif isinstance(extra, dict):
+            yield from unknown_keys(extra, child, dotted)
+        elif extra is False:
+            yield dotted, sorted(properties)
+
+
+def check_schema(config: dict) -> None:
+    import jsonschema
+
+    for dotted, valid in unknown_keys(schema(), config):
+        key = dotted.rsplit(".", 1)[-1]
+        near = difflib.get_close_matches(key, valid, n=3)
+        hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+        raise GanprintError(f"config key '{dotted}' is unknown; {hint}valid keys there: {', '.join(valid)}")
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(config), key=lambda e: list(map(str, e.path)))
+    if errors:
+        where = ".".join(map(str, errors[0].path)) or "(top level)"
+        raise GanprintError(f"config key '{where}': {errors[0].message}")
+
+
+def check_constraints(config: dict) -> None:
+    """Paths, split sizes and subset sizes against each data set's image count."""
+    sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
+    differences = [parse_instance(s).subset_difference for s in sources if not is_real(s)]
+    differences = [d for d in differences if d is not None]
+    split, base_size = config["split"], config["subsets"]["base_size"]
+    for name, dataset in config["datasets"].items():
+        count, where = dataset["count"], f"datasets.{name}"
+        if dataset["source"] in PATH_SOURCES and not dataset.get("path"):
+            raise GanprintError(f"{where}.path: a '{dataset['source']}' source needs the path of its images")
+        if any(map(is_real, sources)) and split["n_train"] + split["n_test"] > count:
+            raise GanprintError(f"split.n_train + split.n_test ({split['n_train']} + {split['n_test']}) exceed "
+                                f"{where}.count ({count}): the real class draws them from the real images")
+        if differences and base_size > count:
+            raise GanprintError(f"subsets.base_size ({base_size}) exceeds {where}.count ({count})")
+        if differences and max(differences) > min(base_size, count - base_size):
+            raise GanprintError(f"real_subset_diff_#{max(differences)} needs {max(differences)} images outside the "
+                                f"base subset of {base_size}, but {where}.count ({count}) leaves {count - base_size}")
