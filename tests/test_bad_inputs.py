@@ -167,3 +167,21 @@ def test_a_terminated_job_leaves_no_temporary(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], timeout=60)
     assert result.returncode == 143
     assert not list(tmp_path.iterdir())
+
+
+def test_image_arrays_carry_a_digest_that_catches_flipped_bytes(tmp_path):
+    from ganprint.storage import image_array_writer, load_array, load_images, save_array
+
+    with image_array_writer(tmp_path / "images.npy", 4, 8) as array:
+        array[:] = np.arange(4 * 8 * 8 * 3).reshape(4, 8, 8, 3) % 251
+    expected = np.load(tmp_path / "images.npy")  # numpy reads the array and ignores the digest after it
+    assert np.array_equal(load_images(tmp_path / "images.npy"), expected)
+    data = bytearray((tmp_path / "images.npy").read_bytes())
+    data[300:340] = bytes(b ^ 0xFF for b in data[300:340])
+    (tmp_path / "flipped.npy").write_bytes(bytes(data))
+    with pytest.raises(GanprintError, match="flipped.npy is corrupted"):
+        load_images(tmp_path / "flipped.npy")
+    save_array(tmp_path / "rows.npy", np.arange(10))
+    assert load_array(tmp_path / "rows.npy").tolist() == list(range(10))
+    np.save(tmp_path / "plain.npy", expected)  # written by another tool: no digest, still read
+    assert np.array_equal(load_images(tmp_path / "plain.npy"), expected)

@@ -48,7 +48,9 @@ def check_schema(config: dict) -> None:
 def check_constraints(config: dict) -> None:
     """Paths, split sizes and subset sizes against each data set's image count."""
     sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
-    differences = [parse_instance(s).subset_difference for s in sources if not is_real(s)]
+    differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference
+                   for experiment, spec in config["experiments"].items()
+                   for source in spec["sources"] if not is_real(source)]
     differences = [d for d in differences if d is not None]
     split, base_size = config["split"], config["subsets"]["base_size"]
     for name, dataset in config["datasets"].items():

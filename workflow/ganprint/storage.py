@@ -55,14 +55,59 @@ def atomic_path(path: str | os.PathLike):
             temporary.unlink()
 
 
+# An array file ends with this marker and the SHA-256 (64 hex digits) of every byte before
+# it; numpy reads the array and ignores what follows it.
+ARRAY_DIGEST_MARKER = b"ganprint-sha256:"
+DIGEST_TRAILER_SIZE = len(ARRAY_DIGEST_MARKER) + 64
+_verified_arrays = set()
+
+
+def _file_digest(path: Path, length: int) -> str:
+    """SHA-256 of the first `length` bytes of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while length > 0:
+            block = handle.read(min(1 << 24, length))
+            if not block:
+                break
+            digest.update(block)
+            length -= len(block)
+    return digest.hexdigest()
+
+
+def append_array_digest(path: Path) -> None:
+    digest = _file_digest(path, path.stat().st_size)
+    with open(path, "ab") as handle:
+        handle.write(ARRAY_DIGEST_MARKER + digest.encode())
+
+
+def check_array_digest(path: Path) -> None:
+    """Compare an array file with its digest (once per file version and process); files
+    without one (written by other tools) pass."""
+    status = path.stat()
+    version = (str(path.resolve()), status.st_mtime_ns, status.st_size)
+    if version in _verified_arrays:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(max(0, status.st_size - DIGEST_TRAILER_SIZE))
+        trailer = handle.read()
+    if len(trailer) == DIGEST_TRAILER_SIZE and trailer.startswith(ARRAY_DIGEST_MARKER):
+        stored = trailer[len(ARRAY_DIGEST_MARKER):].decode(errors="replace")
+        if _file_digest(path, status.st_size - DIGEST_TRAILER_SIZE) != stored:
+            raise GanprintError(f"{path} is corrupted: its contents do not match the digest written with it")
+    _verified_arrays.add(version)
+
+
 @contextlib.contextmanager
 def image_array_writer(path: str | os.PathLike, count: int, size: int):
-    """Yield a writable uint8 memmap of shape (count, size, size, 3) that lands at `path`."""
+    """Yield a writable uint8 memmap of shape (count, size, size, 3) that lands at `path`,
+    with its digest."""
     with atomic_path(path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
         yield array
         array.flush()
         del array
+        append_array_digest(temporary)
 
 
 def write_rows(images: np.ndarray, rows: np.ndarray, output: str | os.PathLike, chunk: int = 4096) -> None:
@@ -73,10 +118,11 @@ def write_rows(images: np.ndarray, rows: np.ndarray, output: str | os.PathLike, 
 
 
 def load_images(path: str | os.PathLike) -> np.ndarray:
-    """Read an N x H x W x 3 uint8 image array, memory-mapped."""
+    """Read an N x H x W x 3 uint8 image array, memory-mapped, checked against its digest."""
     path = Path(path)
     if not path.exists():
         raise GanprintError(f"image array not found: {path}")
+    check_array_digest(path)
     try:
         array = np.load(path, mmap_mode="r")
     except (ValueError, OSError, EOFError) as error:
@@ -87,9 +133,23 @@ def load_images(path: str | os.PathLike) -> np.ndarray:
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """An array as .npy, with its digest."""
     with atomic_path(path) as temporary:
         with open(temporary, "wb") as handle:
             np.save(handle, array)
+        append_array_digest(temporary)
+
+
+def load_array(path: str | os.PathLike) -> np.ndarray:
+    """An array written by save_array, checked against its digest."""
+    path = Path(path)
+    if not path.exists():
+        raise GanprintError(f"array not found: {path}")
+    check_array_digest(path)
+    try:
+        return np.load(path)
+    except (ValueError, OSError, EOFError) as error:
+        raise GanprintError(f"{path} is not a readable .npy array: {error}") from error
 
 
 def save_json(path: str | os.PathLike, content) -> None:

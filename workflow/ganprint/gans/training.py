@@ -18,6 +18,7 @@ from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..sources import fraction_name
 from ..storage import (
+    load_array,
     load_images,
     load_resume_state,
     save_checkpoint,
@@ -46,7 +47,7 @@ class RealBatches:
 def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
     if subset_path is None:
         return np.arange(len(images))
-    rows = np.load(subset_path)
+    rows = load_array(subset_path)
     if rows.ndim != 1 or len(rows) == 0 or rows.min() < 0 or rows.max() >= len(images):
         raise GanprintError(f"subset index file {subset_path} does not index the {len(images)} real images")
     return rows
