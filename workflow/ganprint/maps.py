@@ -27,11 +27,11 @@ def chosen_rows(labels: np.ndarray, per_source: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
-def pixel_points(image_paths: list[str], rows: np.ndarray, seed: int) -> np.ndarray:
-    """The chosen rows (over the concatenated image arrays) as pixels reduced by PCA."""
+def pixel_points(data: LabelledImages, rows: np.ndarray, seed: int) -> np.ndarray:
+    """The chosen rows of the labelled test images as pixels reduced by PCA."""
     from sklearn.decomposition import PCA
 
-    images, _ = LabelledImages(image_paths).gather(rows)
+    images, _ = data.gather(rows)
     pixels = images.reshape(len(rows), -1)
     components = min(PIXEL_COMPONENTS, *pixels.shape)
     return PCA(n_components=components, random_state=seed).fit_transform(pixels / 255.0)
@@ -47,9 +47,10 @@ def fingerprint_map(features_path: str, image_paths: list[str], sources: list[st
     features, labels = stored["features"], stored["labels"]
     if len(sources) != len(image_paths):
         raise GanprintError(f"{len(image_paths)} test sets but {len(sources)} source names")
-    if not np.array_equal(LabelledImages(image_paths).labels, labels):
+    data = LabelledImages(image_paths)
+    if not np.array_equal(data.labels, labels):
         raise GanprintError(f"{features_path} does not hold the features of the test sets given, in their order")
     rows = chosen_rows(labels, per_source, seed)
     maps = {"learned fingerprint features": embed(features[rows], seed, threads),
-            "raw pixels": embed(pixel_points(image_paths, rows, seed), seed, threads)}
+            "raw pixels": embed(pixel_points(data, rows, seed), seed, threads)}
     scatter_maps(maps, labels[rows], sources, output, title)

@@ -117,16 +117,21 @@ def write_rows(images: np.ndarray, rows: np.ndarray, output: str | os.PathLike, 
             array[start : start + chunk] = images[rows[start : start + chunk]]
 
 
-def load_images(path: str | os.PathLike) -> np.ndarray:
-    """Read an N x H x W x 3 uint8 image array, memory-mapped, checked against its digest."""
+def _read_npy(path: str | os.PathLike, kind: str, mmap_mode: str | None) -> np.ndarray:
+    """A .npy file checked against its digest; every failure names the file."""
     path = Path(path)
     if not path.exists():
-        raise GanprintError(f"image array not found: {path}")
+        raise GanprintError(f"{kind} not found: {path}")
     check_array_digest(path)
     try:
-        array = np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode=mmap_mode)
     except (ValueError, OSError, EOFError) as error:
-        raise GanprintError(f"{path} is not a readable .npy image array: {error}") from error
+        raise GanprintError(f"{path} is not a readable .npy {kind}: {error}") from error
+
+
+def load_images(path: str | os.PathLike) -> np.ndarray:
+    """Read an N x H x W x 3 uint8 image array, memory-mapped, checked against its digest."""
+    array = _read_npy(path, "image array", "r")
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
         raise GanprintError(f"{path} holds {array.dtype} {array.shape}, expected uint8 N x H x W x 3")
     return array
@@ -142,14 +147,7 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
 
 def load_array(path: str | os.PathLike) -> np.ndarray:
     """An array written by save_array, checked against its digest."""
-    path = Path(path)
-    if not path.exists():
-        raise GanprintError(f"array not found: {path}")
-    check_array_digest(path)
-    try:
-        return np.load(path)
-    except (ValueError, OSError, EOFError) as error:
-        raise GanprintError(f"{path} is not a readable .npy array: {error}") from error
+    return _read_npy(path, "array", None)
 
 
 def save_json(path: str | os.PathLike, content) -> None:
