@@ -63,3 +63,7 @@ rule all:
     input:
         configured_outputs(),
     default_target: True
+
+
+onstart:
+    check_cluster_requests(workflow.dag.needrun_jobs())

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from tiny_workflow import TINY, snakemake, write_folder_source
+
 
 @pytest.fixture(autouse=True)
 def single_thread():
@@ -44,3 +46,12 @@ def kill_on_call(monkeypatch):
         return lambda: monkeypatch.setattr(owner, name, original)
 
     return patch
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The whole workflow on the tiny configuration, run once for the workflow and cluster tests."""
+    directory = tmp_path_factory.mktemp("run")
+    write_folder_source(directory)
+    snakemake(directory, TINY, "--cores", "2")
+    return directory

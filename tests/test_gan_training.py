@@ -7,6 +7,7 @@ import torch
 from ganprint import GanprintError
 from ganprint.gans import ARCHITECTURES
 from ganprint.data.subsets import subset_diff
+from ganprint.gans.sampling import load_generator
 from ganprint.gans.training import train_gan
 from ganprint.storage import load_checkpoint
 
@@ -56,7 +57,23 @@ def test_resume_after_a_kill_gives_the_uninterrupted_weights(arch, tmp_path, rea
     restore()
     train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
     assert same(weights(tmp_path / "whole.pt"), weights(tmp_path / "resumed.pt"))
-    assert not (tmp_path / "resumed.resume.pt").exists()
+    assert (tmp_path / "resumed.resume.pt").exists()
+
+
+def test_weights_lost_after_the_run_are_rewritten_from_its_final_state(tmp_path, real_path, kill_on_call):
+    """A job killed after writing its weights (a scheduler's time limit while it wraps up)
+    loses them; the retry writes them again without training, and the resumable state goes
+    once a later job has read them."""
+    output = tmp_path / "g.pt"
+    train_gan("progan", TINY_PROGAN, real_path, output, seed=3, threads=1)
+    finished = weights(output)
+    output.unlink()
+    restore = kill_on_call(ARCHITECTURES["progan"][1], "step", 1)
+    train_gan("progan", TINY_PROGAN, real_path, output, seed=3, threads=1)
+    restore()
+    assert same(finished, weights(output))
+    load_generator(str(output), torch.device("cpu"))
+    assert not (tmp_path / "g.resume.pt").exists()
 
 
 def test_training_on_a_subset_and_bad_subset(tmp_path, real_path):

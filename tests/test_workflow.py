@@ -1,11 +1,9 @@
 """The real Snakemake workflow on a tiny configuration."""
 
 import json
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,67 +11,9 @@ import pytest
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tiny_workflow import REPO, TINY, planned_jobs, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
-
-TINY = {
-    "image_size": 16,
-    "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
-    "subsets": {"base_size": 200},
-    "split": {"n_train": 96, "n_test": 64},
-    "gan": {
-        "threads": 1,
-        "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
-                   "total_images": 1280, "batch_sizes": {4: 32, 8: 32, 16: 32}},
-        **{arch: {"latent_dim": 16, "generator_channels": 4, "critic_channels": 4, "batch_size": 16,
-                  "critic_steps": 2, "total_images": 640}
-           for arch in ("sngan", "cramergan", "mmdgan")},
-    },
-    "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
-    "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
-    "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
-    "training_length": {"fractions": [0.85]},
-    "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
-    "visnet": {"epochs": 2, "ema_beta": 0.9},
-    "experiments": {
-        "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1"]},
-        "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
-        "table3": {"sources": ["real", "progan_all_s1", "progan_all_s2"]},
-        "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
-        "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
-    },
-}
-
-
-def snakemake(directory, config, *arguments, check=True):
-    config_path = Path(directory) / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(directory),
-               "--configfile", str(config_path), *arguments]
-    # an empty torch cache: the Inception row must say its FD ratio was not computed
-    environment = {**os.environ, "TORCH_HOME": str(Path(directory) / "torch_home")}
-    result = subprocess.run(command, capture_output=True, text=True, env=environment)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def planned_jobs(result) -> dict[str, int]:
-    stats = result.stdout.split("Job stats:")[1].split("total")[0]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", stats, flags=re.M)}
-
-
-def planned_rules(result) -> set[str]:
-    return set(planned_jobs(result))
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("run")
-    snakemake(directory, TINY, "--cores", "2")
-    return directory
-
 
 def test_workflow_reaches_table3(finished_run):
     table = pd.read_csv(finished_run / "results/table3.csv")
@@ -120,7 +60,7 @@ def test_workflow_reaches_the_training_length_table_and_figure(finished_run):
 
 def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
     table1 = pd.read_csv(finished_run / "results/table1.csv")
-    assert table1.n_classes.tolist() == [5] * 6
+    assert table1.n_classes.tolist() == [6] * 6
     assert {f"accuracy_{a}_all_s1" for a in ("progan", "sngan", "cramergan", "mmdgan")} <= set(table1.columns)
     table2 = pd.read_csv(finished_run / "results/table2.csv")
     assert table2.n_classes.tolist() == [4] * 6
@@ -129,6 +69,20 @@ def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
     assert len(np.setdiff1d(subsets[1], subsets[0])) == 1 and len(np.intersect1d(subsets[2], subsets[0])) == 0
     figure = finished_run / "results/figures/samples_tiny.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_folder_source_is_read_split_and_attributed_like_any_source(finished_run):
+    images = np.load(finished_run / "results/folders/conv-net/images.npy")
+    assert images.shape == (96 + 64, 16, 16, 3)  # 24 px PNGs, resized to the workflow's size
+    train = np.load(finished_run / "results/sources/tiny/conv-net/train.npy")
+    test = np.load(finished_run / "results/sources/tiny/conv-net/test.npy")
+    assert (len(train), len(test)) == (96, 64)
+    rows = {row.tobytes() for row in images}
+    assert all(row.tobytes() in rows for row in np.concatenate([train, test]))
+    table1 = pd.read_csv(finished_run / "results/table1.csv").set_index("method")
+    assert table1["accuracy_conv-net"].between(0, 100).all() and table1.n_classes["ours"] == 6
+    # a fixed conv net's images are told apart from ProGAN's and real images by the classifier
+    assert table1["accuracy_conv-net"]["ours"] > 90
 
 
 def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
@@ -326,6 +280,10 @@ def test_embedded_configs_dry_run(tmp_path, path, snapshots):
     ({"split": {"n_train": -5}}, "-5 is less than the minimum"),
     ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}}, "unknown GAN 'wgan'"),
     ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
+    ({"folder_sources": {"real": {"path": "x"}}}, "folder_sources.real: 'real' names the data set's own images"),
+    ({"folder_sources": {"conv-net": {"path": "x", "count": 100}}},
+     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \(96 \+ 64\)"),
+    ({"folder_sources": {"My_Net": {"path": "x"}}}, "My_Net"),
 ])
 def test_config_errors_name_the_key(tmp_path, change, message):
     config = {**TINY, **{key: {**TINY.get(key, {}), **value} for key, value in change.items()}}

@@ -67,13 +67,14 @@ HELP = {
     "metrics": "metrics files (JSON)",
     "output": "the file written",
     "on_bad_image": "an unreadable image stops the run naming it (fail), or is skipped with a warning (skip)",
+    "path": "image folders (their images in name order, the folders in turn) or one LMDB",
     "per_source": "images of each source shown",
     "shown": "images shown in the figure",
 }
 
 
 def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "lmdb"], size: positive,
-                 count: positive, path: str | None = None, crop: CROPS = schema_default("datasets", "*", "crop"),
+                 count: positive, path: list[str] = (), crop: CROPS = schema_default("datasets", "*", "crop"),
                  seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1,
                  on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"), output: str):
     """decode, crop and resize real images into an .npy array"""

@@ -46,13 +46,15 @@ def check_schema(config: dict) -> None:
 
 
 def check_constraints(config: dict) -> None:
-    """Paths, split sizes and subset sizes against each data set's image count."""
+    """Source names, paths, split sizes and subset sizes against each data set's image count."""
     sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
+    folders = config.get("folder_sources", {})
     differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference
                    for experiment, spec in config["experiments"].items()
-                   for source in spec["sources"] if not is_real(source)]
+                   for source in spec["sources"] if not is_real(source) and source not in folders]
     differences = [d for d in differences if d is not None]
     split, base_size = config["split"], config["subsets"]["base_size"]
+    check_folder_sources(folders, split)
     for name, dataset in config["datasets"].items():
         count, where = dataset["count"], f"datasets.{name}"
         if dataset["source"] in PATH_SOURCES and not dataset.get("path"):
@@ -65,3 +67,15 @@ def check_constraints(config: dict) -> None:
         if differences and max(differences) > min(base_size, count - base_size):
             raise GanprintError(f"real_subset_diff_#{max(differences)} needs {max(differences)} images outside the "
                                 f"base subset of {base_size}, but {where}.count ({count}) leaves {count - base_size}")
+
+
+def check_folder_sources(folders: dict, split: dict) -> None:
+    """A folder source is not called 'real', and holds what the split takes from it."""
+    needed = split["n_train"] + split["n_test"]
+    for name, folder in folders.items():
+        if is_real(name):
+            raise GanprintError("folder_sources.real: 'real' names the data set's own images; rename the folder source")
+        count = folder.get("count")
+        if count is not None and count < needed:
+            raise GanprintError(f"folder_sources.{name}.count ({count}) is below split.n_train + split.n_test "
+                                f"({split['n_train']} + {split['n_test']}), which the split takes from it")

@@ -1,6 +1,8 @@
 """Names of image sources in experiments.
 
-A source is `real` (the data set's real images) or a GAN instance named
+A source is `real` (the data set's real images), a folder source (images made elsewhere,
+named in the config's `folder_sources`: lower-case letters, digits and hyphens, so never a
+GAN instance's name) or a GAN instance named
 `{arch}_{subset}_s{seed}` with an optional `_run{k}`: e.g. `progan_all_s1`,
 `progan_diff100_s1`, and `progan_all_s1_run2`, a second training job with the very
 same settings (the paper's sanity check). A trailing `_at{fraction}` names the snapshot of
@@ -45,7 +47,7 @@ def parse_instance(name: str, where: str = "source") -> GanInstance:
     match = INSTANCE_PATTERN.match(name)
     if match is None:
         raise GanprintError(
-            f"{where}: '{name}' is neither 'real' nor a GAN instance name "
+            f"{where}: '{name}' is neither 'real', a folder source (folder_sources), nor a GAN instance name "
             "'{arch}_{all|diff<i>}_s{seed}[_run{k}][_at<fraction>]' (e.g. progan_all_s1)"
         )
     return GanInstance(name, match["arch"], match["subset"], int(match["seed"]), int(match["run"] or 1),
@@ -58,12 +60,17 @@ def fraction_name(fraction: float) -> str:
 
 
 def snapshot_source(name: str, fraction: float) -> str:
-    """The source standing for `name` at a fraction of its training run (real stays real)."""
-    return name if is_real(name) else f"{name}{SNAPSHOT_SUFFIX}{fraction_name(fraction)}"
+    """The source standing for `name` at a fraction of its training run (real and folder
+    sources stay as they are)."""
+    return f"{name}{SNAPSHOT_SUFFIX}{fraction_name(fraction)}" if is_gan(name) else name
 
 
 def is_real(name: str) -> bool:
     return name == REAL
+
+
+def is_gan(name: str) -> bool:
+    return INSTANCE_PATTERN.match(name) is not None
 
 
 def sampling_seed(name: str, base_seed: int) -> int:

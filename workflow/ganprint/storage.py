@@ -253,3 +253,16 @@ def load_resume_state(path: str | os.PathLike, fingerprint: str) -> dict | None:
 
 def save_resume_state(path: str | os.PathLike, fingerprint: str, state: dict) -> None:
     save_checkpoint(path, {**state, "fingerprint": fingerprint})
+
+
+def resume_path(output: str | os.PathLike) -> Path:
+    """Where the training that writes `output` keeps its resumable state."""
+    return Path(output).with_name(Path(output).stem + ".resume.pt")
+
+
+def retire_resume_state(output: str | os.PathLike) -> None:
+    """Remove the resumable state of a training once a later job has read its final
+    weights. Trainings keep it after writing them: a job killed while the scheduler wraps it
+    up (past its time limit, say) loses its output, and the retry then writes the same
+    weights again from the finished state instead of training from the start."""
+    resume_path(output).unlink(missing_ok=True)

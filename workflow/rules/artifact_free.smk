@@ -13,9 +13,7 @@ rule select_artifact_free:
         settings=block_settings("artifact_free", leave_out=["experiment"]),
     threads: 1
     resources:
-        gpu=1,
-        runtime=240,
-        mem_mb=64000,
+        **cluster_resources(gpu=True, runtime=240, mem_mb=64000),
     conda:
         ENVIRONMENT
     log:

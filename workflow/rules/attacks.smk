@@ -14,9 +14,7 @@ rule attack_images:
         streams=[f"{source}/test" for source in experiment_sources(ATTACK_EXPERIMENT)],
     threads: 1
     resources:
-        gpu=1,
-        runtime=120,
-        mem_mb=16000,
+        **cluster_resources(gpu=True, runtime=120, mem_mb=16000),
     conda:
         ENVIRONMENT
     log:
@@ -99,8 +97,7 @@ use rule evaluate_baseline as prnu_attacked with:
         settings=baseline_settings("prnu"),
         labels=lambda wc: [f"dataset={wc.dataset}", f"attack={wc.attack}", f"stage={wc.stage}"],
     resources:
-        runtime=240,
-        mem_mb=16000,
+        **cluster_resources(runtime=240, mem_mb=16000),
     log:
         "results/logs/prnu_attacked/{dataset}/{attack}/{stage}.log",
     benchmark:

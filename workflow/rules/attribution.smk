@@ -3,6 +3,8 @@
 # component-analysis variant (low<r>, high<r>, patch<r>). The defense (attacks.smk) and the
 # artifact-free evaluation reuse these two rules.
 
+ATTRIBUTION_TRAINING_MINUTES = 1440
+
 
 rule train_attribution:
     input:
@@ -17,9 +19,8 @@ rule train_attribution:
         visnet=visnet_flag,
     threads: 1
     resources:
-        gpu=1,
-        runtime=1440,
-        mem_mb=32000,
+        **cluster_resources(gpu=True, runtime=ATTRIBUTION_TRAINING_MINUTES, mem_mb=32000),
+    retries: training_retries(ATTRIBUTION_TRAINING_MINUTES)
     conda:
         ENVIRONMENT
     log:
@@ -45,9 +46,7 @@ rule evaluate_attribution:
         seed=config["attribution"]["seed"],
     threads: 1
     resources:
-        gpu=1,
-        runtime=60,
-        mem_mb=16000,
+        **cluster_resources(gpu=True, runtime=60, mem_mb=16000),
     conda:
         ENVIRONMENT
     log:

@@ -16,9 +16,7 @@ rule evaluate_baseline:
         seed=config["baselines"]["seed"],
     threads: 1
     resources:
-        gpu=1,
-        runtime=240,
-        mem_mb=64000,
+        **cluster_resources(gpu=True, runtime=240, mem_mb=64000),
     conda:
         ENVIRONMENT
     log:

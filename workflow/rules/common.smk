@@ -1,9 +1,11 @@
 # Helpers shared by the rules: paths of sources, experiments and settings passed as params.
 import json
+import re
 import shlex
 from pathlib import Path
 
 from ganprint import GanprintError
+from ganprint.cluster import chained_retries, check_requests, job_request, job_resources, sinfo_partitions
 from ganprint.names import (
     ATTACKS,
     BASELINE_SHARED_SETTINGS,
@@ -18,6 +20,7 @@ from ganprint.names import (
 from ganprint.sources import (
     INSTANCE_NAME,
     TRAINED_INSTANCE_NAME,
+    is_gan,
     is_real,
     parse_instance,
     sampling_seed,
@@ -31,6 +34,25 @@ from ganprint.sources import (
 ENVIRONMENT = "../../envs/ganprint.yaml"
 
 
+def cluster_resources(**request):
+    """A rule's resources (what its stage needs at paper scale), capped and placed by the
+    `cluster` settings."""
+    return job_resources(config["cluster"], **request)
+
+
+def training_retries(runtime):
+    """Retries of a training that outlasts `cluster.max_runtime`: the jobs of its chain."""
+    return chained_retries(config["cluster"], runtime)
+
+
+def check_cluster_requests(jobs):
+    """Before submitting to SLURM: name every rule whose request no node of its partition holds."""
+    if workflow.executor_plugin is None or workflow.executor_plugin.name != "slurm":
+        return
+    requests = [job_request(job.rule.name, job.threads, job.resources) for job in jobs if not job.is_local]
+    check_requests(requests, sinfo_partitions())
+
+
 def experiment_sources(experiment):
     """The experiment's sources; for `{experiment}_at{fraction}`, its GANs' snapshots."""
     configured, fraction = split_snapshot_experiment(experiment)
@@ -40,11 +62,14 @@ def experiment_sources(experiment):
     return sources if fraction == 1.0 else [snapshot_source(s, fraction) for s in sources]
 
 
+FOLDER_SOURCES = sorted(config["folder_sources"])
+
+
 def check_sources():
     """Fail at parse time, naming the key, on a source the workflow cannot build."""
     for experiment, spec in config["experiments"].items():
         for name in spec["sources"]:
-            if is_real(name):
+            if is_real(name) or name in FOLDER_SOURCES:
                 continue
             instance = parse_instance(name, f"experiments.{experiment}.sources")
             known = sorted(key for key, value in config["gan"].items() if isinstance(value, dict))
@@ -310,6 +335,8 @@ def training_length_experiments():
     fractions = config["training_length"]["fractions"]
     if experiment not in config["experiments"] or not fractions:
         return []
+    if not any(map(is_gan, config["experiments"][experiment]["sources"])):
+        return []
     return [snapshot_experiment(experiment, f) for f in sorted(fractions)] + [experiment]
 
 
@@ -326,8 +353,24 @@ def training_length_metrics():
 
 def images_per_run():
     """Real images shown in a whole run of the training-length experiment's first GAN."""
-    gans = [s for s in experiment_sources(config["training_length"]["experiment"]) if not is_real(s)]
+    gans = [s for s in experiment_sources(config["training_length"]["experiment"]) if is_gan(s)]
     return config["gan"][parse_instance(gans[0]).arch]["total_images"]
+
+
+def folder_source_setting(key):
+    return lambda wildcards: config["folder_sources"][wildcards.folder][key]
+
+
+def folder_source_paths(wildcards):
+    """prepare-real's --path: the folder source's folder or folders."""
+    path = config["folder_sources"][wildcards.folder]["path"]
+    return "--path " + " ".join(shlex.quote(p) for p in ([path] if isinstance(path, str) else path))
+
+
+def folder_source_count(wildcards):
+    """Images read from a folder source: its count, or what the split takes."""
+    count = config["folder_sources"][wildcards.folder]["count"]
+    return count or config["split"]["n_train"] + config["split"]["n_test"]
 
 
 def configured_outputs():
@@ -365,7 +408,8 @@ check_sources()
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9-]*",
     instance=wildcard_pattern(INSTANCE_NAME),
-    source=r"[a-z][a-z0-9_.]*",
+    folder="|".join(map(re.escape, FOLDER_SOURCES)) or "(?!)",
+    source=r"[a-z][a-z0-9_.-]*",
     experiment=r"[A-Za-z0-9_.]+",
     difference=r"\d+",
     method="|".join(METHODS),

@@ -64,3 +64,33 @@ rule split_real:
     shell:
         "ganprint split-real --images {input:q} --n-train {params.n_train} --n-test {params.n_test}"
         " --seed {params.seed} --train-output {output.train:q} --test-output {output.test:q} 2> {log:q}"
+
+
+# Folder sources (`folder_sources`): images made elsewhere, read like a folder data set and
+# split like the real images; the same split serves every data set.
+use rule prepare_real as prepare_folder_source with:
+    output:
+        "results/folders/{folder}/images.npy",
+    params:
+        source="folder",
+        path=folder_source_paths,
+        crop=folder_source_setting("crop"),
+        n_images=folder_source_count,
+        seed=0,
+        on_bad_image=folder_source_setting("on_bad_image"),
+    log:
+        "results/logs/prepare_folder_source/{folder}.log",
+    benchmark:
+        "results/benchmarks/prepare_folder_source/{folder}.tsv"
+
+
+use rule split_real as split_folder_source with:
+    input:
+        "results/folders/{folder}/images.npy",
+    output:
+        train="results/sources/{dataset}/{folder}/train.npy",
+        test="results/sources/{dataset}/{folder}/test.npy",
+    log:
+        "results/logs/split_folder_source/{dataset}/{folder}.log",
+    benchmark:
+        "results/benchmarks/split_folder_source/{dataset}/{folder}.tsv"

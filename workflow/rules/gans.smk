@@ -1,6 +1,8 @@
 # GAN instances: training (resumable) and sampling of the train and test images; an
 # instance named with `_at{fraction}` is sampled from the snapshot its run took then.
 
+GAN_TRAINING_MINUTES = 2880  # a paper-scale ProGAN on one GPU, with room
+
 
 rule train_gan:
     wildcard_constraints:
@@ -18,9 +20,8 @@ rule train_gan:
         snapshots=gan_snapshot_flags,
     threads: config["gan"]["threads"]
     resources:
-        gpu=1,
-        runtime=2880,
-        mem_mb=16000,
+        **cluster_resources(gpu=True, runtime=GAN_TRAINING_MINUTES, mem_mb=16000),
+    retries: training_retries(GAN_TRAINING_MINUTES)
     conda:
         ENVIRONMENT
     log:
@@ -46,9 +47,7 @@ rule sample_gan:
         snapshot=lambda wc: optional_flag("--snapshot", parse_instance(wc.instance).snapshot),
     threads: 1
     resources:
-        gpu=1,
-        runtime=120,
-        mem_mb=8000,
+        **cluster_resources(gpu=True, runtime=120, mem_mb=8000),
     conda:
         ENVIRONMENT
     log:

@@ -15,9 +15,7 @@ rule figure_fingerprints:
         batch=config["attribution"]["eval_batch"],
     threads: 1
     resources:
-        gpu=1,
-        runtime=60,
-        mem_mb=16000,
+        **cluster_resources(gpu=True, runtime=60, mem_mb=16000),
     conda:
         ENVIRONMENT
     log:
@@ -40,8 +38,7 @@ rule figure_fingerprint_map:
         title=lambda wc: f"Table 1 test images, {wc.dataset}",
     threads: 1
     resources:
-        runtime=60,
-        mem_mb=16000,
+        **cluster_resources(runtime=60, mem_mb=16000),
     conda:
         ENVIRONMENT
     log:

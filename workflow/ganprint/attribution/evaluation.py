@@ -10,7 +10,7 @@ from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
 from ..settings import schema_default
-from ..storage import atomic_path, load_checkpoint, save_json, save_table
+from ..storage import atomic_path, load_checkpoint, retire_resume_state, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
 from .visnet import VisNet
@@ -25,6 +25,7 @@ def load_model(path: str, device) -> AttributionNetwork | VisNet:
     model = VisNet(settings) if checkpoint.get("architecture") == VisNet.architecture else AttributionNetwork(settings)
     model.load_state_dict(checkpoint["model"])
     model.sources = list(checkpoint["sources"])
+    retire_resume_state(path)
     return model.to(device).eval().requires_grad_(False)
 
 

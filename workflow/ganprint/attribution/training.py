@@ -10,7 +10,6 @@ import json
 import logging
 import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,7 @@ from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..names import VISNET, parse_network
 from ..settings import schema_default
-from ..storage import load_resume_state, save_checkpoint, save_resume_state, settings_fingerprint
+from ..storage import load_resume_state, resume_path, save_checkpoint, save_resume_state, settings_fingerprint
 from .data import LabelledImages
 from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
@@ -106,25 +105,24 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         _start_from(learner, initial, device)
     stream = runtime.generator(seed)
 
-    resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
+    state_path = resume_path(output)
     fingerprint = settings_fingerprint(dict(train=list(map(str, train_paths)), optimiser=dataclasses.asdict(optimiser),
                                             fmap=(fmap_base, fmap_max), seed=seed, threads=threads,
                                             initial=str(initial), device=device.type, network=network,
                                             **({"loss": dataclasses.asdict(loss)} if loss else {})))
     first_epoch = 0
-    state = load_resume_state(resume_path, fingerprint)
+    state = load_resume_state(state_path, fingerprint)
     if state is not None:
         learner.load_state_dict(state)
         stream.set_state(state["stream"])
         first_epoch = int(state["epoch"])
-        log.info("resumed from %s after epoch %d", resume_path, first_epoch)
+        log.info("resumed from %s after epoch %d", state_path, first_epoch)
 
     for epoch in range(first_epoch, optimiser.epochs):
         metrics = _train_epoch(learner, data, stream, optimiser, device)
         log.info(json.dumps({"epoch": epoch + 1, **metrics}))
-        if epoch + 1 < optimiser.epochs:
-            save_resume_state(resume_path, fingerprint, {**learner.state_dict(), "stream": stream.get_state(),
-                                                         "epoch": epoch + 1})
+        save_resume_state(state_path, fingerprint, {**learner.state_dict(), "stream": stream.get_state(),
+                                                    "epoch": epoch + 1})
 
     model = learner.trained_model()
     save_checkpoint(output, {
@@ -136,7 +134,6 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         "seed": seed,
         **({"loss": dataclasses.asdict(loss)} if loss else {}),
     })
-    resume_path.unlink(missing_ok=True)
 
 
 def _start_from(learner, initial: str, device) -> None:

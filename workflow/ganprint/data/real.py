@@ -32,15 +32,18 @@ EMBEDDED_PHOTOS = (
 CHUNK = 256
 
 
-def folder_items(folder: str | Path, count: int):
-    """The images of a folder (sorted by name) as (name, path) pairs, at least `count` of them."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise GanprintError(f"image folder not found: {folder}")
-    paths = list_images(folder)
-    if not paths:
-        raise GanprintError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    _require_count(len(paths), count, str(folder))
+def folder_items(folders: list[str | Path], count: int):
+    """The images of the folders (each sorted by name, the folders in order) as (name, path)
+    pairs, at least `count` of them."""
+    paths = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise GanprintError(f"image folder not found: {folder}")
+        found = list_images(folder)
+        if not found:
+            raise GanprintError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        paths += found
+    _require_count(len(paths), count, " + ".join(map(str, folders)))
     return ((str(p), str(p)) for p in paths)
 
 
@@ -167,9 +170,10 @@ def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None
     log.info("wrote %d embedded crops of %dx%d to %s", count, size, size, output)
 
 
-def prepare_real(source: str, output: str, size: int, count: int, path: str | None = None,
+def prepare_real(source: str, output: str, size: int, count: int, path: str | list[str] | None = None,
                  crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
                  threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image")) -> None:
+    """Real images of a source into one array; a folder source may be several folders."""
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
     if source == "embedded":
@@ -178,12 +182,15 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | No
     if source == "deadleaves":
         write_dead_leaves(output, size, count, seed)
         return
-    if not path:
+    paths = [path] if isinstance(path, (str, Path)) else [p for p in path or [] if p]
+    if not paths:
         raise GanprintError(f"real source '{source}' needs a path")
     if source == "folder":
-        items = folder_items(path, count)
+        items = folder_items(paths, count)
     elif source == "lmdb":
-        items = lmdb_items(path, count)
+        if len(paths) != 1:
+            raise GanprintError(f"an lmdb source reads one database, got {len(paths)} paths")
+        items = lmdb_items(paths[0], count)
     else:
         raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
     write_decoded(items, count, output, size, crop, threads, on_bad_image)

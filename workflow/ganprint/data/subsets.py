@@ -28,10 +28,10 @@ def subset_diff(total: int, base_size: int, difference: int, seed: int) -> np.nd
 
 
 def real_split(total: int, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint train and test indices for the real class of the attribution task."""
+    """Disjoint train and test indices of the real class (or of a folder source)."""
     if n_train <= 0 or n_test <= 0:
         raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     if n_train + n_test > total:
-        raise GanprintError(f"the real set holds {total} images, fewer than {n_train} train + {n_test} test")
+        raise GanprintError(f"the image set holds {total} images, fewer than {n_train} train + {n_test} test")
     order = _permutation(total, seed)
     return np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_test])

@@ -14,7 +14,7 @@ from .. import GanprintError, runtime
 from ..convert import to_uint8
 from ..settings import schema_default
 from ..sources import fraction_name
-from ..storage import image_array_writer, load_checkpoint
+from ..storage import image_array_writer, load_checkpoint, retire_resume_state
 from . import make_generator
 from .latents import latent_of_image
 
@@ -33,6 +33,7 @@ def load_generator(path: str, device, snapshot: str | None = None) -> torch.nn.M
             raise GanprintError(f"{path} holds no snapshot at {name} of its run; it has {sorted(taken) or 'none'}")
         weights = taken[name]["generator"]
     generator.load_state_dict(weights)
+    retire_resume_state(path)
     return generator.to(device).eval().requires_grad_(False)
 
 

@@ -21,6 +21,7 @@ from ..storage import (
     load_array,
     load_images,
     load_resume_state,
+    resume_path,
     save_checkpoint,
     save_resume_state,
     settings_fingerprint,
@@ -57,7 +58,8 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
               subset_path: str | None = None, checkpoint_every: int | None = None, log_every: int | None = None,
               snapshots: list[float] = ()) -> None:
     """Train one GAN instance. A resumable state is saved every `checkpoint_every` images
-    (default: every 2% of the run) and removed once the final weights are written.
+    (default: every 2% of the run, and at its end); the job that reads the final weights
+    removes it (storage.retire_resume_state).
     `snapshots` are fractions of the run: the checkpoint also holds the final generator's
     weights as they were at each (they cost no training; `load_generator` picks one)."""
     device = runtime.configure(threads, seed)
@@ -70,14 +72,13 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
     stream = runtime.generator(seed)
     real = RealBatches(images, training_rows(images, subset_path), stream, device)
 
-    resume_path = Path(output).with_name(Path(output).stem + ".resume.pt")
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
                                             images=str(images_path), subset=str(subset_path), device=device.type,
                                             snapshots=snapshot_counts))
-    shown, taken = _resume(trainer, stream, resume_path, fingerprint)
+    shown, taken = _resume(trainer, stream, resume_path(output), fingerprint)
     checkpoint_every = checkpoint_every or max(trainer.total_images // 50, 1)
     log_every = log_every or min(10_000, max(trainer.total_images // 20, 1))
-    progress = Progress(resume_path, fingerprint, checkpoint_every, log_every, snapshot_counts, taken)
+    progress = Progress(resume_path(output), fingerprint, checkpoint_every, log_every, snapshot_counts, taken)
     _run(trainer, real, stream, device, shown, progress)
 
     save_checkpoint(output, {
@@ -88,7 +89,6 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
         "seed": seed,
         "snapshots": taken,
     })
-    resume_path.unlink(missing_ok=True)
 
 
 def snapshot_images(trainer, fraction: float) -> int:
@@ -116,14 +116,14 @@ class Progress:
     taken: dict  # snapshot name -> {"generator": weights, "images_shown": images}
 
 
-def _resume(trainer, stream, resume_path, fingerprint) -> tuple[int, dict]:
+def _resume(trainer, stream, state_path, fingerprint) -> tuple[int, dict]:
     """Images shown and snapshots taken by the saved state (0 and none without one)."""
-    state = load_resume_state(resume_path, fingerprint)
+    state = load_resume_state(state_path, fingerprint)
     if state is None:
         return 0, {}
     trainer.load_state_dict(state["trainer"])
     stream.set_state(state["stream"])
-    log.info("resumed from %s at %d images", resume_path, state["images_shown"])
+    log.info("resumed from %s at %d images", state_path, state["images_shown"])
     return int(state["images_shown"]), dict(state["snapshots"])
 
 
@@ -145,7 +145,7 @@ def _run(trainer, real, stream, device, shown, progress: Progress):
             seconds_per_kimg = (time.perf_counter() - started) / max(shown - started_at, 1) * 1000
             log.info(json.dumps({"kimg": round(shown / 1000, 2), **losses, "sec_per_kimg": round(seconds_per_kimg, 2)}))
             next_log = (shown // progress.log_every + 1) * progress.log_every
-        if shown >= next_checkpoint and shown < trainer.total_images:
+        if shown >= next_checkpoint or shown >= trainer.total_images:
             save_resume_state(progress.resume_path, progress.fingerprint, {
                 "trainer": trainer.state_dict(), "stream": stream.get_state(), "images_shown": shown,
                 "snapshots": progress.taken,

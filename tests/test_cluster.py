@@ -1,0 +1,184 @@
+"""Sizing jobs for SLURM, and the README's cluster command on a real SLURM (brought up by
+.ci/slurm.sh; without one, those tests skip and say so)."""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganprint import GanprintError
+from ganprint.cluster import (
+    Partition,
+    Request,
+    chained_retries,
+    check_requests,
+    gres_gpus,
+    job_request,
+    job_resources,
+    read_partitions,
+    time_limit_minutes,
+)
+from ganprint.settings import block_defaults
+
+from tiny_workflow import REPO, TINY
+
+CLUSTER = block_defaults("cluster")
+OUR_SLURM = Path(os.environ.get("SLURM_RUN_DIR", "/var/spool/ganprint-slurm")) / "slurmctld.pid"
+
+
+def test_requests_are_capped_and_placed_by_the_settings():
+    assert job_resources(CLUSTER, mem_mb=64000, runtime=2880, gpu=True) == {"mem_mb": 64000, "runtime": 2880, "gpu": 1}
+    small = {**CLUSTER, "max_mem_mb": 32000, "max_runtime": 1440}
+    assert job_resources(small, mem_mb=64000, runtime=2880, gpu=True) == {"mem_mb": 32000, "runtime": 1440, "gpu": 1}
+    old = {**CLUSTER, "gpu_request": "gres", "gpu_partition": "gpu", "cpu_partition": "cpu"}
+    assert job_resources(old, mem_mb=8000, runtime=60, gpu=True) == {
+        "mem_mb": 8000, "runtime": 60, "gres": "gpu:1", "slurm_partition": "gpu"}
+    assert job_resources(old, mem_mb=8000, runtime=60) == {"mem_mb": 8000, "runtime": 60, "slurm_partition": "cpu"}
+
+
+def test_a_training_longer_than_the_runtime_cap_gets_the_retries_of_its_chain():
+    assert chained_retries(CLUSTER, 2880) is None  # no cap: one job, the profile's retries
+    assert chained_retries({**CLUSTER, "max_runtime": 2880}, 2880) is None
+    assert chained_retries({**CLUSTER, "max_runtime": 1440}, 2880) == 1 + 2
+    assert chained_retries({**CLUSTER, "max_runtime": 700, "retries": 0}, 2880) == 4
+
+
+def test_sinfo_output_is_read_per_partition_with_its_largest_node():
+    partitions = read_partitions(
+        "gpu*|32|256000|2-00:00:00|gpu:a100:4(S:0-1)\n"
+        "gpu*|64|512000|2-00:00:00|gpu:a100:8\n"
+        "cpu|128+|1000000|12:00:00|(null)\n"
+        "debug|4|8000|30:00|gpu:1,shard:4\n")
+    assert partitions["gpu"] == Partition("gpu", 64, 512000, 2880, 8, default=True)
+    assert partitions["cpu"] == Partition("cpu", 128, 1000000, 720, 0)
+    assert partitions["debug"].minutes == 30 and partitions["debug"].gpus == 1
+    assert time_limit_minutes("infinite") == math.inf and time_limit_minutes("1-02:03:00") == 1563
+    assert gres_gpus("(null)") == 0 and gres_gpus("gpu:tesla:2,gpu:v100:1") == 3
+    assert job_request("train_gan", 4, {"gres": "gpu:1", "mem_mb": 16000, "runtime": 60}) == Request(
+        "train_gan", None, 4, 16000, 60, 1)
+    assert job_request("table", 1, {"gpu": 1, "slurm_partition": "gpu"}).gpus == 1
+
+
+def test_requests_that_no_node_holds_are_named_by_rule():
+    partitions = read_partitions("main*|16|64000|1-00:00:00|gpu:2\ncpu|8|32000|infinite|(null)\n")
+    fitting = [Request("train_gan", None, 4, 16000, 1440, 1), Request("table", "cpu", 1, 8000, 60, 0)]
+    check_requests(fitting, partitions)
+    oversized = [Request("baselines", None, 1, 128000, 60, 1), Request("baselines", None, 1, 128000, 60, 1),
+                 Request("train_gan", None, 4, 16000, 2880, 1), Request("prnu", "cpu", 16, 8000, 60, 0),
+                 Request("sample", "cpu", 1, 8000, 60, 1), Request("map", "nowhere", 1, 8000, 60, 0)]
+    with pytest.raises(GanprintError) as error:
+        check_requests(oversized, partitions)
+    message = str(error.value)
+    assert message.startswith("5 rule(s) ask for more than the cluster offers; nothing was submitted")
+    for expected in ("rule baselines asks for 128000 MB", "cluster.max_mem_mb", "rule train_gan asks for 2880 minutes",
+                     "cluster.max_runtime", "rule prnu asks for 16 CPUs", "max-threads", "rule sample asks for 1 GPU",
+                     "partition 'nowhere' does not exist"):
+        assert expected in message, expected
+
+
+# --- the README's cluster command on a real SLURM ---------------------------------------
+
+README_COMMAND = ["results/table3.csv", "--profile", "workflow/profiles/slurm", "--configfile", "tiny.yaml"]
+
+
+def slurm_state() -> str | None:
+    """Why there is no usable SLURM here, or None."""
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return "no SLURM client commands (bring up a single-node SLURM with .ci/slurm.sh up, as CI does)"
+    answer = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    if answer.returncode != 0 or "idle" not in answer.stdout.split() and "mix" not in answer.stdout.split():
+        return f"SLURM does not answer with an idle node: {answer.stdout.strip() or answer.stderr.strip()}"
+    return None
+
+
+needs_slurm = pytest.mark.skipif(slurm_state() is not None, reason=f"cluster tests skipped: {slurm_state()}")
+
+
+def workflow_copy(directory: Path, config: dict) -> Path:
+    """The repository's workflow in `directory` (as a user's clone), with the config as tiny.yaml."""
+    shutil.copytree(REPO, directory, ignore=shutil.ignore_patterns(
+        ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*"))
+    (directory / "tiny.yaml").write_text(yaml.safe_dump(config))
+    return directory
+
+
+def run_snakemake(directory: Path, *arguments, timeout=900) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "TORCH_HOME": str(directory / "torch_home")}
+    return subprocess.run([sys.executable, "-m", "snakemake", *arguments], cwd=directory, capture_output=True,
+                          text=True, env=environment, timeout=timeout)
+
+
+def our_jobs(directory: Path) -> list[dict]:
+    """This run's SLURM jobs (running, pending or recently finished) with rule and state."""
+    listing = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%k|%b|%Z"], capture_output=True,
+                             text=True, check=True).stdout
+    jobs = []
+    for line in listing.splitlines():
+        job_id, state, comment, gres, workdir = line.split("|", 4)
+        if Path(workdir).resolve() == directory.resolve():
+            jobs.append({"id": job_id, "state": state, "rule": comment, "gres": gres})
+    return jobs
+
+
+@pytest.mark.slow
+@needs_slurm
+def test_the_readme_cluster_command_survives_a_cancelled_gan_job_and_matches_a_local_run(tmp_path, finished_run):
+    """Table 3 of the workflow tests' tiny configuration, as a cluster user makes it."""
+    directory = workflow_copy(tmp_path / "ganprint", TINY)
+    environment = {**os.environ, "TORCH_HOME": str(directory / "torch_home")}
+    run = subprocess.Popen([sys.executable, "-m", "snakemake", *README_COMMAND], cwd=directory, env=environment,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cancelled = None
+    deadline = time.monotonic() + 900
+    while run.poll() is None and time.monotonic() < deadline:
+        if cancelled is None:
+            running = [job for job in our_jobs(directory) if "train_gan" in job["rule"] and job["state"] == "RUNNING"]
+            if running:
+                cancelled = running[0]["id"]
+                subprocess.run(["scancel", cancelled], check=True)
+        time.sleep(0.5)
+    if run.poll() is None:
+        run.kill()
+    output = run.communicate()[0]
+    assert run.returncode == 0, output[-4000:]
+    assert cancelled is not None, "no GAN training job was seen running"
+    states = {job["id"]: job["state"] for job in our_jobs(directory)}
+    assert states.get(cancelled) == "CANCELLED"
+    assert sum("train_gan" in job["rule"] for job in our_jobs(directory)) == 3  # two GANs, one resubmitted
+    assert (directory / "results/table3.csv").read_bytes() == (finished_run / "results/table3.csv").read_bytes()
+
+
+@pytest.mark.slow
+@needs_slurm
+def test_a_rule_asking_for_more_than_any_node_has_is_named_before_submission(tmp_path):
+    directory = workflow_copy(tmp_path / "ganprint", TINY)
+    result = run_snakemake(directory, *README_COMMAND, "--set-resources", "evaluate_baseline:mem_mb=10000000")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "rule evaluate_baseline asks for 10000000 MB" in output and "nothing was submitted" in output
+    assert our_jobs(directory) == []
+
+
+@pytest.mark.slow
+@needs_slurm
+@pytest.mark.skipif(not OUR_SLURM.exists(), reason="only the SLURM of .ci/slurm.sh is switched to select/cons_res")
+def test_an_old_scheduler_gets_its_gpus_through_gres(tmp_path):
+    """select/cons_res refuses --gpus at submission; cluster.gpu_request: gres asks the old way."""
+    script = REPO / ".ci/slurm.sh"
+    subprocess.run([str(script), "up"], env={**os.environ, "SELECT_TYPE": "select/cons_res"}, check=True,
+                   capture_output=True)
+    try:
+        directory = workflow_copy(tmp_path / "ganprint", {**TINY, "cluster": {"gpu_request": "gres"}})
+        result = run_snakemake(directory, "results/gans/tiny/progan_all_s1/generator.pt",
+                               *README_COMMAND[1:])
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        training = [job for job in our_jobs(directory) if "train_gan" in job["rule"]]
+        assert len(training) == 1 and "gpu" in training[0]["gres"]
+    finally:
+        subprocess.run([str(script), "up"], check=True, capture_output=True)

@@ -1,0 +1,85 @@
+"""The tiny workflow configuration and how the tests run Snakemake on it."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "image_size": 16,
+    "datasets": {"tiny": {"source": "embedded", "count": 400, "seed": 0}},
+    # images made outside the workflow (write_folder_source), relative to the run's folder
+    "folder_sources": {"conv-net": {"path": "folders/conv-net"}},
+    "subsets": {"base_size": 200},
+    "split": {"n_train": 96, "n_test": 64},
+    "gan": {
+        "threads": 1,
+        "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
+                   "total_images": 1280, "batch_sizes": {4: 32, 8: 32, 16: 32}},
+        **{arch: {"latent_dim": 16, "generator_channels": 4, "critic_channels": 4, "batch_size": 16,
+                  "critic_steps": 2, "total_images": 640}
+           for arch in ("sngan", "cramergan", "mmdgan")},
+    },
+    "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
+    "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
+    "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
+    "training_length": {"fractions": [0.85]},
+    "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
+    "visnet": {"epochs": 2, "ema_beta": 0.9},
+    "experiments": {
+        "table1": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "cramergan_all_s1", "mmdgan_all_s1",
+                               "conv-net"]},
+        "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
+        "table3": {"sources": ["real", "progan_all_s1", "progan_all_s2"]},
+        "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
+        "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
+    },
+}
+
+
+def write_folder_source(directory, count=160, size=24):
+    """The folder source of TINY: PNGs of a fixed random convolutional net (24 px, so that
+    they are cropped and resized like any outside images) in `directory`/folders/conv-net."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    folder = Path(directory) / "folders/conv-net"
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(7)
+    net = torch.nn.Sequential(torch.nn.ConvTranspose2d(8, 16, 6, 6), torch.nn.ReLU(),
+                              torch.nn.ConvTranspose2d(16, 3, 4, 4), torch.nn.Tanh())
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+        images = net(torch.randn(count, 8, 1, 1, generator=generator))
+    pixels = ((images.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{index:04d}.png")
+
+
+def snakemake(directory, config, *arguments, check=True):
+    config_path = Path(directory) / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(config_path), *arguments]
+    # an empty torch cache: the Inception row must say its FD ratio was not computed
+    environment = {**os.environ, "TORCH_HOME": str(Path(directory) / "torch_home")}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def planned_jobs(result) -> dict[str, int]:
+    stats = result.stdout.split("Job stats:")[1].split("total")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", stats, flags=re.M)}
+
+
+def planned_rules(result) -> set[str]:
+    return set(planned_jobs(result))
