@@ -16,7 +16,7 @@ SELECT_TYPE=${SELECT_TYPE:-select/cons_tres}
 HOST=$(hostname -s)
 
 stop_started() {
-  for name in slurmd slurmctld munged; do
+  for name in "$@"; do
     local file="$RUN/$name.pid"
     if [ -s "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null; then
       local pid
@@ -85,10 +85,7 @@ case "${1:-}" in
   up)
     install_packages
     mkdir -p "$RUN"
-    for name in slurmd slurmctld; do
-      file="$RUN/$name.pid"
-      if [ -s "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null; then kill "$(cat "$file")"; sleep 1; fi
-    done
+    stop_started slurmd slurmctld
     write_config
     start_munge
     slurmctld -c  # fresh state: a changed SelectType cannot read the old one
@@ -98,7 +95,7 @@ case "${1:-}" in
     sinfo
     ;;
   down)
-    stop_started
+    stop_started slurmd slurmctld munged
     ;;
   *)
     echo "usage: $0 up|down" >&2

@@ -18,6 +18,8 @@ rule train_attribution:
         settings=network_training_settings,
         visnet=visnet_flag,
     threads: 1
+    # visNet first: it is the longest job of its experiment, which then ends sooner
+    priority: lambda wc: 1 if wc.get("network") == VISNET else 0
     resources:
         **cluster_resources(gpu=True, runtime=ATTRIBUTION_TRAINING_MINUTES, mem_mb=32000),
     retries: training_retries(ATTRIBUTION_TRAINING_MINUTES)

@@ -341,8 +341,8 @@ def training_length_experiments():
 
 
 def training_length_metrics():
-    """Metrics of ours and of every baseline that has an accuracy, on each training length."""
-    methods = [m for m in config["baselines"]["methods"] if m not in WITHOUT_TRAINING]
+    """Metrics of ours and of the configured baselines, on each training length."""
+    methods = [m for m in config["baselines"]["methods"] if m in config["training_length"]["methods"]]
     return [
         method_metrics(dataset, experiment, method)
         for experiment in training_length_experiments()

@@ -1,5 +1,5 @@
 # Attribution against GAN training length: the training-length experiment on its GANs'
-# snapshots (ours and every baseline with an accuracy), as a table and one figure per data set.
+# snapshots (ours and training_length.methods), as a table and one figure per data set.
 
 
 rule training_length_table:
