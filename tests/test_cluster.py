@@ -127,6 +127,12 @@ def our_jobs(directory: Path) -> list[dict]:
     return jobs
 
 
+def table3_text(run_directory: Path) -> str:
+    """results/table3.csv, with the run's own (empty) torch cache, which the Inception row's
+    note names, written the same for every run."""
+    return (run_directory / "results/table3.csv").read_text().replace(str(run_directory / "torch_home"), "TORCH_HOME")
+
+
 def cancel_first_running(directory: Path, rule: str, run: subprocess.Popen, cancelled: list) -> None:
     """scancel the first job of `rule` seen running in `directory`, while the run lasts."""
     while run.poll() is None and not cancelled:
@@ -137,30 +143,70 @@ def cancel_first_running(directory: Path, rule: str, run: subprocess.Popen, canc
         time.sleep(0.5)
 
 
-@pytest.mark.slow
-@needs_slurm
-def test_the_readme_cluster_command_survives_a_cancelled_gan_job_and_matches_a_local_run(tmp_path, request):
-    """Table 3 of the workflow tests' tiny configuration, as a cluster user makes it. The
-    local run it is compared with (the workflow tests' run) goes on meanwhile, where the
-    cluster run mostly waits for its jobs' states."""
-    directory = workflow_copy(tmp_path / "ganprint", TINY)
+def old_scheduler_run(directory: Path) -> dict:
+    """The daemons restarted on select/cons_res (which refuses --gpus), one GAN's sampling
+    made again there with cluster.gpu_request: gres, and the daemons switched back."""
+    script = REPO / ".ci/slurm.sh"
+    subprocess.run([str(script), "up"], env={**os.environ, "SELECT_TYPE": "select/cons_res"}, check=True,
+                   capture_output=True)
+    try:
+        (directory / "gres.yaml").write_text(yaml.safe_dump({**TINY, "cluster": {"gpu_request": "gres"}}))
+        result = run_snakemake(directory, "results/sources/tiny/progan_all_s1/test.npy", "--profile",
+                               "workflow/profiles/slurm", "--configfile", "gres.yaml", "--forcerun", "sample_gan")
+        return {"result": result, "jobs": our_jobs(directory)}
+    finally:
+        subprocess.run([str(script), "up"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory, request):
+    """Table 3 of the workflow tests' tiny configuration made by the README's cluster
+    command, cancelling the first GAN job seen running; then, where the test SLURM is
+    .ci/slurm.sh's, the old-scheduler variant. The local run they are compared with (the
+    workflow tests' run) goes on meanwhile, where these mostly wait for job states."""
+    directory = workflow_copy(tmp_path_factory.mktemp("cluster") / "ganprint", TINY)
     environment = {**os.environ, "TORCH_HOME": str(directory / "torch_home")}
     run = subprocess.Popen([sys.executable, "-m", "snakemake", *README_COMMAND], cwd=directory, env=environment,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output, cancelled = [], []
-    threads = [threading.Thread(target=lambda: output.append(run.communicate(timeout=1800)[0])),
-               threading.Thread(target=cancel_first_running, args=(directory, "train_gan", run, cancelled))]
+    state = {"directory": directory, "cancelled": []}
+
+    def follow():
+        state["output"] = run.communicate(timeout=1800)[0]
+        state["jobs"] = our_jobs(directory)  # before a restart of the daemons forgets them
+        if OUR_SLURM.exists() and run.returncode == 0:
+            state["old_scheduler"] = old_scheduler_run(directory)
+
+    threads = [threading.Thread(target=follow),
+               threading.Thread(target=cancel_first_running, args=(directory, "train_gan", run, state["cancelled"]))]
     for thread in threads:
         thread.start()
-    local = request.getfixturevalue("finished_run")
+    state["local"] = request.getfixturevalue("finished_run")
     for thread in threads:
         thread.join()
-    assert run.returncode == 0, output[0][-4000:]
-    assert cancelled, "no GAN training job was seen running"
-    jobs = our_jobs(directory)
-    assert {job["id"]: job["state"] for job in jobs}[cancelled[0]] == "CANCELLED"
+    state["returncode"] = run.returncode
+    return state
+
+
+@pytest.mark.slow
+@needs_slurm
+def test_the_readme_cluster_command_survives_a_cancelled_gan_job_and_matches_a_local_run(cluster_run):
+    assert cluster_run["returncode"] == 0, cluster_run["output"][-4000:]
+    assert cluster_run["cancelled"], "no GAN training job was seen running"
+    jobs = cluster_run["jobs"]
+    assert {job["id"]: job["state"] for job in jobs}[cluster_run["cancelled"][0]] == "CANCELLED"
     assert sum("rule_train_gan" in job["rule"] for job in jobs) == 3  # two GANs, one of them resubmitted
-    assert (directory / "results/table3.csv").read_bytes() == (local / "results/table3.csv").read_bytes()
+    assert table3_text(cluster_run["directory"]) == table3_text(cluster_run["local"])
+
+
+@pytest.mark.slow
+@needs_slurm
+@pytest.mark.skipif(not OUR_SLURM.exists(), reason="only the SLURM of .ci/slurm.sh is switched to select/cons_res")
+def test_an_old_scheduler_gets_its_gpus_through_gres(cluster_run):
+    """select/cons_res refuses --gpus at submission; cluster.gpu_request: gres asks the old way."""
+    result = cluster_run["old_scheduler"]["result"]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    sampling = [job for job in cluster_run["old_scheduler"]["jobs"] if "rule_sample_gan" in job["rule"]]
+    assert len(sampling) == 1 and "gpu" in sampling[0]["gres"]
 
 
 @pytest.mark.slow
@@ -172,22 +218,3 @@ def test_a_rule_asking_for_more_than_any_node_has_is_named_before_submission(tmp
     output = result.stdout + result.stderr
     assert "rule evaluate_baseline asks for 10000000 MB" in output and "nothing was submitted" in output
     assert our_jobs(directory) == []
-
-
-@pytest.mark.slow
-@needs_slurm
-@pytest.mark.skipif(not OUR_SLURM.exists(), reason="only the SLURM of .ci/slurm.sh is switched to select/cons_res")
-def test_an_old_scheduler_gets_its_gpus_through_gres(tmp_path):
-    """select/cons_res refuses --gpus at submission; cluster.gpu_request: gres asks the old way."""
-    script = REPO / ".ci/slurm.sh"
-    subprocess.run([str(script), "up"], env={**os.environ, "SELECT_TYPE": "select/cons_res"}, check=True,
-                   capture_output=True)
-    try:
-        directory = workflow_copy(tmp_path / "ganprint", {**TINY, "cluster": {"gpu_request": "gres"}})
-        result = run_snakemake(directory, "results/gans/tiny/progan_all_s1/generator.pt",
-                               *README_COMMAND[1:])
-        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-        training = [job for job in our_jobs(directory) if "train_gan" in job["rule"]]
-        assert len(training) == 1 and "gpu" in training[0]["gres"]
-    finally:
-        subprocess.run([str(script), "up"], check=True, capture_output=True)

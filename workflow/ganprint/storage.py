@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import GanprintError
 
@@ -159,7 +158,7 @@ def load_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
-def save_table(path: str | os.PathLike, table: pd.DataFrame) -> None:
+def save_table(path: str | os.PathLike, table) -> None:
     with atomic_path(path) as temporary:
         table.to_csv(temporary, index=False)
 

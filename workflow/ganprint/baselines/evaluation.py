@@ -16,7 +16,7 @@ from ..metrics import classification_metrics, fd_ratio_entries
 from ..names import BASELINE_SHARED_SETTINGS, METHODS, WITHOUT_TRAINING
 from ..settings import block_defaults, schema_default
 from ..storage import save_json
-from . import dct, eigenface, knn, prnu
+from . import dct, eigenface, knn
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
 from .linear import LinearSettings, fit_logistic, predict_classes
 
@@ -78,6 +78,8 @@ def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
 def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
     """Fingerprints from the fitting rows for each candidate sigma, scored on the held-out
     rows; the chosen sigma's fingerprints then take every training image (the sums add up)."""
+    from . import prnu  # scipy.ndimage and PyWavelets: half a second that only PRNU needs
+
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
     levels, n_classes = settings["levels"], len(train.arrays)
 
