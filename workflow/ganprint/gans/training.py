@@ -75,10 +75,11 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
                                             images=str(images_path), subset=str(subset_path), device=device.type,
                                             snapshots=snapshot_counts))
-    shown, taken = _resume(trainer, stream, resume_path(output), fingerprint)
+    state_path = resume_path(output)
+    shown, taken = _resume(trainer, stream, state_path, fingerprint)
     checkpoint_every = checkpoint_every or max(trainer.total_images // 50, 1)
     log_every = log_every or min(10_000, max(trainer.total_images // 20, 1))
-    progress = Progress(resume_path(output), fingerprint, checkpoint_every, log_every, snapshot_counts, taken)
+    progress = Progress(state_path, fingerprint, checkpoint_every, log_every, snapshot_counts, taken)
     _run(trainer, real, stream, device, shown, progress)
 
     save_checkpoint(output, {
