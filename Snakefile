@@ -40,6 +40,7 @@ if ATTACK_EXPERIMENT in config["experiments"]:
 
 
 include: "workflow/rules/training_length.smk"
+include: "workflow/rules/open_set.smk"
 
 
 # Tables, figures and report pages take seconds: on a cluster they run where Snakemake runs.
@@ -50,6 +51,7 @@ localrules:
     table6,
     attack_table,
     training_length_table,
+    open_set_table,
     table_page,
     figure_samples,
     figure_selection,

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,10 @@ def test_features_and_logits_at_every_size(resolution):
 def make_sources(folder, n_per_source, resolution=8):
     """Three sources of noise images that differ only in a fixed additive pattern (a toy fingerprint)."""
     rng = np.random.default_rng(0)
-    paths = {"train": [], "test": []}
+    paths = {"train": [], "test": [], "val": []}
     for source in range(3):
         pattern = rng.normal(0, 30, size=(resolution, resolution, 3))
-        for split, count in (("train", n_per_source), ("test", n_per_source // 2)):
+        for split, count in (("train", n_per_source), ("test", n_per_source // 2), ("val", n_per_source // 2)):
             images = rng.uniform(60, 190, size=(count, 1, 1, 3)) + rng.normal(0, 8, size=(count, resolution, resolution, 3))
             path = folder / f"{source}_{split}.npy"
             np.save(path, np.clip(images + pattern, 0, 255).astype(np.uint8))
@@ -108,10 +109,18 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path):
     assert not all(torch.equal(base[k], tuned[k]) for k in base)
 
 
-def test_attribute_image_files_with_unknown_below_the_threshold(tmp_path):
+def evaluate_with_calibration(paths, folder, model="model.pt", sources=slice(None), unknown=(), **open_set):
+    """Evaluate the model of `sources` with its validation images, writing calibration.json beside it."""
+    return evaluate_attribution(folder / model, paths["test"][sources], folder / "m.json", folder / "f.npz",
+                                folder / "c.csv", {}, validation_paths=paths["val"][sources],
+                                calibration_output=str(folder / "calibration.json"), open_set=open_set,
+                                unknown_paths=list(unknown))
+
+
+def test_attribute_image_files_unknown_below_the_calibrated_threshold(tmp_path, capsys):
     from PIL import Image
 
-    from ganprint.attribution.inference import attribute
+    from ganprint.attribution.inference import attribute, write_attributions
 
     paths = make_sources(tmp_path, 200)
     train(paths, tmp_path / "model.pt")
@@ -120,11 +129,69 @@ def test_attribute_image_files_with_unknown_below_the_threshold(tmp_path):
     for source, path in enumerate(paths["test"]):
         for index, image in enumerate(np.load(path)[:5]):
             Image.fromarray(image).save(folder / f"{source}_{index}.png")
+    with pytest.raises(GanprintError, match="no calibration at .*calibration.json"):
+        attribute(str(tmp_path / "model.pt"), [str(folder)])
+    evaluate_with_calibration(paths, tmp_path, score="msp")
     table = attribute(str(tmp_path / "model.pt"), [str(folder)])
-    assert len(table) == 15 and list(table.columns[:3]) == ["image", "source", "probability"]
+    assert len(table) == 15 and list(table.columns[:5]) == ["image", "source", "nearest_source", "probability", "msp"]
     truth = table.image.map(lambda name: "abc"[int(Path(name).name[0])])
-    assert (table.source == truth).mean() > 0.8
-    strict = attribute(str(tmp_path / "model.pt"), [str(folder)], threshold=0.999)
-    assert ((strict.source == "unknown") == (strict.probability < 0.999)).all()
+    assert (table.nearest_source == truth).mean() > 0.8
+    threshold = json.loads((tmp_path / "calibration.json").read_text())["thresholds"]["msp"]
+    assert ((table.source == "unknown") == (table.msp < threshold)).all()
+    strict = attribute(str(tmp_path / "model.pt"), [str(folder)], score="distance", threshold=0.0)
+    assert (strict.source == "unknown").all() and (strict.distance < 0).all()
+    write_attributions(table.head(2), None, "jsonl")
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["image"] for row in rows] == list(table.image[:2]) and rows[0]["p_a"] == table.p_a[0]
     with pytest.raises(GanprintError, match="image not found"):
         attribute(str(tmp_path / "model.pt"), [str(tmp_path / "missing.png")])
+
+
+def test_calibration_reaches_its_target_rate_on_held_out_images():
+    from ganprint.attribution.open_set import calibrate, rejected_percent
+
+    rng = np.random.default_rng(1)
+
+    def draw(count):  # three classes of 16-d features, probabilities peaked on the true class
+        labels = rng.integers(0, 3, count)
+        features = rng.normal(0, 1, (count, 16)) + 3 * np.eye(3, 16)[labels]
+        logits = rng.normal(0, 1, (count, 3)) + 2 * np.eye(3)[labels]
+        return np.exp(logits) / np.exp(logits).sum(1, keepdims=True), features, labels
+
+    calibration = calibrate(*draw(4000), ["a", "b", "c"], 0.1, "distance")
+    probabilities, features, _ = draw(4000)
+    held_out = calibration.rejection_scores(probabilities, features)
+    sampling_error = 100 * np.sqrt(0.1 * 0.9 * (1 / 4000 + 1 / 4000))
+    for score, threshold in calibration.thresholds.items():
+        assert abs(rejected_percent(held_out[score], threshold) - 10.0) < 3 * sampling_error
+
+
+def test_shrunk_covariance_is_ledoit_wolf():
+    from sklearn.covariance import ledoit_wolf
+
+    from ganprint.attribution.open_set import shrunk_covariance
+
+    samples = np.random.default_rng(2).normal(0, 1, (40, 12)) * np.linspace(0.2, 3, 12)
+    assert np.allclose(shrunk_covariance(samples), ledoit_wolf(samples, assume_centered=True)[0])
+
+
+def test_auroc_counts_ordered_pairs():
+    from ganprint.attribution.open_set import auroc
+
+    assert auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert auroc(np.array([1.0, 4.0]), np.array([2.0, 3.0])) == 0.5
+    assert auroc(np.array([1.0]), np.array([1.0])) == 0.5
+
+
+def test_a_clearly_different_source_is_rejected_far_more_than_known_ones(tmp_path):
+    paths = make_sources(tmp_path, 200)
+    unknown = np.random.default_rng(5).integers(0, 256, (100, 8, 8, 3), dtype=np.uint8)  # white noise
+    np.save(tmp_path / "unknown.npy", unknown)
+    train_attribution(paths["train"][:2], ["a", "b"], tmp_path / "model.pt", FAST, fmap_base=128, fmap_max=32)
+    metrics = evaluate_with_calibration(paths, tmp_path, sources=slice(0, 2), unknown=[str(tmp_path / "unknown.npy")],
+                                        false_rejection_rate=0.05)
+    scores = metrics["open_set"]["scores"]
+    assert metrics["open_set"]["target_rejected"] == 5.0
+    assert all(abs(entry["validation_rejected"] - 5.0) < 1.0 for entry in scores.values())
+    assert scores["distance"]["auroc"] > 0.95 and scores["distance"]["unknown_rejected"] > 80
+    assert scores["msp"]["auroc"] > 0.6

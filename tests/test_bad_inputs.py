@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from ganprint import GanprintError
+from ganprint.cli import main
 from ganprint.data.images import decode_image, list_images
 from ganprint.data.real import prepare_real
 from ganprint.storage import load_checkpoint, save_checkpoint, save_json
@@ -101,10 +102,19 @@ def test_attribute_skips_a_bad_file_and_names_it(tmp_path, caplog):
     for index, image in enumerate(np.load(paths["test"][0])[:3]):
         Image.fromarray(image).save(folder / f"{index}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG broken")
-    table = attribute(str(tmp_path / "model.pt"), [str(folder)])
-    assert len(table) == 3 and "broken.png" in caplog.text and "skipped 1 of 4 images" in caplog.text
+    Image.fromarray(np.full((4, 6), 90, np.uint8)).save(folder / "small_grey.png")  # enlarged to 8x8, in RGB
+    table = attribute(str(tmp_path / "model.pt"), [str(folder)], threshold=0.5)
+    assert len(table) == 4 and "broken.png" in caplog.text and "skipped 1 of 5 images" in caplog.text
+    assert "enlarged 1 images smaller than 8x8" in caplog.text
     with pytest.raises(GanprintError, match="broken.png"):
-        attribute(str(tmp_path / "model.pt"), [str(folder)], on_bad_image="fail")
+        attribute(str(tmp_path / "model.pt"), [str(folder)], threshold=0.5, on_bad_image="fail")
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main(["attribute", "--model", str(tmp_path / "model.pt"), "--threshold", "0.5", str(only_bad)]) == 1
+    assert main(["attribute", "--model", str(tmp_path / "model.pt"), "--threshold", "0.5", "--format", "jsonl",
+                 "--output", str(tmp_path / "out.jsonl"), str(folder)]) == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 4
 
 
 @pytest.mark.parametrize("damage, message", [

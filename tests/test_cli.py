@@ -27,9 +27,11 @@ def test_negative_counts_and_unknown_gans_are_rejected(tmp_path):
 
 def test_missing_or_malformed_arrays_are_named(tmp_path):
     np.save(tmp_path / "grey.npy", np.zeros((8, 8, 8), np.uint8))
-    result = ganprint("split-real", "--images", tmp_path / "grey.npy", "--n-train", 2, "--n-test", 2,
-                      "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy")
+    result = ganprint("split-real", "--images", tmp_path / "grey.npy", "--n-train", 2, "--n-test", 2, "--n-val", 2,
+                      "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy",
+                      "--val-output", tmp_path / "c.npy")
     assert result.returncode == 1 and "grey.npy holds uint8 (8, 8, 8)" in result.stderr
-    result = ganprint("sample-gan", "--checkpoint", tmp_path / "none.pt", "--n-train", 2, "--n-test", 2, "--seed", 0,
-                      "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy")
+    result = ganprint("sample-gan", "--checkpoint", tmp_path / "none.pt", "--n-train", 2, "--n-test", 2, "--n-val", 2,
+                      "--seed", 0, "--train-output", tmp_path / "a.npy", "--test-output", tmp_path / "b.npy",
+                      "--val-output", tmp_path / "c.npy")
     assert result.returncode == 1 and "none.pt" in result.stderr

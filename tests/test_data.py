@@ -122,6 +122,7 @@ def test_subset_and_split_errors():
     with pytest.raises(GanprintError, match="base_size"):
         subset_diff(100, 101, 0, seed=0)
     with pytest.raises(GanprintError, match="fewer than"):
-        real_split(100, 90, 20, seed=0)
-    train, test = real_split(100, 60, 20, seed=0)
-    assert len(np.intersect1d(train, test)) == 0 and len(train) == 60 and len(test) == 20
+        real_split(100, 70, 20, 20, seed=0)
+    train, test, val = real_split(100, 60, 20, 10, seed=0)
+    assert len(np.union1d(np.union1d(train, test), val)) == 90 and (len(train), len(test), len(val)) == (60, 20, 10)
+    assert all(np.array_equal(a, b) for a, b in zip(real_split(100, 60, 20, 20, seed=0), (train, test)))

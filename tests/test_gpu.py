@@ -32,7 +32,7 @@ def test_all_stages_on_the_gpu(tmp_path):
     assert all(torch.equal(first[k], twin[k]) for k in first)
 
     for name, seed in (("a", 11), ("b", 12)):
-        sample_gan(str(tmp_path / f"{name}.pt"), tmp_path / f"{name}_train.npy", tmp_path / f"{name}_test.npy", 300, 100, seed)
+        sample_gan(str(tmp_path / f"{name}.pt"), {tmp_path / f"{name}_train.npy": 300, tmp_path / f"{name}_test.npy": 100}, seed)
     real = np.load(tmp_path / "real.npy")
     np.save(tmp_path / "r_train.npy", real[:300])
     np.save(tmp_path / "r_test.npy", real[300:400])
@@ -62,7 +62,7 @@ def test_gpu_sampling_is_fp32_and_independent_of_the_batch(tmp_path, arch):
     save_checkpoint(tmp_path / "g.pt", {"arch": arch, "settings": {"resolution": 32}, "generator": generator.state_dict()})
 
     def sample(name, batch):
-        sample_gan(str(tmp_path / "g.pt"), tmp_path / f"{name}_train.npy", tmp_path / f"{name}_test.npy", 100, 36, 3, batch, 4)
+        sample_gan(str(tmp_path / "g.pt"), {tmp_path / f"{name}_train.npy": 100, tmp_path / f"{name}_test.npy": 36}, 3, batch, 4)
         return np.load(tmp_path / f"{name}_train.npy").astype(int)
 
     small, large, again = sample("small", 8), sample("large", 256), sample("again", 256)

@@ -20,7 +20,7 @@ def generator_path(tmp_path_factory):
 
 def sample(generator_path, folder, name, seed, batch, n_train=10, n_test=5):
     train, test = folder / f"{name}_train.npy", folder / f"{name}_test.npy"
-    sample_gan(str(generator_path), train, test, n_train, n_test, seed, batch)
+    sample_gan(str(generator_path), {train: n_train, test: n_test}, seed, batch)
     return np.load(train), np.load(test)
 
 

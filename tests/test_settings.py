@@ -77,7 +77,8 @@ def test_command_line_defaults_come_from_the_schema():
     assert arguments.batch == block_defaults("attribution")["eval_batch"]
     assert arguments.seed == block_defaults("attribution")["seed"]
     arguments = build_parser().parse_args(["sample-gan", "--checkpoint", "g.pt", "--n-train", "2", "--n-test", "2",
-                                           "--seed", "0", "--train-output", "a", "--test-output", "b"])
+                                           "--n-val", "2", "--seed", "0", "--train-output", "a", "--test-output", "b",
+                                           "--val-output", "c"])
     assert arguments.batch == block_defaults("sampling")["batch"]
 
 

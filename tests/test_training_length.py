@@ -51,8 +51,8 @@ def test_a_snapshot_before_the_generator_has_grown_is_refused(tmp_path, real_pat
 def test_sampling_a_snapshot_uses_the_final_runs_latents(tmp_path, real_path):
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "g.pt", seed=0, threads=1, snapshots=[0.75])
     for name, snapshot in (("final", None), ("early", "0.75")):
-        sample_gan(str(tmp_path / "g.pt"), str(tmp_path / f"{name}_train.npy"), str(tmp_path / f"{name}_test.npy"),
-                   8, 4, seed=11, snapshot=snapshot)
+        sample_gan(str(tmp_path / "g.pt"), {str(tmp_path / f"{name}_train.npy"): 8, str(tmp_path / f"{name}_test.npy"): 4},
+                   seed=11, snapshot=snapshot)
     assert not np.array_equal(np.load(tmp_path / "final_train.npy"), np.load(tmp_path / "early_train.npy"))
     with pytest.raises(GanprintError, match="no snapshot at 0.5"):
         load_generator(str(tmp_path / "g.pt"), "cpu", "0.5")

@@ -73,16 +73,30 @@ def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
 
 def test_a_folder_source_is_read_split_and_attributed_like_any_source(finished_run):
     images = np.load(finished_run / "results/folders/conv-net/images.npy")
-    assert images.shape == (96 + 64, 16, 16, 3)  # 24 px PNGs, resized to the workflow's size
-    train = np.load(finished_run / "results/sources/tiny/conv-net/train.npy")
-    test = np.load(finished_run / "results/sources/tiny/conv-net/test.npy")
-    assert (len(train), len(test)) == (96, 64)
-    rows = {row.tobytes() for row in images}
-    assert all(row.tobytes() in rows for row in np.concatenate([train, test]))
+    assert images.shape == (96 + 64 + 32, 16, 16, 3)  # 24 px PNGs, resized to the workflow's size
+    splits = [np.load(finished_run / f"results/sources/tiny/conv-net/{split}.npy") for split in ("train", "test", "val")]
+    assert [len(split) for split in splits] == [96, 64, 32]
+    assert sorted(row.tobytes() for row in np.concatenate(splits)) == sorted(row.tobytes() for row in images)
     table1 = pd.read_csv(finished_run / "results/table1.csv").set_index("method").drop("inception")
     assert table1["accuracy_conv-net"].between(0, 100).all() and table1.n_classes["ours"] == 6
     # the conv net's images reach the baselines intact: their own look, told apart by pixels
     assert table1["accuracy_conv-net"]["knn"] > 90
+
+
+def test_workflow_holds_out_each_source_and_calibrates_every_classifier(finished_run):
+    table = pd.read_csv(finished_run / "results/open_set.csv")
+    assert sorted(zip(table.held_out, table.score)) == sorted(
+        (source, score) for source in TINY["experiments"]["table3"]["sources"] for score in ("distance", "msp"))
+    assert table.default_score.sum() == 3 and (table[table.default_score].score == "distance").all()
+    assert (table.experiment == "table3").all() and (table.target_rejected == 5.0).all()
+    # the rates are measured on test images the calibration did not see: 5% within sampling error
+    # (each threshold is a quantile of 2 x 16 validation images, each rate a fraction of 2 x 64 test images)
+    sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 32 + 1 / 128))
+    assert (table.test_rejected - 5.0).abs().max() < 3 * sampling_error
+    calibration = json.loads((finished_run / "results/attribution/tiny/table3/full/calibration.json").read_text())
+    metrics = json.loads((finished_run / "results/attribution/tiny/table3/full/metrics.json").read_text())
+    assert calibration["thresholds"] == {name: entry["threshold"] for name, entry in metrics["open_set"]["scores"].items()}
+    assert calibration["sources"] == TINY["experiments"]["table3"]["sources"]
 
 
 def test_workflow_reaches_tables_4_and_5_and_their_figures(finished_run):
@@ -133,7 +147,8 @@ def test_workflow_reaches_table7_and_the_attack_figure(finished_run):
 def test_the_report_shows_every_table_and_figure(finished_run):
     snakemake(finished_run, TINY, "--report", "results/report.html")
     report = (finished_run / "results/report.html").read_text()
-    tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length"]
+    tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length",
+              "open_set"]
     figures = ["samples_tiny", "selection_tiny", "attacks_tiny", "components_bands", "components_patches",
                "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny"]
     for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
@@ -276,14 +291,14 @@ def test_embedded_configs_dry_run(tmp_path, path, n_gans, snapshots):
     ({"attribution": {"epochs": "many"}}, r"'many' is not of type 'integer'.*\n.*\n*.*epochs|epochs"),
     ({"attribution": {"epoch": 3}}, "config key 'attribution.epoch' is unknown; did you mean 'epochs'"),
     ({"datasets": {"tiny": {"source": "folder"}}}, "datasets.tiny.path: a 'folder' source needs the path"),
-    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \(300 \+ 200\) exceed datasets.tiny.count \(400\)"),
+    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \+ split.n_val \(532\) exceed datasets.tiny.count \(400\)"),
     ({"subsets": {"base_size": 300}}, r"real_subset_diff_#200 needs 200 images outside the base subset of 300"),
     ({"split": {"n_train": -5}}, "-5 is less than the minimum"),
     ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}}, "unknown GAN 'wgan'"),
     ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
     ({"folder_sources": {"real": {"path": "x"}}}, "folder_sources.real: 'real' names the data set's own images"),
     ({"folder_sources": {"conv-net": {"path": "x", "count": 100}}},
-     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \(96 \+ 64\)"),
+     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \+ split.n_val \(192\)"),
     ({"folder_sources": {"My_Net": {"path": "x"}}}, "My_Net"),
 ])
 def test_config_errors_name_the_key(tmp_path, change, message):

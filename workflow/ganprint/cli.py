@@ -54,7 +54,6 @@ BAD_IMAGES = typing.Literal["fail", "skip"]
 
 HELP = {
     "settings": "JSON object of the stage's config block; keys left out take the schema's defaults",
-    "images": "image arrays (uint8 N x H x W x 3 .npy)",
     "train": "one training image array per source",
     "test": "one test image array per source, in the order of the sources",
     "sources": "source names, in the order of the image arrays",
@@ -70,6 +69,16 @@ HELP = {
     "path": "image folders (their images in name order, the folders in turn) or one LMDB",
     "per_source": "images of each source shown",
     "shown": "images shown in the figure",
+    "validation": "one validation image array per source, which calibrate the open-set threshold",
+    "unknown": "test image arrays of sources the model was not trained on (open-set evaluation)",
+    "open_set": "JSON object of the `open_set` config block",
+    "calibration": "the open-set calibration (JSON) written (evaluate) or read (attribute: default calibration.json beside the model)",
+    "score": "rejection score (attribute): msp or distance; default the calibration's",
+    "threshold": "reject images whose score is below this instead of the calibrated threshold",
+    "format": "output format: CSV, or one JSON object per line",
+    "images": "image arrays (uint8 N x H x W x 3 .npy); for attribute and visualise, image files or folders of any size"
+              " and mode: decoded to RGB, the largest centred square (or the CelebA crop) resized to the model's"
+              " resolution (Lanczos), smaller images enlarged with a warning",
 }
 
 
@@ -92,16 +101,17 @@ def real_subset(*, images: str, base_size: positive, difference: non_negative,
     save_array(output, subset_diff(len(load_images(images)), base_size, difference, seed))
 
 
-def split_real(*, images: str, n_train: positive, n_test: positive, seed: non_negative = schema_default("split", "seed"),
-               train_output: str, test_output: str):
-    """the real class's train and test images"""
+def split_real(*, images: str, n_train: positive, n_test: positive, n_val: positive,
+               seed: non_negative = schema_default("split", "seed"), train_output: str, test_output: str,
+               val_output: str):
+    """the real class's train, test and validation images"""
     from .data.subsets import real_split
     from .storage import load_images, write_rows
 
     array = load_images(images)
-    train_rows, test_rows = real_split(len(array), n_train, n_test, seed)
-    write_rows(array, train_rows, train_output)
-    write_rows(array, test_rows, test_output)
+    for rows, output in zip(real_split(len(array), n_train, n_test, n_val, seed),
+                            (train_output, test_output, val_output)):
+        write_rows(array, rows, output)
 
 
 def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset: str | None = None, seed: non_negative,
@@ -113,13 +123,13 @@ def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset
     run(arch, dict(settings), images, output, seed, threads, subset, checkpoint_every, log_every, snapshot)
 
 
-def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive, seed: non_negative,
-               batch: positive = schema_default("sampling", "batch"), threads: positive = 1, train_output: str,
-               test_output: str):
-    """sample train and test images from a trained GAN (or from one of its snapshots)"""
+def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive,
+               n_val: positive, seed: non_negative, batch: positive = schema_default("sampling", "batch"),
+               threads: positive = 1, train_output: str, test_output: str, val_output: str):
+    """sample train, test and validation images from a trained GAN (or from one of its snapshots)"""
     from .gans.sampling import sample_gan as run
 
-    run(checkpoint, train_output, test_output, n_train, n_test, seed, batch, threads, snapshot)
+    run(checkpoint, {train_output: n_train, test_output: n_test, val_output: n_val}, seed, batch, threads, snapshot)
 
 
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
@@ -140,14 +150,20 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
         network, loss)
 
 
-def evaluate(*, model: str, test: list[str], label: list[key_value] = (),
+def evaluate(*, model: str, test: list[str], validation: list[str] = (), unknown: list[str] = (),
+             open_set: Settings = Settings(), label: list[key_value] = (),
              batch: positive = schema_default("attribution", "eval_batch"),
              seed: non_negative = schema_default("attribution", "seed"), threads: positive = 1, metrics: str,
-             features: str, confusion: str):
-    """accuracy, confusion, features and FD ratio of an attribution model (seed: of the FD-ratio halves)"""
+             features: str, confusion: str, calibration: str | None = None):
+    """accuracy, confusion, features and FD ratio of an attribution model (seed: of the FD-ratio halves), and its open-set calibration"""
     from .attribution.evaluation import evaluate_attribution
 
-    evaluate_attribution(model, test, metrics, features, confusion, dict(label), batch, threads, seed)
+    if bool(validation) != bool(calibration):
+        raise GanprintError("--validation and --calibration go together: the validation images calibrate the model")
+    if unknown and not validation:
+        raise GanprintError("--unknown needs --validation: rejection is measured at the calibrated threshold")
+    evaluate_attribution(model, test, metrics, features, confusion, dict(label), batch, threads, seed,
+                         list(validation), calibration, dict(open_set), list(unknown))
 
 
 def baseline(*, method: str, train: list[str] = (), test: list[str], sources: list[str], settings: Settings = Settings(),
@@ -159,18 +175,16 @@ def baseline(*, method: str, train: list[str] = (), test: list[str], sources: li
     evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed)
 
 
-def attribute(images: list[str], *, model: str, threshold: float = 0.5, crop: CROPS = "centre",
-              batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
-              on_bad_image: BAD_IMAGES = "skip", output: str | None = None):
-    """attribute image files or folders with a trained attribution model (below --threshold: unknown)"""
-    from .attribution.inference import attribute as run
-    from .storage import save_table
+def attribute(images: list[str], *, model: str, calibration: str | None = None,
+              score: typing.Optional[typing.Literal["msp", "distance"]] = None, threshold: float | None = None,
+              crop: CROPS = "centre", batch: positive = schema_default("attribution", "eval_batch"),
+              threads: positive = 1, on_bad_image: BAD_IMAGES = "skip", format: typing.Literal["csv", "jsonl"] = "csv",
+              output: str | None = None):
+    """attribute image files or folders with a trained attribution model: "unknown" below the calibrated threshold"""
+    from .attribution.inference import attribute as run, write_attributions
 
-    result = run(model, images, threshold, crop, batch, threads, on_bad_image)
-    if output:
-        save_table(output, result)
-    else:
-        print(result.to_csv(index=False), end="")
+    write_attributions(run(model, images, calibration, score, threshold, crop, batch, threads, on_bad_image,
+                           progress=True), output, format)
 
 
 def table(*, metrics: list[str], per_class: bool = False, selections: list[str] = (), output: str):
@@ -217,6 +231,13 @@ def attack_table(*, metrics: list[str], clean: list[str] = (), output: str):
     from .tables import write_attack_table
 
     print(write_attack_table(metrics, output, list(clean)).to_string(index=False))
+
+
+def open_set_table(*, metrics: list[str], output: str):
+    """the open-set table from the metrics of classifiers each trained without one source"""
+    from .tables import write_open_set_table
+
+    print(write_open_set_table(metrics, output).to_string(index=False))
 
 
 def component_table(*, kind: typing.Literal["bands", "patches"], metrics: list[str], networks: list[str], output: str):
@@ -290,7 +311,7 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
 
 
 STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, attribute,
-          table, select_artifact_free, figure_selection, attack, attack_table, component_table, figure_components,
+          table, select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table, figure_components,
           length_table, figure_length, table_page, figure_samples, figure_fingerprints, figure_map, visualise]
 
 

@@ -13,6 +13,12 @@ from .settings import schema
 from .sources import is_real, parse_instance
 
 PATH_SOURCES = ("folder", "lmdb")
+SPLIT_SUM = "split.n_train + split.n_test + split.n_val"
+
+
+def images_per_source(split: dict) -> int:
+    """The images the split takes from a real or folder source."""
+    return split["n_train"] + split["n_test"] + split["n_val"]
 
 
 def unknown_keys(node: dict, value, where: str = ""):
@@ -59,9 +65,9 @@ def check_constraints(config: dict) -> None:
         count, where = dataset["count"], f"datasets.{name}"
         if dataset["source"] in PATH_SOURCES and not dataset.get("path"):
             raise GanprintError(f"{where}.path: a '{dataset['source']}' source needs the path of its images")
-        if any(map(is_real, sources)) and split["n_train"] + split["n_test"] > count:
-            raise GanprintError(f"split.n_train + split.n_test ({split['n_train']} + {split['n_test']}) exceed "
-                                f"{where}.count ({count}): the real class draws them from the real images")
+        if any(map(is_real, sources)) and images_per_source(split) > count:
+            raise GanprintError(f"{SPLIT_SUM} ({images_per_source(split)}) exceed {where}.count ({count}): the "
+                                "real class draws them from the real images")
         if differences and base_size > count:
             raise GanprintError(f"subsets.base_size ({base_size}) exceeds {where}.count ({count})")
         if differences and max(differences) > min(base_size, count - base_size):
@@ -71,11 +77,11 @@ def check_constraints(config: dict) -> None:
 
 def check_folder_sources(folders: dict, split: dict) -> None:
     """A folder source is not called 'real', and holds what the split takes from it."""
-    needed = split["n_train"] + split["n_test"]
+    needed = images_per_source(split)
     for name, folder in folders.items():
         if is_real(name):
             raise GanprintError("folder_sources.real: 'real' names the data set's own images; rename the folder source")
         count = folder.get("count")
         if count is not None and count < needed:
-            raise GanprintError(f"folder_sources.{name}.count ({count}) is below split.n_train + split.n_test "
-                                f"({split['n_train']} + {split['n_test']}), which the split takes from it")
+            raise GanprintError(f"folder_sources.{name}.count ({count}) is below {SPLIT_SUM} ({needed}), which "
+                                "the split takes from it")

@@ -92,3 +92,17 @@ def split_snapshot_experiment(name: str) -> tuple[str, float]:
     """(configured experiment, fraction of the GANs' runs; 1.0 for the experiment itself)."""
     match = SNAPSHOT_EXPERIMENT.match(name)
     return (name, 1.0) if match is None else (match["base"], float(match["fraction"]))
+
+
+HELD_OUT_INFIX = "_without_"
+
+
+def held_out_experiment(experiment: str, source: str) -> str:
+    """The experiment without one of its sources (open-set attribution): `table1_without_real`."""
+    return f"{experiment}{HELD_OUT_INFIX}{source}"
+
+
+def split_held_out_experiment(name: str) -> tuple[str, str | None]:
+    """(configured experiment, the source held out of it; None for the experiment itself)."""
+    experiment, infix, source = name.partition(HELD_OUT_INFIX)
+    return (experiment, source) if infix else (name, None)

@@ -1,12 +1,13 @@
 """Tables assembled from evaluation metrics files: one row per metrics file (Tables 1-3),
-or one row per switching resolution (Tables 4 and 5)."""
+one row per switching resolution (Tables 4 and 5), or per held-out source and rejection
+score (open-set attribution)."""
 
 import pandas as pd
 
 from . import GanprintError
 from .attribution.network import AttributionSettings, patch_size, switch_receptive_field
 from .names import parse_network
-from .sources import split_snapshot_experiment
+from .sources import split_held_out_experiment, split_snapshot_experiment
 from .storage import load_json, save_table
 
 BASE_COLUMNS = ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
@@ -130,5 +131,28 @@ def write_length_table(paths: list[str], output: str, images_per_run: int | None
     table = table[columns].sort_values(["dataset", "method", "fraction"], ignore_index=True)
     for column in ("accuracy", "balanced_accuracy"):
         table[column] = table[column].astype(float).round(3)
+    save_table(output, table)
+    return table
+
+
+OPEN_SET_COLUMNS = ["threshold", "auroc", "unknown_rejected", "test_rejected", "validation_rejected"]
+
+
+def write_open_set_table(paths: list[str], output: str) -> pd.DataFrame:
+    """Per held-out source and rejection score: how a classifier trained without the source
+    tells its test images from the known sources' at the calibrated threshold."""
+    rows = []
+    for path in paths:
+        metrics = load_json(path)
+        experiment, held_out = split_held_out_experiment(str(metrics.get("experiment")))
+        if held_out is None or "unknown_rejected" not in next(iter(metrics.get("open_set", {}).get("scores", {}).values()), {}):
+            raise GanprintError(f"metrics file {path} is not the open-set evaluation of a classifier without one source")
+        entry = metrics["open_set"]
+        for score, measured in entry["scores"].items():
+            rows.append({"dataset": metrics["dataset"], "experiment": experiment, "held_out": held_out, "score": score,
+                         "default_score": score == entry["score"], "target_rejected": entry["target_rejected"],
+                         **{column: measured[column] for column in OPEN_SET_COLUMNS},
+                         "closed_set_accuracy": metrics["accuracy"]})
+    table = pd.DataFrame(rows).round(4)
     save_table(output, table)
     return table

@@ -1,7 +1,8 @@
-# The attribution network: training on an experiment's sources, then evaluation. {network}
-# is "full", "visnet" (the fingerprint visualisation network, visnet.smk) or a
-# component-analysis variant (low<r>, high<r>, patch<r>). The defense (attacks.smk) and the
-# artifact-free evaluation reuse these two rules.
+# The attribution network: training on an experiment's sources, then evaluation (with the
+# open-set calibration on the sources' validation images). {network} is "full", "visnet"
+# (the fingerprint visualisation network, visnet.smk) or a component-analysis variant
+# (low<r>, high<r>, patch<r>). The defense (attacks.smk) and the artifact-free evaluation
+# reuse these two rules; open_set.smk, on experiments without one of their sources.
 
 ATTRIBUTION_TRAINING_MINUTES = 1440
 
@@ -38,14 +39,18 @@ rule evaluate_attribution:
     input:
         model="results/attribution/{dataset}/{experiment}/{network}/model.pt",
         test=experiment_images("test"),
+        val=experiment_images("val"),
+        unknown=held_out_test_images,
     output:
         metrics="results/attribution/{dataset}/{experiment}/{network}/metrics.json",
         features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
         confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
+        calibration="results/attribution/{dataset}/{experiment}/{network}/calibration.json",
     params:
         labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", f"method={network_method(wc.network)}"],
         batch=config["attribution"]["eval_batch"],
         seed=config["attribution"]["seed"],
+        open_set=open_set_flags,
     threads: 1
     resources:
         **cluster_resources(gpu=True, runtime=60, mem_mb=16000),
@@ -57,5 +62,5 @@ rule evaluate_attribution:
         "results/benchmarks/evaluate_attribution/{dataset}/{experiment}/{network}.tsv",
     shell:
         "ganprint evaluate --model {input.model:q} --test {input.test:q} --batch {params.batch}"
-        " --seed {params.seed} --threads {threads} --label {params.labels:q}"
+        " --seed {params.seed} --threads {threads} --label {params.labels:q} {params.open_set}"
         " --metrics {output.metrics:q} --features {output.features:q} --confusion {output.confusion:q} 2> {log:q}"

@@ -24,8 +24,10 @@ from ganprint.sources import (
     is_real,
     parse_instance,
     sampling_seed,
+    held_out_experiment,
     snapshot_experiment,
     snapshot_source,
+    split_held_out_experiment,
     split_snapshot_experiment,
     wildcard_pattern,
 )
@@ -54,12 +56,31 @@ def check_cluster_requests(jobs):
 
 
 def experiment_sources(experiment):
-    """The experiment's sources; for `{experiment}_at{fraction}`, its GANs' snapshots."""
+    """The experiment's sources; for `{experiment}_at{fraction}`, its GANs' snapshots; for
+    `{experiment}_without_{source}`, all but that source."""
+    experiment, held_out = split_held_out_experiment(experiment)
     configured, fraction = split_snapshot_experiment(experiment)
     if configured not in config["experiments"]:
         raise GanprintError(f"experiments.{configured} is not in the config")
-    sources = config["experiments"][configured]["sources"]
+    sources = [s for s in config["experiments"][configured]["sources"] if s != held_out]
     return sources if fraction == 1.0 else [snapshot_source(s, fraction) for s in sources]
+
+
+def held_out_test_images(wildcards):
+    """The test images of the source held out of a `{experiment}_without_{source}`."""
+    held_out = split_held_out_experiment(wildcards.experiment)[1]
+    return [source_images(wildcards.dataset, held_out, "test")] if held_out else []
+
+
+def open_set_flags(wildcards, input, output):
+    """evaluate's open-set options: validation images and the calibration they write, with the
+    `open_set` block, and the held-out source's test images (where the rule has them)."""
+    if not input.get("val"):
+        return ""
+    settings = block_settings("open_set", leave_out=["experiment"])
+    unknown = " ".join(["--unknown", *map(shlex.quote, input.unknown)]) if input.get("unknown") else ""
+    return (f"--validation {' '.join(map(shlex.quote, input.val))} --open-set {shlex.quote(settings)}"
+            f" --calibration {shlex.quote(output.calibration)} {unknown}")
 
 
 FOLDER_SOURCES = sorted(config["folder_sources"])
@@ -326,6 +347,7 @@ TABLE_TITLES = {
     "table7": "Table 7: attacks and defense",
     "table8": "Table 8: attacks and defense",
     "training_length": "Attribution against GAN training length",
+    "open_set": "Open-set attribution: each source held out of the classifier in turn",
 }
 
 
@@ -369,8 +391,7 @@ def folder_source_paths(wildcards):
 
 def folder_source_count(wildcards):
     """Images read from a folder source: its count, or what the split takes."""
-    count = config["folder_sources"][wildcards.folder]["count"]
-    return count or config["split"]["n_train"] + config["split"]["n_test"]
+    return config["folder_sources"][wildcards.folder]["count"] or images_per_source(config["split"])
 
 
 def configured_outputs():
@@ -398,6 +419,8 @@ def configured_outputs():
     if training_length_experiments():
         tables.append("results/training_length.csv")
         figures += [f"results/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
+    if len(config["experiments"].get(config["open_set"]["experiment"], {}).get("sources", [])) >= 3:
+        tables.append("results/open_set.csv")
     pages = [f"results/report/{Path(table).stem}.html" for table in tables]
     return tables + pages + figures
 
@@ -410,10 +433,10 @@ wildcard_constraints:
     instance=wildcard_pattern(INSTANCE_NAME),
     folder="|".join(map(re.escape, FOLDER_SOURCES)) or "(?!)",
     source=r"[a-z][a-z0-9_.-]*",
-    experiment=r"[A-Za-z0-9_.]+",
+    experiment=r"[A-Za-z0-9_.-]+",
     difference=r"\d+",
     method="|".join(METHODS),
     network=NETWORK_PATTERN,
     attack="|".join(ATTACKS),
     stage="akt|dfs",
-    split="train|test",
+    split="train|test|val",

@@ -51,9 +51,11 @@ rule split_real:
     output:
         train="results/sources/{dataset}/real/train.npy",
         test="results/sources/{dataset}/real/test.npy",
+        val="results/sources/{dataset}/real/val.npy",
     params:
         n_train=config["split"]["n_train"],
         n_test=config["split"]["n_test"],
+        n_val=config["split"]["n_val"],
         seed=config["split"]["seed"],
     conda:
         ENVIRONMENT
@@ -63,7 +65,8 @@ rule split_real:
         "results/benchmarks/split_real/{dataset}.tsv",
     shell:
         "ganprint split-real --images {input:q} --n-train {params.n_train} --n-test {params.n_test}"
-        " --seed {params.seed} --train-output {output.train:q} --test-output {output.test:q} 2> {log:q}"
+        " --n-val {params.n_val} --seed {params.seed} --train-output {output.train:q}"
+        " --test-output {output.test:q} --val-output {output.val:q} 2> {log:q}"
 
 
 # Folder sources (`folder_sources`): images made elsewhere, read like a folder data set and
@@ -90,6 +93,7 @@ use rule split_real as split_folder_source with:
     output:
         train="results/sources/{dataset}/{folder}/train.npy",
         test="results/sources/{dataset}/{folder}/test.npy",
+        val="results/sources/{dataset}/{folder}/val.npy",
     log:
         "results/logs/split_folder_source/{dataset}/{folder}.log",
     benchmark:

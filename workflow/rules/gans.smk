@@ -39,9 +39,11 @@ rule sample_gan:
     output:
         train="results/sources/{dataset}/{instance}/train.npy",
         test="results/sources/{dataset}/{instance}/test.npy",
+        val="results/sources/{dataset}/{instance}/val.npy",
     params:
         n_train=config["split"]["n_train"],
         n_test=config["split"]["n_test"],
+        n_val=config["split"]["n_val"],
         seed=lambda wc: sampling_seed(wc.instance, config["sampling"]["seed"]),
         batch=config["sampling"]["batch"],
         snapshot=lambda wc: optional_flag("--snapshot", parse_instance(wc.instance).snapshot),
@@ -56,5 +58,6 @@ rule sample_gan:
         "results/benchmarks/sample_gan/{dataset}/{instance}.tsv"
     shell:
         "ganprint sample-gan --checkpoint {input:q} {params.snapshot} --n-train {params.n_train}"
-        " --n-test {params.n_test} --seed {params.seed} --batch {params.batch} --threads {threads}"
-        " --train-output {output.train:q} --test-output {output.test:q} 2> {log:q}"
+        " --n-test {params.n_test} --n-val {params.n_val} --seed {params.seed} --batch {params.batch}"
+        " --threads {threads} --train-output {output.train:q} --test-output {output.test:q}"
+        " --val-output {output.val:q} 2> {log:q}"

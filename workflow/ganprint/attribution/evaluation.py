@@ -9,10 +9,11 @@ import torch
 from .. import GanprintError, runtime
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
-from ..settings import schema_default
+from ..settings import complete_block, schema_default
 from ..storage import atomic_path, load_checkpoint, retire_resume_state, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
+from .open_set import CALIBRATION_ROWS, Calibration, calibrate, open_set_entries
 from .visnet import VisNet
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,10 @@ def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, 
     return np.concatenate(probabilities), np.concatenate(features)
 
 
-def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,
-                         confusion_output: str, labels: dict, batch: int = schema_default("attribution", "eval_batch"),
-                         threads: int = 1, seed: int = schema_default("attribution", "seed")) -> dict:
-    """Evaluate on one test set per source (in the model's source order); `labels` (dataset,
-    experiment, method, ...) are copied into the metrics so that tables can be assembled from them."""
-    device = runtime.configure(threads, seed)
-    model = load_model(model_path, device)
-    if len(test_paths) != len(model.sources):
-        raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(test_paths)} test sets")
-    data = LabelledImages(test_paths)
+def predict_arrays(model: AttributionNetwork | VisNet, paths: list[str], batch: int, device):
+    """Probabilities, features and labels of every image of the arrays (one per source), in
+    chunks, so that arrays larger than memory can be evaluated."""
+    data = LabelledImages(paths)
     rows = np.arange(len(data))
     probabilities, features = [], []
     for start in range(0, len(rows), 8 * batch):
@@ -63,18 +58,56 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
         chunk_probabilities, chunk_features = predict(model, images, batch, device)
         probabilities.append(chunk_probabilities)
         features.append(chunk_features)
-    probabilities, features = np.concatenate(probabilities), np.concatenate(features)
+    return np.concatenate(probabilities), np.concatenate(features), data.labels
+
+
+def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,
+                         confusion_output: str, labels: dict, batch: int = schema_default("attribution", "eval_batch"),
+                         threads: int = 1, seed: int = schema_default("attribution", "seed"),
+                         validation_paths: list[str] = (), calibration_output: str | None = None,
+                         open_set: dict | None = None, unknown_paths: list[str] = ()) -> dict:
+    """Evaluate on one test set per source (in the model's source order); `labels` (dataset,
+    experiment, method, ...) are copied into the metrics so that tables can be assembled from them.
+    With validation sets (one per source), also calibrate open-set rejection (`open_set`: the
+    config block) and measure it; with `unknown_paths`, on images of sources the model was not
+    trained on."""
+    device = runtime.configure(threads, seed)
+    model = load_model(model_path, device)
+    for kind, paths in (("test", test_paths), ("validation", validation_paths)):
+        if paths and len(paths) != len(model.sources):
+            raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(paths)} {kind} sets")
+    probabilities, features, truth = predict_arrays(model, test_paths, batch, device)
     metrics = {
         **labels,
-        **classification_metrics(data.labels, probabilities.argmax(1), model.sources),
-        **fd_ratio_entries(features, data.labels, seed),
+        **classification_metrics(truth, probabilities.argmax(1), model.sources),
+        **fd_ratio_entries(features, truth, seed),
         "network": network_description(model),
     }
+    if validation_paths:
+        calibration, metrics["open_set"] = _calibrate_and_measure(model, validation_paths, probabilities, features,
+                                                                  unknown_paths, open_set or {}, batch, device)
+        calibration.save(calibration_output)
     with atomic_path(features_output) as temporary:
         with open(temporary, "wb") as handle:
-            np.savez(handle, features=features.astype(np.float32), labels=data.labels)
+            np.savez(handle, features=features.astype(np.float32), labels=truth)
     save_table(confusion_output, pd.DataFrame(metrics["confusion"], index=model.sources, columns=model.sources)
                .rename_axis("true \\ predicted").reset_index())
     save_json(metrics_output, metrics)
-    log.info("accuracy %.2f%%, FD ratio %s on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(data))
+    log.info("accuracy %.2f%%, FD ratio %s on %d test images", metrics["accuracy"], metrics["fd_ratio"], len(truth))
     return metrics
+
+
+def _calibrate_and_measure(model, validation_paths, test_probabilities, test_features, unknown_paths, settings,
+                           batch, device) -> tuple[Calibration, dict]:
+    settings = complete_block(settings, "open_set")
+    probabilities, features, truth = predict_arrays(model, validation_paths, batch, device)
+    calibration = calibrate(probabilities, features, truth, model.sources, settings["false_rejection_rate"],
+                            settings["score"])
+    unknown_scores = None
+    if unknown_paths:
+        unknown_probabilities, unknown_features, _ = predict_arrays(model, unknown_paths, batch, device)
+        unknown_scores = calibration.rejection_scores(unknown_probabilities, unknown_features)
+    entries = open_set_entries(calibration, calibration.rejection_scores(probabilities[CALIBRATION_ROWS],
+                                                                         features[CALIBRATION_ROWS]),
+                               calibration.rejection_scores(test_probabilities, test_features), unknown_scores)
+    return calibration, entries

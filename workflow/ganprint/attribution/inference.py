@@ -1,5 +1,13 @@
-"""Attributing new image files with a trained attribution model."""
+"""Attributing new image files with a trained attribution model, "unknown" where the rejection
+score falls below the threshold calibrated with the model (open_set.py).
 
+Every image is read as the model's training images were: decoded to 8-bit RGB (any mode),
+then its largest centred square (or the CelebA crop) resized to the model's resolution with
+a Lanczos filter; an image smaller than that is first enlarged, with a warning, since
+enlarging blurs away most of a fingerprint.
+"""
+
+import json
 import logging
 from pathlib import Path
 
@@ -9,11 +17,14 @@ import pandas as pd
 from .. import GanprintError, runtime
 from ..data.images import crop_function, decode_image, list_images
 from ..settings import schema_default
+from ..storage import atomic_path
 from .evaluation import load_model, predict
-
-UNKNOWN = "unknown"
+from .open_set import UNKNOWN, Calibration
 
 log = logging.getLogger(__name__)
+
+CALIBRATION_NAME = "calibration.json"
+FORMATS = ("csv", "jsonl")
 
 
 def image_files(paths: list[str]) -> list[Path]:
@@ -31,45 +42,122 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def decoded_images(paths: list[str], size: int, crop: str, on_bad_image: str = "skip") -> tuple[list[Path], np.ndarray]:
-    """The image files of `paths` (files or folders), decoded and cropped to size x size; an
-    unreadable one stops the run (`fail`) or is left out with a warning naming it (`skip`)."""
-    crop_image = crop_function(crop)
-    files, images, skipped = [], [], []
-    for path in image_files(paths):
+def read_image(path: Path, size: int, crop: str) -> tuple[np.ndarray, bool]:
+    """The image as the model reads it, and whether it had to be enlarged."""
+    pixels = decode_image(str(path), str(path)).pixels
+    height, width = pixels.shape[:2]
+    enlarged = crop == "centre" and min(height, width) < size
+    if enlarged:
+        scale = size / min(height, width)
+        pixels = np.asarray(resize_to(pixels, max(size, round(width * scale)), max(size, round(height * scale))))
+    return crop_function(crop)(pixels, size, str(path)), enlarged
+
+
+def resize_to(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.LANCZOS), dtype=np.uint8)
+
+
+def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, chunk: int, progress: bool = False):
+    """(files, images) in chunks of at most `chunk` readable images; an unreadable one stops
+    the run (`fail`) or is left out with a warning naming it (`skip`)."""
+    from tqdm import tqdm
+
+    skipped, enlarged, read = [], 0, 0
+    bar = tqdm(total=len(files), unit="image", disable=not progress or None, leave=False)
+    batch_files, batch_images = [], []
+    for path in files:
+        bar.update()
         try:
-            images.append(crop_image(decode_image(str(path), str(path)).pixels, size, str(path)))
-            files.append(path)
+            image, grown = read_image(path, size, crop)
         except GanprintError as error:
             if on_bad_image != "skip":
                 raise
             log.warning("skipped %s", error)
             skipped.append(path)
+            continue
+        enlarged += grown
+        batch_files.append(path)
+        batch_images.append(image)
+        if len(batch_files) == chunk:
+            read += len(batch_files)
+            yield batch_files, np.stack(batch_images)
+            batch_files, batch_images = [], []
+    bar.close()
+    if batch_files:
+        read += len(batch_files)
+        yield batch_files, np.stack(batch_images)
+    if enlarged:
+        log.warning("enlarged %d images smaller than %dx%d: their attribution is unreliable", enlarged, size, size)
     if skipped:
-        log.warning("skipped %d of %d images", len(skipped), len(skipped) + len(files))
-    if not files:
-        raise GanprintError(f"no readable images in {', '.join(map(str, paths))}")
-    return files, np.stack(images)
+        log.warning("skipped %d of %d images", len(skipped), len(files))
+    if not read:
+        raise GanprintError(f"no readable images in {', '.join(sorted({str(f.parent) for f in files}))}")
 
 
-def attribute(model_path: str, paths: list[str], threshold: float = 0.5, crop: str = "centre",
+def decoded_images(paths: list[str], size: int, crop: str, on_bad_image: str = "skip") -> tuple[list[Path], np.ndarray]:
+    """All the readable image files of `paths` (files or folders), decoded and cropped."""
+    chunks = list(decoded_chunks(image_files(paths), size, crop, on_bad_image, chunk=1 << 30))
+    return [f for files, _ in chunks for f in files], np.concatenate([images for _, images in chunks])
+
+
+def rejection_rule(model_path: str, sources: list[str], calibration_path: str | None, score: str | None,
+                   threshold: float | None) -> tuple[str, float, Calibration | None]:
+    """(score, threshold, calibration): the calibrated ones unless given."""
+    path = Path(calibration_path) if calibration_path else Path(model_path).parent / CALIBRATION_NAME
+    if not path.exists():
+        if calibration_path or threshold is None or score == "distance":
+            raise GanprintError(f"no calibration at {path}: evaluate the model with validation images (the workflow "
+                                "writes calibration.json beside model.pt), or give --threshold for the msp score")
+        return "msp", threshold, None
+    calibration = Calibration.load(str(path), sources)
+    score = score or calibration.score
+    return score, calibration.thresholds[score] if threshold is None else threshold, calibration
+
+
+def attribute(model_path: str, paths: list[str], calibration_path: str | None = None, score: str | None = None,
+              threshold: float | None = None, crop: str = "centre",
               batch: int = schema_default("attribution", "eval_batch"), threads: int = 1,
-              on_bad_image: str = "skip") -> pd.DataFrame:
-    """One row per image: predicted source ("unknown" when the top probability is below
-    `threshold`), that probability, and the probability of every source."""
-    if not 0.0 <= threshold <= 1.0:
-        raise GanprintError(f"threshold must be in [0, 1], got {threshold}")
+              on_bad_image: str = "skip", progress: bool = False) -> pd.DataFrame:
+    """One row per readable image: its source ("unknown" when its rejection score is below the
+    threshold), the nearest known source, the highest probability, the score, and the
+    probability of every source."""
     device = runtime.configure(threads)
     model = load_model(model_path, device)
-    files, images = decoded_images(paths, model.settings.resolution, crop, on_bad_image)
-    probabilities, _ = predict(model, images, batch, device)
-    best = probabilities.argmax(1)
-    confident = probabilities.max(1) >= threshold
+    score, threshold, calibration = rejection_rule(model_path, model.sources, calibration_path, score, threshold)
+    log.info("rejecting images whose %s score is below %.5g", score, threshold)
+    files, probabilities, values = [], [], []
+    for chunk_files, images in decoded_chunks(image_files(paths), model.settings.resolution, crop, on_bad_image,
+                                              8 * batch, progress):
+        chunk_probabilities, features = predict(model, images, batch, device)
+        scores = (calibration.rejection_scores(chunk_probabilities, features)[score] if calibration
+                  else chunk_probabilities.max(1))
+        files += chunk_files
+        probabilities.append(chunk_probabilities)
+        values.append(scores)
+    probabilities, values = np.concatenate(probabilities), np.concatenate(values)
+    nearest = np.asarray(model.sources, dtype=object)[probabilities.argmax(1)]
     table = pd.DataFrame({
         "image": [str(f) for f in files],
-        "source": np.where(confident, np.asarray(model.sources, dtype=object)[best], UNKNOWN),
+        "source": np.where(values >= threshold, nearest, UNKNOWN),
+        "nearest_source": nearest,
         "probability": probabilities.max(1).round(5),
+        score: values.round(5),
     })
     for index, source in enumerate(model.sources):
         table[f"p_{source}"] = probabilities[:, index].round(5)
     return table
+
+
+def write_attributions(table: pd.DataFrame, output: str | None, format: str = "csv") -> None:
+    """The table as CSV or JSON lines, to a file (written whole or not at all) or to stdout."""
+    if format not in FORMATS:
+        raise GanprintError(f"unknown format '{format}'; choose one of {list(FORMATS)}")
+    text = (table.to_csv(index=False) if format == "csv"
+            else "".join(json.dumps(row) + "\n" for row in table.to_dict(orient="records")))
+    if output is None:
+        print(text, end="")
+        return
+    with atomic_path(output) as temporary:
+        Path(temporary).write_text(text)

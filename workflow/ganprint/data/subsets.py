@@ -27,11 +27,14 @@ def subset_diff(total: int, base_size: int, difference: int, seed: int) -> np.nd
     return rows
 
 
-def real_split(total: int, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint train and test indices of the real class (or of a folder source)."""
-    if n_train <= 0 or n_test <= 0:
-        raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
-    if n_train + n_test > total:
-        raise GanprintError(f"the image set holds {total} images, fewer than {n_train} train + {n_test} test")
+def real_split(total: int, n_train: int, n_test: int, n_val: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Disjoint train, test and validation indices of the real class (or of a folder source);
+    train and test rows do not depend on n_val."""
+    if min(n_train, n_test, n_val) <= 0:
+        raise GanprintError(f"n_train, n_test and n_val must be positive, got {n_train}, {n_test} and {n_val}")
+    if n_train + n_test + n_val > total:
+        raise GanprintError(f"the image set holds {total} images, fewer than {n_train} train + {n_test} test"
+                            f" + {n_val} validation")
+    ends = np.cumsum([n_train, n_test, n_val])
     order = _permutation(total, seed)
-    return np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_test])
+    return tuple(np.sort(order[end - count : end]) for end, count in zip(ends, (n_train, n_test, n_val)))

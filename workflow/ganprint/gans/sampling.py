@@ -1,8 +1,8 @@
-"""Sampling a trained generator into train and test image arrays.
+"""Sampling a trained generator into train, test and validation image arrays.
 
 Image j's latent comes from its own random stream, seeded by the pair (seed, j), so every image is
 reproducible on its own, whatever the batch size; train images take j = 0..n_train-1
-and test images continue the numbering, so the two splits never share a latent.
+and test, then validation images continue the numbering, so no two splits share a latent.
 """
 
 import logging
@@ -58,15 +58,18 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
             array[keep.start - first : keep.stop - first] = images[keep.start - start : keep.stop - start]
 
 
-def sample_gan(checkpoint: str, train_output: str, test_output: str, n_train: int, n_test: int,
-               seed: int, batch: int = schema_default("sampling", "batch"), threads: int = 1,
-               snapshot: str | None = None) -> None:
-    if n_train <= 0 or n_test <= 0:
-        raise GanprintError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+def sample_gan(checkpoint: str, counts: dict[str, int], seed: int, batch: int = schema_default("sampling", "batch"),
+               threads: int = 1, snapshot: str | None = None) -> None:
+    """Sample `counts` (output path: images) in turn, the latent numbering continuing from
+    one output to the next (train, test, validation)."""
+    if min(counts.values()) <= 0:
+        raise GanprintError(f"image counts must be positive, got {list(counts.values())}")
     if not 0 <= seed < 2**31:
         raise GanprintError(f"sampling seed must be in 0..2^31-1, got {seed}")
     device = runtime.configure(threads, tf32=False)
     generator = load_generator(checkpoint, device, snapshot)
-    write_samples(generator, train_output, 0, n_train, seed, batch, device)
-    write_samples(generator, test_output, n_train, n_test, seed, batch, device)
-    log.info("sampled %d train + %d test images from %s", n_train, n_test, checkpoint)
+    first = 0
+    for output, count in counts.items():
+        write_samples(generator, output, first, count, seed, batch, device)
+        first += count
+    log.info("sampled %s images from %s", " + ".join(map(str, counts.values())), checkpoint)
