@@ -110,10 +110,10 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path):
 
 
 def evaluate_with_calibration(paths, folder, model="model.pt", sources=slice(None), unknown=(), **open_set):
-    """Evaluate the model of `sources` with its validation images, writing calibration.json beside it."""
+    """Evaluate the model of `sources` with its validation images, writing calibration.pt beside it."""
     return evaluate_attribution(folder / model, paths["test"][sources], folder / "m.json", folder / "f.npz",
                                 folder / "c.csv", {}, validation_paths=paths["val"][sources],
-                                calibration_output=str(folder / "calibration.json"), open_set=open_set,
+                                calibration_output=str(folder / "calibration.pt"), open_set=open_set,
                                 unknown_paths=list(unknown))
 
 
@@ -129,17 +129,17 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(tmp_path, 
     for source, path in enumerate(paths["test"]):
         for index, image in enumerate(np.load(path)[:5]):
             Image.fromarray(image).save(folder / f"{source}_{index}.png")
-    with pytest.raises(GanprintError, match="no calibration at .*calibration.json"):
+    with pytest.raises(GanprintError, match="no calibration at .*calibration.pt"):
         attribute(str(tmp_path / "model.pt"), [str(folder)])
     evaluate_with_calibration(paths, tmp_path, score="msp")
     table = attribute(str(tmp_path / "model.pt"), [str(folder)])
     assert len(table) == 15 and list(table.columns[:5]) == ["image", "source", "nearest_source", "probability", "msp"]
     truth = table.image.map(lambda name: "abc"[int(Path(name).name[0])])
     assert (table.nearest_source == truth).mean() > 0.8
-    threshold = json.loads((tmp_path / "calibration.json").read_text())["thresholds"]["msp"]
+    threshold = load_checkpoint(tmp_path / "calibration.pt")["thresholds"]["msp"]
     assert ((table.source == "unknown") == (table.msp < threshold)).all()
-    strict = attribute(str(tmp_path / "model.pt"), [str(folder)], score="distance", threshold=0.0)
-    assert (strict.source == "unknown").all() and (strict.distance < 0).all()
+    strict = attribute(str(tmp_path / "model.pt"), [str(folder)], score="distance", threshold=1e9)
+    assert (strict.source == "unknown").all() and (strict.nearest_source == table.nearest_source).all()
     write_attributions(table.head(2), None, "jsonl")
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["image"] for row in rows] == list(table.image[:2]) and rows[0]["p_a"] == table.p_a[0]
@@ -147,23 +147,26 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(tmp_path, 
         attribute(str(tmp_path / "model.pt"), [str(tmp_path / "missing.png")])
 
 
-def test_calibration_reaches_its_target_rate_on_held_out_images():
-    from ganprint.attribution.open_set import calibrate, rejected_percent
+def test_calibration_reaches_its_target_rate_on_held_out_images(tmp_path):
+    from ganprint.attribution.evaluation import Predictions
+    from ganprint.attribution.open_set import Calibration, calibrate, rejected_percent
 
     rng = np.random.default_rng(1)
 
-    def draw(count):  # three classes of 16-d features, probabilities peaked on the true class
+    def draw(count):  # three classes of two layers of features, probabilities peaked on the true class
         labels = rng.integers(0, 3, count)
-        features = rng.normal(0, 1, (count, 16)) + 3 * np.eye(3, 16)[labels]
+        layers = [rng.normal(0, 1, (count, width)) + 3 * np.eye(3, width)[labels] for width in (8, 16)]
         logits = rng.normal(0, 1, (count, 3)) + 2 * np.eye(3)[labels]
-        return np.exp(logits) / np.exp(logits).sum(1, keepdims=True), features, labels
+        return Predictions(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), layers[-1], layers), labels
 
-    calibration = calibrate(*draw(4000), ["a", "b", "c"], 0.1, "distance")
-    probabilities, features, _ = draw(4000)
-    held_out = calibration.rejection_scores(probabilities, features)
-    sampling_error = 100 * np.sqrt(0.1 * 0.9 * (1 / 4000 + 1 / 4000))
+    calibrate(*draw(8000), ["a", "b", "c"], 0.1, "distance").save(str(tmp_path / "calibration.pt"))
+    calibration = Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b", "c"])
+    held_out = calibration.rejection_scores(draw(4000)[0])
+    sampling_error = 100 * np.sqrt(0.1 * 0.9 * (1 / 4000 + 1 / 4000))  # 4000 calibrating, 4000 held out
     for score, threshold in calibration.thresholds.items():
         assert abs(rejected_percent(held_out[score], threshold) - 10.0) < 3 * sampling_error
+    with pytest.raises(GanprintError, match="calibrates a model of sources"):
+        Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b"])
 
 
 def test_shrunk_covariance_is_ledoit_wolf():

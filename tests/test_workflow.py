@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from ganprint.storage import load_checkpoint
 from tiny_workflow import REPO, TINY, planned_jobs, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_workflow_holds_out_each_source_and_calibrates_every_classifier(finished
     # (each threshold is a quantile of 2 x 16 validation images, each rate a fraction of 2 x 64 test images)
     sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 32 + 1 / 128))
     assert (table.test_rejected - 5.0).abs().max() < 3 * sampling_error
-    calibration = json.loads((finished_run / "results/attribution/tiny/table3/full/calibration.json").read_text())
+    calibration = load_checkpoint(finished_run / "results/attribution/tiny/table3/full/calibration.pt")
     metrics = json.loads((finished_run / "results/attribution/tiny/table3/full/metrics.json").read_text())
     assert calibration["thresholds"] == {name: entry["threshold"] for name, entry in metrics["open_set"]["scores"].items()}
     assert calibration["sources"] == TINY["experiments"]["table3"]["sources"]

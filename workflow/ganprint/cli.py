@@ -72,7 +72,7 @@ HELP = {
     "validation": "one validation image array per source, which calibrate the open-set threshold",
     "unknown": "test image arrays of sources the model was not trained on (open-set evaluation)",
     "open_set": "JSON object of the `open_set` config block",
-    "calibration": "the open-set calibration (JSON) written (evaluate) or read (attribute: default calibration.json beside the model)",
+    "calibration": "the open-set calibration written (evaluate) or read (attribute: default calibration.pt beside the model)",
     "score": "rejection score (attribute): msp or distance; default the calibration's",
     "threshold": "reject images whose score is below this instead of the calibrated threshold",
     "format": "output format: CSV, or one JSON object per line",

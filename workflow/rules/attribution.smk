@@ -45,7 +45,7 @@ rule evaluate_attribution:
         metrics="results/attribution/{dataset}/{experiment}/{network}/metrics.json",
         features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
         confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
-        calibration="results/attribution/{dataset}/{experiment}/{network}/calibration.json",
+        calibration="results/attribution/{dataset}/{experiment}/{network}/calibration.pt",
     params:
         labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", f"method={network_method(wc.network)}"],
         batch=config["attribution"]["eval_batch"],

@@ -1,5 +1,6 @@
 """Evaluating an attribution model: accuracy, per-class accuracy, confusion, features, FD ratio."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -36,29 +37,42 @@ def network_description(model: AttributionNetwork | VisNet) -> dict:
             "switch_resolution": settings.switch_resolution, "resolution": settings.resolution}
 
 
+@dataclasses.dataclass
+class Predictions:
+    """Softmax probabilities, fingerprint features and the open-set layer descriptors of images (rows)."""
+
+    probabilities: np.ndarray
+    features: np.ndarray
+    layers: list[np.ndarray]
+
+    def __getitem__(self, rows) -> "Predictions":
+        return Predictions(self.probabilities[rows], self.features[rows], [layer[rows] for layer in self.layers])
+
+    @staticmethod
+    def concatenate(parts: list["Predictions"]) -> "Predictions":
+        return Predictions(np.concatenate([p.probabilities for p in parts]), np.concatenate([p.features for p in parts]),
+                           [np.concatenate(layer) for layer in zip(*(p.layers for p in parts))])
+
+
 @torch.no_grad()
-def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, device) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities and fingerprint features of uint8 images, in batches."""
-    probabilities, features = [], []
+def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, device) -> Predictions:
+    """The predictions of uint8 images, in batches."""
+    parts = []
     for start in range(0, len(images), batch):
-        logits, feature = model.predict(to_unit_range(images[start : start + batch], device))
-        probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
-        features.append(feature.cpu().numpy())
-    return np.concatenate(probabilities), np.concatenate(features)
+        logits, features, layers = model.predict(to_unit_range(images[start : start + batch], device))
+        parts.append(Predictions(torch.softmax(logits, dim=1).cpu().numpy(), features.cpu().numpy(),
+                                 [layer.cpu().numpy() for layer in layers]))
+    return Predictions.concatenate(parts)
 
 
-def predict_arrays(model: AttributionNetwork | VisNet, paths: list[str], batch: int, device):
-    """Probabilities, features and labels of every image of the arrays (one per source), in
-    chunks, so that arrays larger than memory can be evaluated."""
+def predict_arrays(model: AttributionNetwork | VisNet, paths: list[str], batch: int, device) -> tuple[Predictions, np.ndarray]:
+    """The predictions and labels of every image of the arrays (one per source), in chunks,
+    so that arrays larger than memory can be evaluated."""
     data = LabelledImages(paths)
     rows = np.arange(len(data))
-    probabilities, features = [], []
-    for start in range(0, len(rows), 8 * batch):
-        images, _ = data.gather(rows[start : start + 8 * batch])
-        chunk_probabilities, chunk_features = predict(model, images, batch, device)
-        probabilities.append(chunk_probabilities)
-        features.append(chunk_features)
-    return np.concatenate(probabilities), np.concatenate(features), data.labels
+    parts = [predict(model, data.gather(rows[start : start + 8 * batch])[0], batch, device)
+             for start in range(0, len(rows), 8 * batch)]
+    return Predictions.concatenate(parts), data.labels
 
 
 def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,
@@ -76,20 +90,20 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     for kind, paths in (("test", test_paths), ("validation", validation_paths)):
         if paths and len(paths) != len(model.sources):
             raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(paths)} {kind} sets")
-    probabilities, features, truth = predict_arrays(model, test_paths, batch, device)
+    test, truth = predict_arrays(model, test_paths, batch, device)
     metrics = {
         **labels,
-        **classification_metrics(truth, probabilities.argmax(1), model.sources),
-        **fd_ratio_entries(features, truth, seed),
+        **classification_metrics(truth, test.probabilities.argmax(1), model.sources),
+        **fd_ratio_entries(test.features, truth, seed),
         "network": network_description(model),
     }
     if validation_paths:
-        calibration, metrics["open_set"] = _calibrate_and_measure(model, validation_paths, probabilities, features,
-                                                                  unknown_paths, open_set or {}, batch, device)
+        calibration, metrics["open_set"] = _calibrate_and_measure(model, validation_paths, test, unknown_paths,
+                                                                  open_set or {}, batch, device)
         calibration.save(calibration_output)
     with atomic_path(features_output) as temporary:
         with open(temporary, "wb") as handle:
-            np.savez(handle, features=features.astype(np.float32), labels=truth)
+            np.savez(handle, features=test.features.astype(np.float32), labels=truth)
     save_table(confusion_output, pd.DataFrame(metrics["confusion"], index=model.sources, columns=model.sources)
                .rename_axis("true \\ predicted").reset_index())
     save_json(metrics_output, metrics)
@@ -97,17 +111,14 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     return metrics
 
 
-def _calibrate_and_measure(model, validation_paths, test_probabilities, test_features, unknown_paths, settings,
-                           batch, device) -> tuple[Calibration, dict]:
+def _calibrate_and_measure(model, validation_paths, test: Predictions, unknown_paths, settings, batch,
+                           device) -> tuple[Calibration, dict]:
     settings = complete_block(settings, "open_set")
-    probabilities, features, truth = predict_arrays(model, validation_paths, batch, device)
-    calibration = calibrate(probabilities, features, truth, model.sources, settings["false_rejection_rate"],
-                            settings["score"])
+    validation, truth = predict_arrays(model, validation_paths, batch, device)
+    calibration = calibrate(validation, truth, model.sources, settings["false_rejection_rate"], settings["score"])
     unknown_scores = None
     if unknown_paths:
-        unknown_probabilities, unknown_features, _ = predict_arrays(model, unknown_paths, batch, device)
-        unknown_scores = calibration.rejection_scores(unknown_probabilities, unknown_features)
-    entries = open_set_entries(calibration, calibration.rejection_scores(probabilities[CALIBRATION_ROWS],
-                                                                         features[CALIBRATION_ROWS]),
-                               calibration.rejection_scores(test_probabilities, test_features), unknown_scores)
+        unknown_scores = calibration.rejection_scores(predict_arrays(model, unknown_paths, batch, device)[0])
+    entries = open_set_entries(calibration, calibration.rejection_scores(validation[CALIBRATION_ROWS]),
+                               calibration.rejection_scores(test), unknown_scores)
     return calibration, entries

@@ -23,7 +23,7 @@ from .open_set import UNKNOWN, Calibration
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_NAME = "calibration.json"
+CALIBRATION_NAME = "calibration.pt"
 FORMATS = ("csv", "jsonl")
 
 
@@ -109,7 +109,7 @@ def rejection_rule(model_path: str, sources: list[str], calibration_path: str | 
     if not path.exists():
         if calibration_path or threshold is None or score == "distance":
             raise GanprintError(f"no calibration at {path}: evaluate the model with validation images (the workflow "
-                                "writes calibration.json beside model.pt), or give --threshold for the msp score")
+                                f"writes {CALIBRATION_NAME} beside model.pt), or give --threshold for the msp score")
         return "msp", threshold, None
     calibration = Calibration.load(str(path), sources)
     score = score or calibration.score
@@ -130,12 +130,11 @@ def attribute(model_path: str, paths: list[str], calibration_path: str | None = 
     files, probabilities, values = [], [], []
     for chunk_files, images in decoded_chunks(image_files(paths), model.settings.resolution, crop, on_bad_image,
                                               8 * batch, progress):
-        chunk_probabilities, features = predict(model, images, batch, device)
-        scores = (calibration.rejection_scores(chunk_probabilities, features)[score] if calibration
-                  else chunk_probabilities.max(1))
+        predictions = predict(model, images, batch, device)
         files += chunk_files
-        probabilities.append(chunk_probabilities)
-        values.append(scores)
+        probabilities.append(predictions.probabilities)
+        values.append(calibration.rejection_scores(predictions)[score] if calibration
+                      else predictions.probabilities.max(1))
     probabilities, values = np.concatenate(probabilities), np.concatenate(values)
     nearest = np.asarray(model.sources, dtype=object)[probabilities.argmax(1)]
     table = pd.DataFrame({

@@ -1,12 +1,16 @@
 """Open-set attribution: an image whose rejection score falls below a threshold is "unknown".
 
 Two scores, higher for images like the known sources': the maximum softmax probability
-(msp), and minus the distance of the image's fingerprint features to the nearest source's
-mean fingerprint (distance), measured in the fingerprints' own spread (Mahalanobis, with one
-covariance shared by the sources and shrunk towards a multiple of the identity by the
-Ledoit-Wolf estimate). Validation images of the known sources, which no training saw, are
-halved: the means and covariance are estimated on one half, and each threshold on the
-other, so that a target fraction of it (the false-rejection rate) is rejected.
+(msp), and a distance score measured at every layer of the network. At each layer the
+image is described (each conv block by the mean and standard deviation of its output maps,
+then the fingerprint features) and its squared Mahalanobis distance to the nearest known
+source's mean description taken, with one covariance shared by the sources and shrunk
+towards a multiple of the identity (Ledoit-Wolf); the score is minus the mean over layers
+of these distances, each standardised by its spread over validation images (a multi-layer
+Mahalanobis detector, after Lee et al., NeurIPS 2018). Validation images of the known
+sources, which no training saw, are halved: the means and covariances are estimated on
+one half, the standardisation and each threshold on the other, so that a target fraction
+of it (the false-rejection rate) is rejected.
 """
 
 import dataclasses
@@ -14,12 +18,31 @@ import dataclasses
 import numpy as np
 
 from .. import GanprintError
-from ..storage import load_json, save_json
+from ..storage import load_checkpoint, save_checkpoint
 
 SCORES = ("msp", "distance")
-# The validation rows that fit the metric, and those that calibrate the thresholds.
-FIT_ROWS, CALIBRATION_ROWS = slice(0, None, 2), slice(1, None, 2)
 UNKNOWN = "unknown"
+# The validation rows that fit the metrics, and those that calibrate the thresholds.
+FIT_ROWS, CALIBRATION_ROWS = slice(0, None, 2), slice(1, None, 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerMetric:
+    """The Mahalanobis metric of one layer's descriptors, made Euclidean by `whitening`."""
+
+    whitening: np.ndarray  # descriptors @ whitening
+    means: np.ndarray  # per source, its whitened mean descriptor
+    centre: float = 0.0  # mean and spread of the squared distances of validation images
+    spread: float = 1.0
+
+    def squared_distances(self, descriptors: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance of each descriptor (row) to its nearest source mean."""
+        points = descriptors.astype(np.float64) @ self.whitening
+        squared = (points**2).sum(1)[:, None] - 2.0 * points @ self.means.T + (self.means**2).sum(1)[None, :]
+        return np.clip(squared, 0.0, None).min(1)
+
+    def standardised(self, descriptors: np.ndarray) -> np.ndarray:
+        return (self.squared_distances(descriptors) - self.centre) / self.spread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,34 +51,35 @@ class Calibration:
     score: str  # the score attribution uses by default
     false_rejection_rate: float
     thresholds: dict[str, float]
-    class_means: list[list[float]]  # per source, its mean fingerprint features (whitened)
-    whitening: list[list[float]]  # features @ whitening: the Mahalanobis metric made Euclidean
+    layers: list[LayerMetric]
 
-    def rejection_scores(self, probabilities: np.ndarray, features: np.ndarray) -> dict[str, np.ndarray]:
-        whitened = features.astype(np.float64) @ np.asarray(self.whitening)
-        return {"msp": probabilities.max(1).astype(np.float64),
-                "distance": -nearest_distance(whitened, np.asarray(self.class_means))}
+    def rejection_scores(self, predictions) -> dict[str, np.ndarray]:
+        """Each score of each image of `predictions` (evaluation.Predictions)."""
+        if len(predictions.layers) != len(self.layers):
+            raise GanprintError(f"the calibration measures {len(self.layers)} layers, the model gives "
+                                f"{len(predictions.layers)}: it calibrates another network")
+        distances = [metric.standardised(layer) for metric, layer in zip(self.layers, predictions.layers)]
+        return {"msp": predictions.probabilities.max(1).astype(np.float64), "distance": -np.mean(distances, axis=0)}
 
     def save(self, path: str) -> None:
-        save_json(path, dataclasses.asdict(self))
+        import torch
+
+        layers = [{"whitening": torch.from_numpy(metric.whitening), "means": torch.from_numpy(metric.means),
+                   "centre": metric.centre, "spread": metric.spread} for metric in self.layers]
+        save_checkpoint(path, {"sources": self.sources, "score": self.score, "thresholds": self.thresholds,
+                               "false_rejection_rate": self.false_rejection_rate, "layers": layers})
 
     @classmethod
     def load(cls, path: str, sources: list[str]) -> "Calibration":
         """The calibration of the model attributing `sources`."""
-        content = load_json(path)
-        fields = {field.name for field in dataclasses.fields(cls)}
-        if not isinstance(content, dict) or not fields <= content.keys():
-            raise GanprintError(f"{path} is not a ganprint calibration (it lacks {sorted(fields - set(content or {}))})")
-        calibration = cls(**{key: content[key] for key in fields})
-        if list(calibration.sources) != list(sources):
-            raise GanprintError(f"{path} calibrates a model of sources {calibration.sources}, not {list(sources)}")
-        return calibration
-
-
-def nearest_distance(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Euclidean distance of each point (row) to its nearest centre."""
-    squared = (points**2).sum(1)[:, None] - 2.0 * points @ centres.T + (centres**2).sum(1)[None, :]
-    return np.sqrt(np.clip(squared, 0.0, None).min(1))
+        fields = ("sources", "score", "false_rejection_rate", "thresholds", "layers")
+        content = load_checkpoint(path, required=fields, kind="ganprint calibration")
+        if list(content["sources"]) != list(sources):
+            raise GanprintError(f"{path} calibrates a model of sources {content['sources']}, not {list(sources)}")
+        layers = [LayerMetric(metric["whitening"].numpy(), metric["means"].numpy(), float(metric["centre"]),
+                              float(metric["spread"])) for metric in content["layers"]]
+        return cls(list(content["sources"]), content["score"], float(content["false_rejection_rate"]),
+                   {name: float(value) for name, value in content["thresholds"].items()}, layers)
 
 
 def shrunk_covariance(centred: np.ndarray) -> np.ndarray:
@@ -71,32 +95,40 @@ def shrunk_covariance(centred: np.ndarray) -> np.ndarray:
     return (1.0 - shrinkage) * sample + shrinkage * scale * np.eye(dimension)
 
 
-def fit_metric(features: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(whitening matrix, whitened class means) of labelled features."""
+def fit_metric(descriptors: np.ndarray, labels: np.ndarray, n_classes: int) -> LayerMetric:
+    """The metric of labelled descriptors: their shared shrunk covariance, whitened means."""
     counts = np.bincount(labels, minlength=n_classes)
     if counts.min() < 2:
         raise GanprintError(f"every source needs at least 4 validation images; halves hold {counts.tolist()}")
-    features = features.astype(np.float64)
-    means = np.zeros((n_classes, features.shape[1]))
-    np.add.at(means, labels, features)
+    descriptors = descriptors.astype(np.float64)
+    means = np.zeros((n_classes, descriptors.shape[1]))
+    np.add.at(means, labels, descriptors)
     means /= counts[:, None]
-    covariance = shrunk_covariance(features - means[labels])
+    covariance = shrunk_covariance(descriptors - means[labels])
+    covariance += 1e-9 * np.trace(covariance) / len(covariance) * np.eye(len(covariance))  # dead units
     whitening = np.linalg.cholesky(np.linalg.inv(covariance))  # inverse = W W^T, so |x W| is Mahalanobis
-    return whitening, means @ whitening
+    return LayerMetric(whitening, means @ whitening)
 
 
-def calibrate(probabilities: np.ndarray, features: np.ndarray, labels: np.ndarray, sources: list[str],
-              false_rejection_rate: float, score: str) -> Calibration:
-    """The metric from half the validation images, and thresholds rejecting
-    `false_rejection_rate` of the other half, for every score."""
+def standardise(metric: LayerMetric, descriptors: np.ndarray) -> LayerMetric:
+    distances = metric.squared_distances(descriptors)
+    return dataclasses.replace(metric, centre=float(distances.mean()), spread=float(distances.std()) or 1.0)
+
+
+def calibrate(validation, labels: np.ndarray, sources: list[str], false_rejection_rate: float,
+              score: str) -> Calibration:
+    """The metrics from half the validation images (evaluation.Predictions), and thresholds
+    rejecting `false_rejection_rate` of the other half, for every score."""
     if score not in SCORES:
         raise GanprintError(f"unknown rejection score '{score}'; choose one of {list(SCORES)}")
     if not 0.0 < false_rejection_rate < 1.0:
         raise GanprintError(f"the target false-rejection rate must be in (0, 1), got {false_rejection_rate}")
-    whitening, means = fit_metric(features[FIT_ROWS], labels[FIT_ROWS], len(sources))
-    calibration = Calibration(list(sources), score, false_rejection_rate, {}, means.tolist(), whitening.tolist())
-    held = calibration.rejection_scores(probabilities[CALIBRATION_ROWS], features[CALIBRATION_ROWS])
-    thresholds = {name: float(np.quantile(values, false_rejection_rate)) for name, values in held.items()}
+    fitting, calibrating = validation[FIT_ROWS], validation[CALIBRATION_ROWS]
+    layers = [standardise(fit_metric(fit, labels[FIT_ROWS], len(sources)), held)
+              for fit, held in zip(fitting.layers, calibrating.layers)]
+    calibration = Calibration(list(sources), score, false_rejection_rate, {}, layers)
+    held_scores = calibration.rejection_scores(calibrating)
+    thresholds = {name: float(np.quantile(values, false_rejection_rate)) for name, values in held_scores.items()}
     return dataclasses.replace(calibration, thresholds=thresholds)
 
 
