@@ -74,9 +74,9 @@ def test_workflow_reaches_tables_1_and_2_and_the_sample_figure(finished_run):
 
 def test_a_folder_source_is_read_split_and_attributed_like_any_source(finished_run):
     images = np.load(finished_run / "results/folders/conv-net/images.npy")
-    assert images.shape == (96 + 64 + 32, 16, 16, 3)  # 24 px PNGs, resized to the workflow's size
+    assert images.shape == (96 + 64 + 128, 16, 16, 3)  # 24 px PNGs, resized to the workflow's size
     splits = [np.load(finished_run / f"results/sources/tiny/conv-net/{split}.npy") for split in ("train", "test", "val")]
-    assert [len(split) for split in splits] == [96, 64, 32]
+    assert [len(split) for split in splits] == [96, 64, 128]
     assert sorted(row.tobytes() for row in np.concatenate(splits)) == sorted(row.tobytes() for row in images)
     table1 = pd.read_csv(finished_run / "results/table1.csv").set_index("method").drop("inception")
     assert table1["accuracy_conv-net"].between(0, 100).all() and table1.n_classes["ours"] == 6
@@ -91,8 +91,8 @@ def test_workflow_holds_out_each_source_and_calibrates_every_classifier(finished
     assert table.default_score.sum() == 3 and (table[table.default_score].score == "distance").all()
     assert (table.experiment == "table3").all() and (table.target_rejected == 5.0).all()
     # the rates are measured on test images the calibration did not see: 5% within sampling error
-    # (each threshold is a quantile of 2 x 16 validation images, each rate a fraction of 2 x 64 test images)
-    sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 32 + 1 / 128))
+    # (each threshold is a quantile of 2 x 64 validation images, each rate a fraction of 2 x 64 test images)
+    sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 128 + 1 / 128))
     assert (table.test_rejected - 5.0).abs().max() < 3 * sampling_error
     calibration = load_checkpoint(finished_run / "results/attribution/tiny/table3/full/calibration.pt")
     metrics = json.loads((finished_run / "results/attribution/tiny/table3/full/metrics.json").read_text())
@@ -131,14 +131,14 @@ def test_workflow_reaches_table6_and_the_selection_figure(finished_run):
 
 def test_workflow_reaches_table7_and_the_attack_figure(finished_run):
     table = pd.read_csv(finished_run / "results/table7.csv")
-    assert table.attack.tolist() == ["none", "blur", "combination"]
+    assert table.attack.tolist() == ["none", "combination"]
     assert table.ours_akt.between(0, 100).all() and table.prnu_akt.between(0, 100).all()
     assert np.isnan(table.ours_dfs[0]) and table.ours_dfs[1:].between(0, 100).all()
     table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")
     assert table.ours_akt[0] == table3.accuracy["ours"] and table.prnu_akt[0] == table3.accuracy["prnu"]
     clean = np.load(finished_run / "results/sources/tiny/real/test.npy")
-    blurred = np.load(finished_run / "results/attacks/tiny/blur/real/test.npy")
-    assert blurred.shape == clean.shape and not np.array_equal(blurred, clean)
+    attacked = np.load(finished_run / "results/attacks/tiny/combination/real/test.npy")
+    assert attacked.shape == clean.shape and not np.array_equal(attacked, clean)
     # the attacked training images are temporary: deleted once the defense and PRNU used them
     assert not list((finished_run / "results/attacks").rglob("train.npy"))
     assert (finished_run / "results/figures/attacks_tiny.png").read_bytes()[:4] == b"\x89PNG"
@@ -214,7 +214,7 @@ def test_two_data_sets_fill_tables_7_and_8(tmp_path):
     config = {**TINY, "datasets": TWO_DATASETS_WITHOUT_TABLE3["datasets"]}
     result = snakemake(tmp_path, config, "-n")
     assert "results/table7.csv" in result.stdout and "results/table8.csv" in result.stdout
-    assert "results/attacks/other/blur/defense/model.pt" in result.stdout
+    assert "results/attacks/other/combination/defense/model.pt" in result.stdout
 
 
 # Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
@@ -229,7 +229,7 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
             "component_table", "figure_components", "table6", "figure_selection", "attack_table",
             "figure_attacks", "table_page"} <= rules
     tables = set(re.findall(r"output: results/(\w+)\.csv", result.stdout))
-    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6",
+    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6", "open_set",
                       "table7" if name == "celeba" else "table8"} | ({"table2"} if name == "celeba" else set())
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
@@ -238,8 +238,8 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     assert planned_jobs(result)["train_defense"] == 6
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
-    # and visNet on Table 3
-    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1
+    # and visNet on Table 3; Table 1 without each of its five sources (open set)
+    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1 + 5
     assert {"figure_fingerprints", "figure_fingerprint_map"} <= rules
 
 
@@ -292,14 +292,14 @@ def test_embedded_configs_dry_run(tmp_path, path, n_gans, snapshots):
     ({"attribution": {"epochs": "many"}}, r"'many' is not of type 'integer'.*\n.*\n*.*epochs|epochs"),
     ({"attribution": {"epoch": 3}}, "config key 'attribution.epoch' is unknown; did you mean 'epochs'"),
     ({"datasets": {"tiny": {"source": "folder"}}}, "datasets.tiny.path: a 'folder' source needs the path"),
-    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \+ split.n_val \(532\) exceed datasets.tiny.count \(400\)"),
+    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \+ split.n_val \(628\) exceed datasets.tiny.count \(400\)"),
     ({"subsets": {"base_size": 300}}, r"real_subset_diff_#200 needs 200 images outside the base subset of 300"),
     ({"split": {"n_train": -5}}, "-5 is less than the minimum"),
     ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}}, "unknown GAN 'wgan'"),
     ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
     ({"folder_sources": {"real": {"path": "x"}}}, "folder_sources.real: 'real' names the data set's own images"),
     ({"folder_sources": {"conv-net": {"path": "x", "count": 100}}},
-     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \+ split.n_val \(192\)"),
+     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \+ split.n_val \(288\)"),
     ({"folder_sources": {"My_Net": {"path": "x"}}}, "My_Net"),
 ])
 def test_config_errors_name_the_key(tmp_path, change, message):

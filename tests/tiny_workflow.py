@@ -16,7 +16,7 @@ TINY = {
     # images made outside the workflow (write_folder_source), relative to the run's folder
     "folder_sources": {"conv-net": {"path": "folders/conv-net"}},
     "subsets": {"base_size": 200},
-    "split": {"n_train": 96, "n_test": 64, "n_val": 32},
+    "split": {"n_train": 96, "n_test": 64, "n_val": 128},
     "gan": {
         "threads": 1,
         "progan": {"latent_dim": 16, "fmap_base": 32, "fmap_max": 16, "images_per_phase": 256,
@@ -29,7 +29,7 @@ TINY = {
     "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
     "artifact_free": {"fraction": 0.25, "uncalibrated_fallback": True},
     "training_length": {"fractions": [0.85]},
-    "attacks": {"names": ["blur", "combination"], "defense": {"epochs": 1}},
+    "attacks": {"names": ["combination"], "defense": {"epochs": 1}},
     "visnet": {"epochs": 2, "ema_beta": 0.9},
     "open_set": {"experiment": "table3"},
     "experiments": {
@@ -43,7 +43,7 @@ TINY = {
 }
 
 
-def write_folder_source(directory, count=192, size=24):
+def write_folder_source(directory, count=288, size=24):
     """The folder source of TINY: PNGs of a fixed random convolutional net (24 px, so that
     they are cropped and resized like any outside images) in `directory`/folders/conv-net."""
     import numpy as np

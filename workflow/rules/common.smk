@@ -73,6 +73,19 @@ def held_out_test_images(wildcards):
     return [source_images(wildcards.dataset, held_out, "test")] if held_out else []
 
 
+def open_set_metrics():
+    """The metrics of the open-set experiment's classifiers, each without one of its sources."""
+    experiment = config["open_set"]["experiment"]
+    if len(experiment_sources(experiment)) < 3:
+        raise GanprintError(f"open_set.experiment: {experiment} has fewer than 3 sources, so holding one out "
+                            "leaves no classifier")
+    return [
+        f"results/attribution/{dataset}/{held_out_experiment(experiment, source)}/full/metrics.json"
+        for dataset in config["datasets"]
+        for source in experiment_sources(experiment)
+    ]
+
+
 def open_set_flags(wildcards, input, output):
     """evaluate's open-set options: validation images and the calibration they write, with the
     `open_set` block, and the held-out source's test images (where the rule has them)."""
