@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,18 @@ def train(paths, output, **overrides):
     train_attribution(paths["train"], ["a", "b", "c"], output, FAST, fmap_base=128, fmap_max=32, seed=0, threads=1, **overrides)
 
 
-def test_learns_source_patterns_and_evaluates(tmp_path):
-    paths = make_sources(tmp_path, 200)
-    train(paths, tmp_path / "model.pt")
-    metrics = evaluate_attribution(tmp_path / "model.pt", paths["test"], tmp_path / "m.json", tmp_path / "f.npz",
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The sources of make_sources (200 training images each) and a model trained on them."""
+    folder = tmp_path_factory.mktemp("toy")
+    paths = make_sources(folder, 200)
+    train(paths, folder / "model.pt")
+    return paths, folder / "model.pt"
+
+
+def test_learns_source_patterns_and_evaluates(toy, tmp_path):
+    paths, model = toy
+    metrics = evaluate_attribution(model, paths["test"], tmp_path / "m.json", tmp_path / "f.npz",
                                    tmp_path / "c.csv", {"dataset": "toy", "experiment": "x", "method": "ours"})
     assert metrics["accuracy"] > 90 and metrics["fd_ratio"] > 2
     assert metrics["n_test_per_class"] == 100 and set(metrics["per_class_accuracy"]) == {"a", "b", "c"}
@@ -109,21 +118,20 @@ def test_fine_tuning_starts_from_the_given_model(tmp_path):
     assert not all(torch.equal(base[k], tuned[k]) for k in base)
 
 
-def evaluate_with_calibration(paths, folder, model="model.pt", sources=slice(None), unknown=(), **open_set):
-    """Evaluate the model of `sources` with its validation images, writing calibration.pt beside it."""
-    return evaluate_attribution(folder / model, paths["test"][sources], folder / "m.json", folder / "f.npz",
-                                folder / "c.csv", {}, validation_paths=paths["val"][sources],
-                                calibration_output=str(folder / "calibration.pt"), open_set=open_set,
-                                unknown_paths=list(unknown))
+def evaluate_with_calibration(paths, model, folder, unknown=(), **open_set):
+    """Evaluate the model with its validation images, the outputs and calibration.pt in `folder`."""
+    return evaluate_attribution(model, paths["test"], folder / "m.json", folder / "f.npz", folder / "c.csv", {},
+                                validation_paths=paths["val"], calibration_output=str(folder / "calibration.pt"),
+                                open_set=open_set, unknown_paths=list(unknown))
 
 
-def test_attribute_image_files_unknown_below_the_calibrated_threshold(tmp_path, capsys):
+def test_attribute_image_files_unknown_below_the_calibrated_threshold(toy, tmp_path, capsys):
     from PIL import Image
 
     from ganprint.attribution.inference import attribute, write_attributions
 
-    paths = make_sources(tmp_path, 200)
-    train(paths, tmp_path / "model.pt")
+    paths, model = toy
+    shutil.copy(model, tmp_path / "model.pt")
     folder = tmp_path / "new"
     folder.mkdir()
     for source, path in enumerate(paths["test"]):
@@ -131,7 +139,7 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(tmp_path, 
             Image.fromarray(image).save(folder / f"{source}_{index}.png")
     with pytest.raises(GanprintError, match="no calibration at .*calibration.pt"):
         attribute(str(tmp_path / "model.pt"), [str(folder)])
-    evaluate_with_calibration(paths, tmp_path, score="msp")
+    evaluate_with_calibration(paths, tmp_path / "model.pt", tmp_path, score="msp")
     table = attribute(str(tmp_path / "model.pt"), [str(folder)])
     assert len(table) == 15 and list(table.columns[:5]) == ["image", "source", "nearest_source", "probability", "msp"]
     truth = table.image.map(lambda name: "abc"[int(Path(name).name[0])])
@@ -186,19 +194,18 @@ def test_auroc_counts_ordered_pairs():
     assert auroc(np.array([1.0]), np.array([1.0])) == 0.5
 
 
-def test_a_clearly_different_source_is_rejected_far_more_than_known_ones(tmp_path):
-    paths = make_sources(tmp_path, 200)
+def test_a_clearly_different_source_is_rejected_far_more_than_known_ones(toy, tmp_path):
+    paths, model = toy
     unknown = np.random.default_rng(5).integers(0, 256, (100, 8, 8, 3), dtype=np.uint8)  # white noise
     np.save(tmp_path / "unknown.npy", unknown)
-    train_attribution(paths["train"][:2], ["a", "b"], tmp_path / "model.pt", FAST, fmap_base=128, fmap_max=32)
-    metrics = evaluate_with_calibration(paths, tmp_path, sources=slice(0, 2), unknown=[str(tmp_path / "unknown.npy")],
+    metrics = evaluate_with_calibration(paths, model, tmp_path, unknown=[str(tmp_path / "unknown.npy")],
                                         false_rejection_rate=0.05)
     scores = metrics["open_set"]["scores"]
     assert metrics["open_set"]["target_rejected"] == 5.0
     assert all(abs(entry["validation_rejected"] - 5.0) < 1.0 for entry in scores.values())
     # on the known sources' test images, the target rate within sampling error (the thresholds are
-    # quantiles of 100 calibrating images, the rates fractions of 200 test images)
-    sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 100 + 1 / 200))
+    # quantiles of 150 calibrating images, the rates fractions of 300 test images)
+    sampling_error = 100 * np.sqrt(0.05 * 0.95 * (1 / 150 + 1 / 300))
     assert all(abs(entry["test_rejected"] - 5.0) < 3 * sampling_error for entry in scores.values())
     assert scores["distance"]["auroc"] > 0.95 and scores["distance"]["unknown_rejected"] > 80
     assert scores["msp"]["auroc"] > 0.6
