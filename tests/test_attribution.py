@@ -165,7 +165,7 @@ def test_calibration_reaches_its_target_rate_on_held_out_images(tmp_path):
         labels = rng.integers(0, 3, count)
         layers = [rng.normal(0, 1, (count, width)) + 3 * np.eye(3, width)[labels] for width in (8, 16)]
         logits = rng.normal(0, 1, (count, 3)) + 2 * np.eye(3)[labels]
-        return Predictions(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), layers[-1], layers), labels
+        return Predictions(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), layers), labels
 
     calibrate(*draw(8000), ["a", "b", "c"], 0.1, "distance").save(str(tmp_path / "calibration.pt"))
     calibration = Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b", "c"])

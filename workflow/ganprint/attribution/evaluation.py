@@ -39,18 +39,22 @@ def network_description(model: AttributionNetwork | VisNet) -> dict:
 
 @dataclasses.dataclass
 class Predictions:
-    """Softmax probabilities, fingerprint features and the open-set layer descriptors of images (rows)."""
+    """Softmax probabilities and the open-set layer descriptors of images (rows), the last of
+    which are the fingerprint features."""
 
     probabilities: np.ndarray
-    features: np.ndarray
     layers: list[np.ndarray]
 
+    @property
+    def features(self) -> np.ndarray:
+        return self.layers[-1]
+
     def __getitem__(self, rows) -> "Predictions":
-        return Predictions(self.probabilities[rows], self.features[rows], [layer[rows] for layer in self.layers])
+        return Predictions(self.probabilities[rows], [layer[rows] for layer in self.layers])
 
     @staticmethod
     def concatenate(parts: list["Predictions"]) -> "Predictions":
-        return Predictions(np.concatenate([p.probabilities for p in parts]), np.concatenate([p.features for p in parts]),
+        return Predictions(np.concatenate([p.probabilities for p in parts]),
                            [np.concatenate(layer) for layer in zip(*(p.layers for p in parts))])
 
 
@@ -59,9 +63,8 @@ def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, 
     """The predictions of uint8 images, in batches."""
     parts = []
     for start in range(0, len(images), batch):
-        logits, features, layers = model.predict(to_unit_range(images[start : start + batch], device))
-        parts.append(Predictions(torch.softmax(logits, dim=1).cpu().numpy(), features.cpu().numpy(),
-                                 [layer.cpu().numpy() for layer in layers]))
+        logits, layers = model.predict(to_unit_range(images[start : start + batch], device))
+        parts.append(Predictions(torch.softmax(logits, dim=1).cpu().numpy(), [layer.cpu().numpy() for layer in layers]))
     return Predictions.concatenate(parts)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import GanprintError, runtime
-from ..data.images import crop_function, decode_image, list_images
+from ..data.images import centre_crop, crop_function, decode_image, list_images
 from ..settings import schema_default
 from ..storage import atomic_path
 from .evaluation import load_model, predict
@@ -45,18 +45,10 @@ def image_files(paths: list[str]) -> list[Path]:
 def read_image(path: Path, size: int, crop: str) -> tuple[np.ndarray, bool]:
     """The image as the model reads it, and whether it had to be enlarged."""
     pixels = decode_image(str(path), str(path)).pixels
-    height, width = pixels.shape[:2]
-    enlarged = crop == "centre" and min(height, width) < size
+    enlarged = crop == "centre" and min(pixels.shape[:2]) < size
     if enlarged:
-        scale = size / min(height, width)
-        pixels = np.asarray(resize_to(pixels, max(size, round(width * scale)), max(size, round(height * scale))))
-    return crop_function(crop)(pixels, size, str(path)), enlarged
-
-
-def resize_to(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.LANCZOS), dtype=np.uint8)
+        return centre_crop(pixels, size, str(path), enlarge=True), True
+    return crop_function(crop)(pixels, size, str(path)), False
 
 
 def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, chunk: int, progress: bool = False):

@@ -155,10 +155,9 @@ class AttributionNetwork(Encoder):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(images))
 
-    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Logits, image fingerprints (the features tables and maps are made of) and the
-        descriptors of every layer that open-set rejection measures (block statistics, then
-        the fingerprints)."""
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and the descriptors of every layer that open-set rejection measures: the
+        block statistics, then the image fingerprints (the features tables and maps are made of)."""
         layers = []
         features = leaky_relu(self.fingerprint(self.encode(images, layers).flatten(1)))
-        return self.classifier(features), features, layers + [features]
+        return self.classifier(features), layers + [features]

@@ -110,14 +110,13 @@ class VisNet(nn.Module):
         reconstructions = self.reconstruct(images)
         return self.logits(images - reconstructions), reconstructions
 
-    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Logits, the image fingerprints' random projections (see the module's doc) and the
-        descriptors of every layer that open-set rejection measures (the encoder's block
-        statistics, then the projections)."""
+    def predict(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and the descriptors of every layer that open-set rejection measures: the
+        encoder's block statistics, then the image fingerprints' random projections (the
+        features tables and maps are made of; see the module's doc)."""
         layers = []
         fingerprints = (images - self.decoder(self.encoder.encode(images, layers))).flatten(1)
-        projections = fingerprints @ self.projection(fingerprints.device)
-        return self.logits(fingerprints), projections, layers + [projections]
+        return self.logits(fingerprints), layers + [fingerprints @ self.projection(fingerprints.device)]
 
     def projection(self, device) -> torch.Tensor:
         if self._projection is None:

@@ -73,11 +73,12 @@ def resize(pixels: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def centre_crop(pixels: np.ndarray, size: int, name: str) -> np.ndarray:
-    """Largest centred square, resized to size x size (the authors' LSUN preprocessing)."""
+def centre_crop(pixels: np.ndarray, size: int, name: str, enlarge: bool = False) -> np.ndarray:
+    """Largest centred square, resized to size x size (the authors' LSUN preprocessing); a
+    smaller square is an error unless `enlarge`."""
     height, width = pixels.shape[:2]
     side = min(height, width)
-    if side < size:
+    if side < size and not enlarge:
         raise GanprintError(f"image {name} is {width}x{height}, smaller than the {size}x{size} output")
     top, left = (height - side) // 2, (width - side) // 2
     return resize(pixels[top : top + side, left : left + side], size)
