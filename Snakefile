@@ -1,9 +1,15 @@
 # ganprint: attribute images to the GAN that made them (Yu, Davis & Fritz, ICCV 2019).
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
+
+# This checkout's package, whichever copy is installed (the jobs run it too: rules/common.smk).
+sys.path.insert(0, f"{workflow.basedir}/workflow")
 
 from ganprint.config_checks import check_constraints, check_schema
+from ganprint.settings import with_defaults
 
-min_version("9.0")
+min_version("9.13")
 
 
 # config.yaml is the embedded default; a --configfile given on the command line replaces
@@ -14,7 +20,7 @@ if not workflow.overwrite_configfiles:
 
 
 check_schema(config)
-validate(config, "workflow/schemas/config.schema.yaml", set_default=True)
+config.update(with_defaults(config))
 check_constraints(config)
 
 

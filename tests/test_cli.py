@@ -5,7 +5,7 @@ import numpy as np
 
 
 def ganprint(*arguments):
-    return subprocess.run([sys.executable, "-m", "ganprint.cli", *map(str, arguments)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "ganprint", *map(str, arguments)], capture_output=True, text=True)
 
 
 def test_bad_input_is_a_clear_error_with_nothing_written(tmp_path):

@@ -25,7 +25,7 @@ GAN = dict(resolution=16, latent_dim=16, fmap_base=64, fmap_max=32, images_per_p
 def test_all_stages_on_the_gpu(tmp_path):
     prepare_real("embedded", tmp_path / "real.npy", 16, 1000, seed=0)
     for name, seed in (("a", 1), ("a_twin", 1), ("b", 2)):  # separate processes, as workflow jobs are
-        subprocess.run([sys.executable, "-m", "ganprint.cli", "--quiet", "train-gan", "--arch", "progan",
+        subprocess.run([sys.executable, "-m", "ganprint", "--quiet", "train-gan", "--arch", "progan",
                         "--settings", json.dumps(GAN), "--images", str(tmp_path / "real.npy"), "--seed", str(seed),
                         "--output", str(tmp_path / f"{name}.pt")], check=True)
     first, twin = load_checkpoint(tmp_path / "a.pt")["generator"], load_checkpoint(tmp_path / "a_twin.pt")["generator"]

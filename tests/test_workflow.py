@@ -229,7 +229,10 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "experiment_table", "figure_samples",
             "component_table", "figure_components", "table6", "figure_selection", "attack_table",
             "figure_attacks", "table_page"} <= rules
-    tables = set(re.findall(r"output: results/(\w+)\.csv", result.stdout))
+    # each paper config writes under its own folder: a CelebA and an LSUN run never collide
+    outputs = [path for line in re.findall(r"^\s+(?:output|log): (.*)$", result.stdout, re.M) for path in line.split(", ")]
+    assert outputs and all(path.startswith(f"results/{name}/") for path in outputs)
+    tables = set(re.findall(rf"output: results/{name}/(\w+)\.csv", result.stdout))
     assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6", "open_set",
                       "table7" if name == "celeba" else "table8"} | ({"table2"} if name == "celeba" else set())
     assert planned_jobs(result)["train_gan"] == n_gans

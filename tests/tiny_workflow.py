@@ -64,10 +64,10 @@ def write_folder_source(directory, count=288, size=24):
         Image.fromarray(image).save(folder / f"{index:04d}.png")
 
 
-def snakemake(directory, config, *arguments, check=True):
+def snakemake(directory, config, *arguments, check=True, snakefile=REPO / "Snakefile"):
     config_path = Path(directory) / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(directory),
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(directory),
                "--configfile", str(config_path), *arguments]
     # an empty torch cache: the Inception row must say its FD ratio was not computed
     environment = {**os.environ, "TORCH_HOME": str(Path(directory) / "torch_home")}

@@ -13,6 +13,7 @@ import signal
 import sys
 import types
 import typing
+from pathlib import Path
 
 from . import GanprintError, __version__
 from .settings import complete_block, json_object, schema_default, settings_of
@@ -364,6 +365,7 @@ def main(argv=None) -> int:
     stage, run, quiet = args.pop("stage"), args.pop("run"), args.pop("quiet")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger(__name__).info("ganprint %s %s from %s", __version__, stage, Path(__file__).parent)
     try:
         run(**args)
     except GanprintError as error:
@@ -371,6 +373,3 @@ def main(argv=None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,7 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 @functools.cache
 def schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def block_schema(*keys: str) -> dict:
@@ -37,16 +37,24 @@ def block_schema(*keys: str) -> dict:
 
 
 def _filled(node: dict, value):
-    """A value with the defaults of its object's properties filled in, as validation does."""
+    """A value with the defaults of its objects' properties filled in, at every depth."""
     if not isinstance(value, dict):
         return value
     filled = dict(value)
-    for name, child in node.get("properties", {}).items():
+    properties, extra = node.get("properties", {}), node.get("additionalProperties")
+    for name, child in properties.items():
         if name not in filled and "default" in child:
             filled[name] = copy.deepcopy(child["default"])
         if name in filled:
             filled[name] = _filled(child, filled[name])
+    if isinstance(extra, dict):
+        filled.update({name: _filled(extra, item) for name, item in filled.items() if name not in properties})
     return filled
+
+
+def with_defaults(config: dict) -> dict:
+    """A whole config with the schema's defaults filled in."""
+    return _filled(schema(), config)
 
 
 def block_defaults(*keys: str) -> dict:

@@ -7,7 +7,7 @@ rule attack_images:
     input:
         lambda wc: experiment_images("test", ATTACK_EXPERIMENT)(wc),
     output:
-        expand("results/attacks/{{dataset}}/{{attack}}/{source}/test.npy", source=experiment_sources(ATTACK_EXPERIMENT)),
+        expand("<results>/attacks/{{dataset}}/{{attack}}/{source}/test.npy", source=experiment_sources(ATTACK_EXPERIMENT)),
     params:
         settings=attack_settings(),
         seed=config["attacks"]["seed"],
@@ -18,11 +18,11 @@ rule attack_images:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/attack_images/{dataset}/{attack}/test.log",
+        "<results>/logs/attack_images/{dataset}/{attack}/test.log",
     benchmark:
-        "results/benchmarks/attack_images/{dataset}/{attack}/test.tsv"
+        "<results>/benchmarks/attack_images/{dataset}/{attack}/test.tsv"
     shell:
-        "ganprint attack --name {wildcards.attack} --images {input:q} --settings {params.settings:q}"
+        "python -m ganprint attack --name {wildcards.attack} --images {input:q} --settings {params.settings:q}"
         " --seed {params.seed} --streams {params.streams:q} --threads {threads} --output {output:q} 2> {log:q}"
 
 
@@ -34,23 +34,23 @@ use rule attack_images as attack_training_images with:
     output:
         temp(
             expand(
-                "results/attacks/{{dataset}}/{{attack}}/{source}/train.npy", source=experiment_sources(ATTACK_EXPERIMENT)
+                "<results>/attacks/{{dataset}}/{{attack}}/{source}/train.npy", source=experiment_sources(ATTACK_EXPERIMENT)
             )
         ),
     params:
         streams=[f"{source}/train" for source in experiment_sources(ATTACK_EXPERIMENT)],
     log:
-        "results/logs/attack_images/{dataset}/{attack}/train.log",
+        "<results>/logs/attack_images/{dataset}/{attack}/train.log",
     benchmark:
-        "results/benchmarks/attack_images/{dataset}/{attack}/train.tsv"
+        "<results>/benchmarks/attack_images/{dataset}/{attack}/train.tsv"
 
 
 use rule train_attribution as train_defense with:
     input:
         train=attacked_images("train"),
-        initial=lambda wc: f"results/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt",
+        initial=lambda wc: f"<results>/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt",
     output:
-        "results/attacks/{dataset}/{attack}/defense/model.pt",
+        "<results>/attacks/{dataset}/{attack}/defense/model.pt",
     params:
         sources=experiment_sources(ATTACK_EXPERIMENT),
         network="full",
@@ -58,29 +58,29 @@ use rule train_attribution as train_defense with:
         settings=training_settings(**config["attacks"]["defense"]),
         visnet="",
     log:
-        "results/logs/train_defense/{dataset}/{attack}.log",
+        "<results>/logs/train_defense/{dataset}/{attack}.log",
     benchmark:
-        "results/benchmarks/train_defense/{dataset}/{attack}.tsv"
+        "<results>/benchmarks/train_defense/{dataset}/{attack}.tsv"
 
 
 use rule evaluate_attribution as evaluate_attacked with:
     input:
         model=lambda wc: (
-            f"results/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt"
+            f"<results>/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt"
             if wc.stage == "akt"
-            else f"results/attacks/{wc.dataset}/{wc.attack}/defense/model.pt"
+            else f"<results>/attacks/{wc.dataset}/{wc.attack}/defense/model.pt"
         ),
         test=attacked_images("test"),
     output:
-        metrics="results/attacks/{dataset}/{attack}/metrics/ours_{stage}.json",
-        features="results/attacks/{dataset}/{attack}/metrics/ours_{stage}_features.npz",
-        confusion="results/attacks/{dataset}/{attack}/metrics/ours_{stage}_confusion.csv",
+        metrics="<results>/attacks/{dataset}/{attack}/metrics/ours_{stage}.json",
+        features="<results>/attacks/{dataset}/{attack}/metrics/ours_{stage}_features.npz",
+        confusion="<results>/attacks/{dataset}/{attack}/metrics/ours_{stage}_confusion.csv",
     params:
         labels=lambda wc: [f"dataset={wc.dataset}", f"attack={wc.attack}", f"stage={wc.stage}", "method=ours"],
     log:
-        "results/logs/evaluate_attacked/{dataset}/{attack}/{stage}.log",
+        "<results>/logs/evaluate_attacked/{dataset}/{attack}/{stage}.log",
     benchmark:
-        "results/benchmarks/evaluate_attacked/{dataset}/{attack}/{stage}.tsv"
+        "<results>/benchmarks/evaluate_attacked/{dataset}/{attack}/{stage}.tsv"
 
 
 use rule evaluate_baseline as prnu_attacked with:
@@ -90,7 +90,7 @@ use rule evaluate_baseline as prnu_attacked with:
         ),
         test=attacked_images("test"),
     output:
-        "results/attacks/{dataset}/{attack}/metrics/prnu_{stage}.json",
+        "<results>/attacks/{dataset}/{attack}/metrics/prnu_{stage}.json",
     params:
         method="prnu",
         sources=experiment_sources(ATTACK_EXPERIMENT),
@@ -99,9 +99,9 @@ use rule evaluate_baseline as prnu_attacked with:
     resources:
         **cluster_resources(runtime=240, mem_mb=16000),
     log:
-        "results/logs/prnu_attacked/{dataset}/{attack}/{stage}.log",
+        "<results>/logs/prnu_attacked/{dataset}/{attack}/{stage}.log",
     benchmark:
-        "results/benchmarks/prnu_attacked/{dataset}/{attack}/{stage}.tsv"
+        "<results>/benchmarks/prnu_attacked/{dataset}/{attack}/{stage}.tsv"
 
 
 rule attack_table:
@@ -111,26 +111,26 @@ rule attack_table:
             method_metrics(attack_table_dataset(wc.number), ATTACK_EXPERIMENT, method) for method in ("ours", "prnu")
         ],
     output:
-        "results/table{number}.csv",
+        "<results>/table{number}.csv",
     wildcard_constraints:
         number="7|8",
     conda:
         ENVIRONMENT
     log:
-        "results/logs/tables/table{number}.log",
+        "<results>/logs/tables/table{number}.log",
     shell:
-        "ganprint attack-table --metrics {input.attacked:q} --clean {input.clean:q} --output {output:q} > {log:q} 2>&1"
+        "python -m ganprint attack-table --metrics {input.attacked:q} --clean {input.clean:q} --output {output:q} > {log:q} 2>&1"
 
 
 use rule figure_samples as figure_attacks with:
     input:
         lambda wc: [source_images(wc.dataset, attack_figure_source(), "test")]
-        + [f"results/attacks/{wc.dataset}/{a}/{attack_figure_source()}/test.npy" for a in config["attacks"]["names"]],
+        + [f"<results>/attacks/{wc.dataset}/{a}/{attack_figure_source()}/test.npy" for a in config["attacks"]["names"]],
     output:
-        report("results/figures/attacks_{dataset}.png", caption="../report/figure_attacks.rst", category="Figures"),
+        report("<results>/figures/attacks_{dataset}.png", caption="../report/figure_attacks.rst", category="Figures"),
     params:
         labels=["none", *config["attacks"]["names"]],
         title=lambda wc: f"Attacks on {wc.dataset} test images of {attack_figure_source()}",
         per_source=4,
     log:
-        "results/logs/figures/attacks_{dataset}.log",
+        "<results>/logs/figures/attacks_{dataset}.log",

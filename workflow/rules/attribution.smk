@@ -11,7 +11,7 @@ rule train_attribution:
     input:
         train=experiment_images("train"),
     output:
-        "results/attribution/{dataset}/{experiment}/{network}/model.pt",
+        "<results>/attribution/{dataset}/{experiment}/{network}/model.pt",
     params:
         sources=lambda wc: experiment_sources(wc.experiment),
         network=lambda wc: wc.network,
@@ -27,25 +27,25 @@ rule train_attribution:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/train_attribution/{dataset}/{experiment}/{network}.log",
+        "<results>/logs/train_attribution/{dataset}/{experiment}/{network}.log",
     benchmark:
-        "results/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
+        "<results>/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
-        "ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
+        "python -m ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
         " --settings {params.settings:q} {params.visnet} --network {params.network} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:
     input:
-        model="results/attribution/{dataset}/{experiment}/{network}/model.pt",
+        model="<results>/attribution/{dataset}/{experiment}/{network}/model.pt",
         test=experiment_images("test"),
         val=experiment_images("val"),
         unknown=held_out_test_images,
     output:
-        metrics="results/attribution/{dataset}/{experiment}/{network}/metrics.json",
-        features="results/attribution/{dataset}/{experiment}/{network}/features.npz",
-        confusion="results/attribution/{dataset}/{experiment}/{network}/confusion.csv",
-        calibration="results/attribution/{dataset}/{experiment}/{network}/calibration.pt",
+        metrics="<results>/attribution/{dataset}/{experiment}/{network}/metrics.json",
+        features="<results>/attribution/{dataset}/{experiment}/{network}/features.npz",
+        confusion="<results>/attribution/{dataset}/{experiment}/{network}/confusion.csv",
+        calibration="<results>/attribution/{dataset}/{experiment}/{network}/calibration.pt",
     params:
         labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}", f"method={network_method(wc.network)}"],
         batch=config["attribution"]["eval_batch"],
@@ -57,10 +57,10 @@ rule evaluate_attribution:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/evaluate_attribution/{dataset}/{experiment}/{network}.log",
+        "<results>/logs/evaluate_attribution/{dataset}/{experiment}/{network}.log",
     benchmark:
-        "results/benchmarks/evaluate_attribution/{dataset}/{experiment}/{network}.tsv",
+        "<results>/benchmarks/evaluate_attribution/{dataset}/{experiment}/{network}.tsv",
     shell:
-        "ganprint evaluate --model {input.model:q} --test {input.test:q} --batch {params.batch}"
+        "python -m ganprint evaluate --model {input.model:q} --test {input.test:q} --batch {params.batch}"
         " --seed {params.seed} --threads {threads} --label {params.labels:q} {params.open_set}"
         " --metrics {output.metrics:q} --features {output.features:q} --confusion {output.confusion:q} 2> {log:q}"

@@ -7,7 +7,7 @@ rule evaluate_baseline:
         train=baseline_training_images,
         test=experiment_images("test"),
     output:
-        "results/baselines/{dataset}/{experiment}/{method}.json",
+        "<results>/baselines/{dataset}/{experiment}/{method}.json",
     params:
         method=lambda wc: wc.method,
         sources=lambda wc: experiment_sources(wc.experiment),
@@ -20,10 +20,10 @@ rule evaluate_baseline:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/baselines/{dataset}/{experiment}/{method}.log",
+        "<results>/logs/baselines/{dataset}/{experiment}/{method}.log",
     benchmark:
-        "results/benchmarks/baselines/{dataset}/{experiment}/{method}.tsv"
+        "<results>/benchmarks/baselines/{dataset}/{experiment}/{method}.tsv"
     shell:
-        "ganprint baseline --method {params.method} --train {input.train:q} --test {input.test:q}"
+        "python -m ganprint baseline --method {params.method} --train {input.train:q} --test {input.test:q}"
         " --sources {params.sources:q} --settings {params.settings:q} --seed {params.seed} --threads {threads}"
         " --label {params.labels:q} --metrics {output:q} 2> {log:q}"

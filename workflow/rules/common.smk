@@ -33,8 +33,12 @@ from ganprint.sources import (
     wildcard_pattern,
 )
 
-# The software environment of every rule (`--sdm conda`), relative to the rule files.
+# The software environment of every rule (`--sdm conda`), relative to the rule files: the
+# package's dependencies. The package itself is this checkout's, in every job and with or
+# without conda, so that rules and code never come from two versions.
 ENVIRONMENT = "../../envs/ganprint.yaml"
+PACKAGE_PARENT = str(Path(workflow.basedir) / "workflow")
+shell.prefix(f"export PYTHONPATH={shlex.quote(PACKAGE_PARENT)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")  # formatted per job
 
 
 def cluster_resources(**request):
@@ -80,7 +84,7 @@ def open_set_metrics():
         raise GanprintError(f"open_set.experiment: {experiment} has fewer than 3 sources, so holding one out "
                             "leaves no classifier")
     return [
-        f"results/attribution/{dataset}/{held_out_experiment(experiment, source)}/full/metrics.json"
+        f"<results>/attribution/{dataset}/{held_out_experiment(experiment, source)}/full/metrics.json"
         for dataset in config["datasets"]
         for source in experiment_sources(experiment)
     ]
@@ -115,7 +119,7 @@ def check_sources():
 
 
 def source_images(dataset, source, split):
-    return f"results/sources/{dataset}/{source}/{split}.npy"
+    return f"<results>/sources/{dataset}/{source}/{split}.npy"
 
 
 def experiment_images(split, experiment=None):
@@ -145,14 +149,14 @@ def gan_snapshot_flags(wildcards):
 
 def generator_checkpoint(wildcards):
     """The trained instance's checkpoint (which also holds its snapshots)."""
-    return f"results/gans/{wildcards.dataset}/{parse_instance(wildcards.instance).base}/generator.pt"
+    return f"<results>/gans/{wildcards.dataset}/{parse_instance(wildcards.instance).base}/generator.pt"
 
 
 def gan_training_subset(wildcards):
     difference = parse_instance(wildcards.instance).subset_difference
     if difference is None:
         return []
-    return f"results/real/{wildcards.dataset}/subsets/diff{difference}.npy"
+    return f"<results>/real/{wildcards.dataset}/subsets/diff{difference}.npy"
 
 
 def dataset_setting(key):
@@ -166,8 +170,8 @@ def first_dataset():
 def method_metrics(dataset, experiment, method):
     networks = {network_method(network): network for network in ("full", VISNET)}
     if method in networks:
-        return f"results/attribution/{dataset}/{experiment}/{networks[method]}/metrics.json"
-    return f"results/baselines/{dataset}/{experiment}/{method}.json"
+        return f"<results>/attribution/{dataset}/{experiment}/{networks[method]}/metrics.json"
+    return f"<results>/baselines/{dataset}/{experiment}/{method}.json"
 
 
 VISNET_EXPERIMENT = config["visnet"]["experiment"]
@@ -259,7 +263,7 @@ def component_inputs(kind):
     experiment = config["components"]["experiment"]
     names = [name for _ in config["datasets"] for name in component_networks(kind)]
     paths = [
-        f"results/attribution/{dataset}/{experiment}/{canonical_network(name, config['image_size'])}/metrics.json"
+        f"<results>/attribution/{dataset}/{experiment}/{canonical_network(name, config['image_size'])}/metrics.json"
         for dataset in config["datasets"]
         for name in component_networks(kind)
     ]
@@ -274,20 +278,20 @@ def artifact_free_gans():
 
 
 def artifact_free_selection(dataset, source):
-    return f"results/artifact_free/{dataset}/{source}/selection.npz"
+    return f"<results>/artifact_free/{dataset}/{source}/selection.npz"
 
 
 def artifact_free_test_images(wildcards):
     """The experiment's test sets with each GAN's reduced to its artifact-free subset."""
     return [
-        source_images(wildcards.dataset, s, "test") if is_real(s) else f"results/artifact_free/{wildcards.dataset}/{s}/test.npy"
+        source_images(wildcards.dataset, s, "test") if is_real(s) else f"<results>/artifact_free/{wildcards.dataset}/{s}/test.npy"
         for s in experiment_sources(ARTIFACT_FREE_EXPERIMENT)
     ]
 
 
 def artifact_free_metrics():
     methods = [*config["baselines"]["methods"], "ours"]
-    return [f"results/artifact_free/{d}/metrics/{m}.json" for d in config["datasets"] for m in methods]
+    return [f"<results>/artifact_free/{d}/metrics/{m}.json" for d in config["datasets"] for m in methods]
 
 
 ATTACK_EXPERIMENT = config["attacks"]["experiment"]
@@ -302,7 +306,7 @@ def attack_settings():
 def attacked_images(split):
     def images(wildcards):
         return [
-            f"results/attacks/{wildcards.dataset}/{wildcards.attack}/{s}/{split}.npy"
+            f"<results>/attacks/{wildcards.dataset}/{wildcards.attack}/{s}/{split}.npy"
             for s in experiment_sources(ATTACK_EXPERIMENT)
         ]
 
@@ -311,7 +315,7 @@ def attacked_images(split):
 
 def attack_metrics(dataset):
     return [
-        f"results/attacks/{dataset}/{attack}/metrics/{method}_{stage}.json"
+        f"<results>/attacks/{dataset}/{attack}/metrics/{method}_{stage}.json"
         for attack in config["attacks"]["names"]
         for method in ("ours", "prnu")
         for stage in ("akt", "dfs")
@@ -410,32 +414,32 @@ def folder_source_count(wildcards):
 
 def configured_outputs():
     tables = [
-        f"results/{table}.csv"
+        f"<results>/{table}.csv"
         for table, experiments in TABLE_EXPERIMENTS.items()
         if all(e in config["experiments"] for e in experiments)
     ]
     figures = []
     if "table1" in config["experiments"]:
-        figures = [f"results/figures/samples_{dataset}.png" for dataset in config["datasets"]]
+        figures = [f"<results>/figures/samples_{dataset}.png" for dataset in config["datasets"]]
     if ATTACK_EXPERIMENT in config["experiments"] and config["attacks"]["names"]:
-        tables += [f"results/table{n}.csv" for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
-        figures += [f"results/figures/attacks_{dataset}.png" for dataset in config["datasets"]]
+        tables += [f"<results>/table{n}.csv" for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
+        figures += [f"<results>/figures/attacks_{dataset}.png" for dataset in config["datasets"]]
     if ARTIFACT_FREE_EXPERIMENT in config["experiments"]:
-        tables.append("results/table6.csv")
-        figures += [f"results/figures/selection_{dataset}.png" for dataset in config["datasets"]]
+        tables.append("<results>/table6.csv")
+        figures += [f"<results>/figures/selection_{dataset}.png" for dataset in config["datasets"]]
     if config["components"]["experiment"] in config["experiments"]:
-        tables += ["results/table4.csv", "results/table5.csv"]
-        figures += ["results/figures/components_bands.png", "results/figures/components_patches.png"]
+        tables += ["<results>/table4.csv", "<results>/table5.csv"]
+        figures += ["<results>/figures/components_bands.png", "<results>/figures/components_patches.png"]
     if VISNET_EXPERIMENT in config["experiments"]:
-        figures += [f"results/figures/fingerprints_{dataset}.png" for dataset in config["datasets"]]
+        figures += [f"<results>/figures/fingerprints_{dataset}.png" for dataset in config["datasets"]]
     if "table1" in config["experiments"]:
-        figures += [f"results/figures/fingerprint_map_{dataset}.png" for dataset in config["datasets"]]
+        figures += [f"<results>/figures/fingerprint_map_{dataset}.png" for dataset in config["datasets"]]
     if training_length_experiments():
-        tables.append("results/training_length.csv")
-        figures += [f"results/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
+        tables.append("<results>/training_length.csv")
+        figures += [f"<results>/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
     if len(config["experiments"].get(config["open_set"]["experiment"], {}).get("sources", [])) >= 3:
-        tables.append("results/open_set.csv")
-    pages = [f"results/report/{Path(table).stem}.html" for table in tables]
+        tables.append("<results>/open_set.csv")
+    pages = [f"<results>/report/{Path(table).stem}.html" for table in tables]
     return tables + pages + figures
 
 

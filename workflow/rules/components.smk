@@ -5,7 +5,7 @@ rule component_table:
     input:
         lambda wc: component_inputs(COMPONENT_TABLES[wc.number])[0],
     output:
-        "results/table{number}.csv",
+        "<results>/table{number}.csv",
     params:
         kind=lambda wc: COMPONENT_TABLES[wc.number],
         networks=lambda wc: component_inputs(COMPONENT_TABLES[wc.number])[1],
@@ -14,17 +14,17 @@ rule component_table:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/tables/table{number}.log",
+        "<results>/logs/tables/table{number}.log",
     shell:
-        "ganprint component-table --kind {params.kind} --metrics {input:q} --networks {params.networks:q}"
+        "python -m ganprint component-table --kind {params.kind} --metrics {input:q} --networks {params.networks:q}"
         " --output {output:q} > {log:q} 2>&1"
 
 
 rule figure_components:
     input:
-        lambda wc: f"results/table{TABLE_OF_COMPONENTS[wc.kind]}.csv",
+        lambda wc: f"<results>/table{TABLE_OF_COMPONENTS[wc.kind]}.csv",
     output:
-        report("results/figures/components_{kind}.png", caption="../report/figure_components.rst", category="Figures"),
+        report("<results>/figures/components_{kind}.png", caption="../report/figure_components.rst", category="Figures"),
     params:
         title=lambda wc: f"Component analysis, {wc.kind}",
     wildcard_constraints:
@@ -32,7 +32,7 @@ rule figure_components:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/figures/components_{kind}.log",
+        "<results>/logs/figures/components_{kind}.log",
     shell:
-        "ganprint figure-components --table {input:q} --kind {wildcards.kind} --title {params.title:q}"
+        "python -m ganprint figure-components --table {input:q} --kind {wildcards.kind} --title {params.title:q}"
         " --output {output:q} 2> {log:q}"

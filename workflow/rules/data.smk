@@ -3,7 +3,7 @@
 
 rule prepare_real:
     output:
-        "results/real/{dataset}/images.npy",
+        "<results>/real/{dataset}/images.npy",
     params:
         source=dataset_setting("source"),
         path=lambda wc: optional_flag("--path", config["datasets"][wc.dataset]["path"]),
@@ -16,11 +16,11 @@ rule prepare_real:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/prepare_real/{dataset}.log",
+        "<results>/logs/prepare_real/{dataset}.log",
     benchmark:
-        "results/benchmarks/prepare_real/{dataset}.tsv",
+        "<results>/benchmarks/prepare_real/{dataset}.tsv",
     shell:
-        "ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
+        "python -m ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --on-bad-image {params.on_bad_image}"
         " --threads {threads}"
         " --output {output:q} 2> {log:q}"
@@ -28,30 +28,30 @@ rule prepare_real:
 
 rule real_subset:
     input:
-        "results/real/{dataset}/images.npy",
+        "<results>/real/{dataset}/images.npy",
     output:
-        "results/real/{dataset}/subsets/diff{difference}.npy",
+        "<results>/real/{dataset}/subsets/diff{difference}.npy",
     params:
         base_size=config["subsets"]["base_size"],
         seed=config["subsets"]["seed"],
     conda:
         ENVIRONMENT
     log:
-        "results/logs/real_subset/{dataset}/diff{difference}.log",
+        "<results>/logs/real_subset/{dataset}/diff{difference}.log",
     benchmark:
-        "results/benchmarks/real_subset/{dataset}/diff{difference}.tsv",
+        "<results>/benchmarks/real_subset/{dataset}/diff{difference}.tsv",
     shell:
-        "ganprint real-subset --images {input:q} --base-size {params.base_size}"
+        "python -m ganprint real-subset --images {input:q} --base-size {params.base_size}"
         " --difference {wildcards.difference} --seed {params.seed} --output {output:q} 2> {log:q}"
 
 
 rule split_real:
     input:
-        "results/real/{dataset}/images.npy",
+        "<results>/real/{dataset}/images.npy",
     output:
-        train="results/sources/{dataset}/real/train.npy",
-        test="results/sources/{dataset}/real/test.npy",
-        val="results/sources/{dataset}/real/val.npy",
+        train="<results>/sources/{dataset}/real/train.npy",
+        test="<results>/sources/{dataset}/real/test.npy",
+        val="<results>/sources/{dataset}/real/val.npy",
     params:
         n_train=config["split"]["n_train"],
         n_test=config["split"]["n_test"],
@@ -60,11 +60,11 @@ rule split_real:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/split_real/{dataset}.log",
+        "<results>/logs/split_real/{dataset}.log",
     benchmark:
-        "results/benchmarks/split_real/{dataset}.tsv",
+        "<results>/benchmarks/split_real/{dataset}.tsv",
     shell:
-        "ganprint split-real --images {input:q} --n-train {params.n_train} --n-test {params.n_test}"
+        "python -m ganprint split-real --images {input:q} --n-train {params.n_train} --n-test {params.n_test}"
         " --n-val {params.n_val} --seed {params.seed} --train-output {output.train:q}"
         " --test-output {output.test:q} --val-output {output.val:q} 2> {log:q}"
 
@@ -73,7 +73,7 @@ rule split_real:
 # split like the real images; the same split serves every data set.
 use rule prepare_real as prepare_folder_source with:
     output:
-        "results/folders/{folder}/images.npy",
+        "<results>/folders/{folder}/images.npy",
     params:
         source="folder",
         path=folder_source_paths,
@@ -82,19 +82,19 @@ use rule prepare_real as prepare_folder_source with:
         seed=0,
         on_bad_image=folder_source_setting("on_bad_image"),
     log:
-        "results/logs/prepare_folder_source/{folder}.log",
+        "<results>/logs/prepare_folder_source/{folder}.log",
     benchmark:
-        "results/benchmarks/prepare_folder_source/{folder}.tsv"
+        "<results>/benchmarks/prepare_folder_source/{folder}.tsv"
 
 
 use rule split_real as split_folder_source with:
     input:
-        "results/folders/{folder}/images.npy",
+        "<results>/folders/{folder}/images.npy",
     output:
-        train="results/sources/{dataset}/{folder}/train.npy",
-        test="results/sources/{dataset}/{folder}/test.npy",
-        val="results/sources/{dataset}/{folder}/val.npy",
+        train="<results>/sources/{dataset}/{folder}/train.npy",
+        test="<results>/sources/{dataset}/{folder}/test.npy",
+        val="<results>/sources/{dataset}/{folder}/val.npy",
     log:
-        "results/logs/split_folder_source/{dataset}/{folder}.log",
+        "<results>/logs/split_folder_source/{dataset}/{folder}.log",
     benchmark:
-        "results/benchmarks/split_folder_source/{dataset}/{folder}.tsv"
+        "<results>/benchmarks/split_folder_source/{dataset}/{folder}.tsv"

@@ -8,10 +8,10 @@ rule train_gan:
     wildcard_constraints:
         instance=wildcard_pattern(TRAINED_INSTANCE_NAME),
     input:
-        images="results/real/{dataset}/images.npy",
+        images="<results>/real/{dataset}/images.npy",
         subset=gan_training_subset,
     output:
-        "results/gans/{dataset}/{instance}/generator.pt",
+        "<results>/gans/{dataset}/{instance}/generator.pt",
     params:
         arch=lambda wc: parse_instance(wc.instance).arch,
         seed=lambda wc: parse_instance(wc.instance).seed,
@@ -25,11 +25,11 @@ rule train_gan:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/train_gan/{dataset}/{instance}.log",
+        "<results>/logs/train_gan/{dataset}/{instance}.log",
     benchmark:
-        "results/benchmarks/train_gan/{dataset}/{instance}.tsv"
+        "<results>/benchmarks/train_gan/{dataset}/{instance}.tsv"
     shell:
-        "ganprint train-gan --arch {params.arch} --settings {params.settings:q} --images {input.images:q}"
+        "python -m ganprint train-gan --arch {params.arch} --settings {params.settings:q} --images {input.images:q}"
         " {params.subset} {params.snapshots} --seed {params.seed} --threads {threads} --output {output:q} 2> {log:q}"
 
 
@@ -37,9 +37,9 @@ rule sample_gan:
     input:
         generator_checkpoint,
     output:
-        train="results/sources/{dataset}/{instance}/train.npy",
-        test="results/sources/{dataset}/{instance}/test.npy",
-        val="results/sources/{dataset}/{instance}/val.npy",
+        train="<results>/sources/{dataset}/{instance}/train.npy",
+        test="<results>/sources/{dataset}/{instance}/test.npy",
+        val="<results>/sources/{dataset}/{instance}/val.npy",
     params:
         n_train=config["split"]["n_train"],
         n_test=config["split"]["n_test"],
@@ -53,11 +53,11 @@ rule sample_gan:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/sample_gan/{dataset}/{instance}.log",
+        "<results>/logs/sample_gan/{dataset}/{instance}.log",
     benchmark:
-        "results/benchmarks/sample_gan/{dataset}/{instance}.tsv"
+        "<results>/benchmarks/sample_gan/{dataset}/{instance}.tsv"
     shell:
-        "ganprint sample-gan --checkpoint {input:q} {params.snapshot} --n-train {params.n_train}"
+        "python -m ganprint sample-gan --checkpoint {input:q} {params.snapshot} --n-train {params.n_train}"
         " --n-test {params.n_test} --n-val {params.n_val} --seed {params.seed} --batch {params.batch}"
         " --threads {threads} --train-output {output.train:q} --test-output {output.test:q}"
         " --val-output {output.val:q} 2> {log:q}"

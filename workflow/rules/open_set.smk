@@ -7,10 +7,10 @@ rule open_set_table:
     input:
         lambda wc: open_set_metrics(),
     output:
-        "results/open_set.csv",
+        "<results>/open_set.csv",
     conda:
         ENVIRONMENT
     log:
-        "results/logs/tables/open_set.log",
+        "<results>/logs/tables/open_set.log",
     shell:
-        "ganprint open-set-table --metrics {input:q} --output {output:q} > {log:q} 2>&1"
+        "python -m ganprint open-set-table --metrics {input:q} --output {output:q} > {log:q} 2>&1"

@@ -7,7 +7,7 @@ rule experiment_table:
         metrics=lambda wc: table_metrics(wc.table),
         selections=[],
     output:
-        "results/{table}.csv",
+        "<results>/{table}.csv",
     params:
         per_class=lambda wc: "--per-class" if wc.table in PER_SOURCE_TABLES else "",
     wildcard_constraints:
@@ -15,9 +15,9 @@ rule experiment_table:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/tables/{table}.log",
+        "<results>/logs/tables/{table}.log",
     shell:
-        "ganprint table --metrics {input.metrics:q} {params.per_class} --selections {input.selections:q}"
+        "python -m ganprint table --metrics {input.metrics:q} {params.per_class} --selections {input.selections:q}"
         " --output {output:q} > {log:q} 2>&1"
 
 
@@ -25,7 +25,7 @@ rule figure_samples:
     input:
         experiment_images("test", experiment="table1"),
     output:
-        report("results/figures/samples_{dataset}.png", caption="../report/figure_samples.rst", category="Figures"),
+        report("<results>/figures/samples_{dataset}.png", caption="../report/figure_samples.rst", category="Figures"),
     params:
         labels=lambda wc: experiment_sources("table1"),
         title=lambda wc: f"Table 1 sources, {wc.dataset}",
@@ -33,17 +33,17 @@ rule figure_samples:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/figures/samples_{dataset}.log",
+        "<results>/logs/figures/samples_{dataset}.log",
     shell:
-        "ganprint figure-samples --images {input:q} --labels {params.labels:q} --per-source {params.per_source}"
+        "python -m ganprint figure-samples --images {input:q} --labels {params.labels:q} --per-source {params.per_source}"
         " --title {params.title:q} --output {output:q} 2> {log:q}"
 
 
 rule table_page:
     input:
-        "results/{table}.csv",
+        "<results>/{table}.csv",
     output:
-        report("results/report/{table}.html", caption="../report/table.rst", category="Tables", labels={"table": "{table}"}),
+        report("<results>/report/{table}.html", caption="../report/table.rst", category="Tables", labels={"table": "{table}"}),
     params:
         title=lambda wc: TABLE_TITLES[wc.table],
     wildcard_constraints:
@@ -51,6 +51,6 @@ rule table_page:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/report/{table}.log",
+        "<results>/logs/report/{table}.log",
     shell:
-        "ganprint table-page --table {input:q} --title {params.title:q} --output {output:q} 2> {log:q}"
+        "python -m ganprint table-page --table {input:q} --title {params.title:q} --output {output:q} 2> {log:q}"

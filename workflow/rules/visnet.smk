@@ -5,11 +5,11 @@
 
 rule figure_fingerprints:
     input:
-        model=f"results/attribution/{{dataset}}/{VISNET_EXPERIMENT}/visnet/model.pt",
+        model=f"<results>/attribution/{{dataset}}/{VISNET_EXPERIMENT}/visnet/model.pt",
         test=experiment_images("test", experiment=VISNET_EXPERIMENT),
     output:
-        figure=report("results/figures/fingerprints_{dataset}.png", caption="../report/figure_fingerprints.rst", category="Figures"),
-        correlations=f"results/attribution/{{dataset}}/{VISNET_EXPERIMENT}/visnet/correlations.csv",
+        figure=report("<results>/figures/fingerprints_{dataset}.png", caption="../report/figure_fingerprints.rst", category="Figures"),
+        correlations=f"<results>/attribution/{{dataset}}/{VISNET_EXPERIMENT}/visnet/correlations.csv",
     params:
         title=lambda wc: f"visNet fingerprints ({VISNET_EXPERIMENT}, {wc.dataset})",
         batch=config["attribution"]["eval_batch"],
@@ -19,19 +19,19 @@ rule figure_fingerprints:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/figures/fingerprints_{dataset}.log",
+        "<results>/logs/figures/fingerprints_{dataset}.log",
     shell:
-        "ganprint figure-fingerprints --model {input.model:q} --test {input.test:q} --batch {params.batch}"
+        "python -m ganprint figure-fingerprints --model {input.model:q} --test {input.test:q} --batch {params.batch}"
         " --threads {threads} --title {params.title:q} --correlations {output.correlations:q} --output {output.figure:q}"
         " > {log:q} 2>&1"
 
 
 rule figure_fingerprint_map:
     input:
-        features="results/attribution/{dataset}/table1/full/features.npz",
+        features="<results>/attribution/{dataset}/table1/full/features.npz",
         test=experiment_images("test", experiment="table1"),
     output:
-        report("results/figures/fingerprint_map_{dataset}.png", caption="../report/figure_fingerprint_map.rst", category="Figures"),
+        report("<results>/figures/fingerprint_map_{dataset}.png", caption="../report/figure_fingerprint_map.rst", category="Figures"),
     params:
         sources=lambda wc: experiment_sources("table1"),
         seed=config["attribution"]["seed"],
@@ -42,7 +42,7 @@ rule figure_fingerprint_map:
     conda:
         ENVIRONMENT
     log:
-        "results/logs/figures/fingerprint_map_{dataset}.log",
+        "<results>/logs/figures/fingerprint_map_{dataset}.log",
     shell:
-        "ganprint figure-map --features {input.features:q} --test {input.test:q} --sources {params.sources:q}"
+        "python -m ganprint figure-map --features {input.features:q} --test {input.test:q} --sources {params.sources:q}"
         " --seed {params.seed} --threads {threads} --title {params.title:q} --output {output:q} 2> {log:q}"
