@@ -200,8 +200,10 @@ TWO_DATASETS_WITHOUT_TABLE3 = {
 
 
 def test_a_config_without_table3_on_two_data_sets_runs(tmp_path):
-    snakemake(tmp_path, TWO_DATASETS_WITHOUT_TABLE3, "--cores", "2")
-    results = tmp_path / "results"
+    """... in a results folder of its own (`pathvars`), as the paper configs do."""
+    snakemake(tmp_path, {**TWO_DATASETS_WITHOUT_TABLE3, "pathvars": {"results": "results/two"}}, "--cores", "2")
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["two"]
+    results = tmp_path / "results/two"
     table = pd.read_csv(results / "table1.csv")
     assert sorted(zip(table.dataset, table.method)) == [("other", "knn"), ("other", "ours"), ("tiny", "knn"),
                                                          ("tiny", "ours")]

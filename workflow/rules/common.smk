@@ -38,7 +38,7 @@ from ganprint.sources import (
 # without conda, so that rules and code never come from two versions.
 ENVIRONMENT = "../../envs/ganprint.yaml"
 PACKAGE_PARENT = str(Path(workflow.basedir) / "workflow")
-shell.prefix(f"export PYTHONPATH={shlex.quote(PACKAGE_PARENT)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")  # formatted per job
+shell.prefix("export PYTHONPATH={PACKAGE_PARENT:q}${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 
 def cluster_resources(**request):
