@@ -33,9 +33,9 @@ from ganprint.sources import (
     wildcard_pattern,
 )
 
-# The software environment of every rule (`--sdm conda`), relative to the rule files: the
-# package's dependencies. The package itself is this checkout's, in every job and with or
-# without conda, so that rules and code never come from two versions.
+# The software environment of every job with `--sdm conda` (a path relative to this file)
+# holds the package's dependencies. The package itself is this checkout's, in every job and
+# with or without conda, so that the workflow and the code it runs are one version.
 ENVIRONMENT = "../../envs/ganprint.yaml"
 PACKAGE_PARENT = str(Path(workflow.basedir) / "workflow")
 shell.prefix("export PYTHONPATH={PACKAGE_PARENT:q}${{PYTHONPATH:+:$PYTHONPATH}}; ")
