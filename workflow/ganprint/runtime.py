@@ -8,7 +8,8 @@ import torch
 
 
 def configure(threads: int, seed: int | None = None, deterministic: bool = True, tf32: bool = True) -> torch.device:
-    """Set torch threads, denormal flushing, deterministic kernels and TF32; return the device to use.
+    """Set torch's and the BLAS's threads, denormal flushing, deterministic kernels and TF32;
+    return the device to use.
 
     CPU results depend on the thread count (reductions are split differently), so every
     stage that must be bit-reproducible takes its thread count explicitly. On CUDA,
@@ -20,7 +21,10 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     to TF32 (10-bit mantissa). Sampling turns it off: generated pixels must not move by the
     size of a fingerprint.
     """
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(max(1, threads))
+    threadpool_limits(max(1, threads))  # numpy's BLAS too, as Snakemake's jobs have it: hand runs give the same bits
     torch.set_flush_denormal(True)
     set_tf32(tf32)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
