@@ -4,7 +4,8 @@ import sys
 from snakemake.utils import min_version
 
 # This checkout's package, whichever copy is installed (the jobs run it too: rules/common.smk).
-sys.path.insert(0, f"{workflow.basedir}/workflow")
+PACKAGE_PARENT = f"{workflow.basedir}/workflow"
+sys.path.insert(0, PACKAGE_PARENT)
 
 from ganprint.config_checks import check_constraints, check_schema
 from ganprint.settings import with_defaults

@@ -1,7 +1,7 @@
 """Checks of a whole config at parse time: against the schema, with one-line errors naming
-the key (unknown keys with the nearest valid names), before Snakemake's validation (whose
-message prints the whole schema) fills in the defaults; then the constraints between keys
-that the schema cannot state.
+the key (unknown keys with the nearest valid names), before the Snakefile fills in the
+schema's defaults (`settings.with_defaults`); then the constraints between keys that the
+schema cannot state.
 
 Torch-free: the Snakefile imports it.
 """

@@ -34,10 +34,10 @@ from ganprint.sources import (
 )
 
 # The software environment of every job with `--sdm conda` (a path relative to this file)
-# holds the package's dependencies. The package itself is this checkout's, in every job and
-# with or without conda, so that the workflow and the code it runs are one version.
+# holds the package's dependencies. The package itself is this checkout's (PACKAGE_PARENT,
+# set by the Snakefile), in every job and with or without conda, so that the workflow and
+# the code it runs are one version.
 ENVIRONMENT = "../../envs/ganprint.yaml"
-PACKAGE_PARENT = str(Path(workflow.basedir) / "workflow")
 shell.prefix("export PYTHONPATH={PACKAGE_PARENT:q}${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 
