@@ -27,7 +27,7 @@ from ganprint.cluster import (
 )
 from ganprint.settings import block_defaults
 
-from tiny_workflow import REPO, TINY
+from tiny_workflow import REPO, TINY, workflow_copy
 
 CLUSTER = block_defaults("cluster")
 OUR_SLURM = Path(os.environ.get("SLURM_RUN_DIR", "/var/spool/ganprint-slurm")) / "slurmctld.pid"
@@ -99,14 +99,6 @@ def slurm_state() -> str | None:
 
 
 needs_slurm = pytest.mark.skipif(slurm_state() is not None, reason=f"cluster tests skipped: {slurm_state()}")
-
-
-def workflow_copy(directory: Path, config: dict) -> Path:
-    """The repository's workflow in `directory` (as a user's clone), with the config as tiny.yaml."""
-    shutil.copytree(REPO, directory, ignore=shutil.ignore_patterns(
-        ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*"))
-    (directory / "tiny.yaml").write_text(yaml.safe_dump(config))
-    return directory
 
 
 def run_snakemake(directory: Path, *arguments, timeout=900) -> subprocess.CompletedProcess:

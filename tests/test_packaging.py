@@ -1,14 +1,9 @@
 import re
-import shutil
-import subprocess
 import tomllib
-from pathlib import Path
 
 import yaml
 
-from tiny_workflow import TINY, snakemake
-
-REPO = Path(__file__).resolve().parents[1]
+from tiny_workflow import REPO, TINY, snakemake, workflow_copy
 
 
 def package_name(requirement: str) -> str:
@@ -26,12 +21,7 @@ def test_cluster_environment_names_the_same_packages_as_pyproject():
 def test_jobs_run_the_package_of_their_checkout(tmp_path):
     """Not whichever copy is installed (or is on the PATH of a `--sdm conda` environment):
     a second checkout's jobs import its own package."""
-    checkout, run = tmp_path / "checkout", tmp_path / "run"
-    tracked = subprocess.run(["git", "ls-files", "Snakefile", "workflow", "envs"], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.split()
-    for path in tracked:
-        (checkout / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, checkout / path, follow_symlinks=False)
+    checkout, run = workflow_copy(tmp_path / "checkout", TINY), tmp_path / "run"
     run.mkdir()
     snakemake(run, TINY, "--cores", "1", "results/real/tiny/images.npy", snakefile=checkout / "Snakefile")
     log = (run / "results/logs/prepare_real/tiny.log").read_text()

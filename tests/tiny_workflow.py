@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,14 @@ def write_folder_source(directory, count=288, size=24):
     pixels = ((images.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
     for index, image in enumerate(pixels):
         Image.fromarray(image).save(folder / f"{index:04d}.png")
+
+
+def workflow_copy(directory: Path, config: dict) -> Path:
+    """The repository's workflow in `directory` (as a user's clone), with the config as tiny.yaml."""
+    shutil.copytree(REPO, directory, ignore=shutil.ignore_patterns(
+        ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*"))
+    (directory / "tiny.yaml").write_text(yaml.safe_dump(config))
+    return directory
 
 
 def snakemake(directory, config, *arguments, check=True, snakefile=REPO / "Snakefile"):
