@@ -3,8 +3,8 @@
 kNN: the chunked-GEMM search of ganprint.neighbours over uint8 images held in memory (as the
 workflow holds its memory-mapped arrays), against scikit-learn's brute-force
 KNeighborsClassifier on the same data where it is installed (the ratio). PRNU: wavelet noise
-residuals + normalised cross-correlation with the fingerprints, batched, against the same
-code called one image at a time (the ratio). One JSON line per measurement.
+residuals + normalised cross-correlation with the fingerprints, batched on the device, against
+the same code called one image at a time (the ratio). One JSON line per measurement.
 
     python benchmarks/baseline_throughput.py            # 32x32 and 128x128; GPU too when present
     python benchmarks/baseline_throughput.py --quick    # smaller sets
@@ -75,8 +75,7 @@ def _sklearn_reference(references, labels, queries, k, predictions, seconds):
 
 
 def prnu_attribution(images, fingerprints, device):
-    residuals = torch.from_numpy(prnu.noise_residuals(images)).to(device)
-    return prnu.correlations(residuals, fingerprints).argmax(1)
+    return prnu.correlations(prnu.noise_residuals(images, device=device), fingerprints).argmax(1)
 
 
 def bench_prnu(resolution, n_images, device, batch=256, n_naive=64):

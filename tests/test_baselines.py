@@ -93,8 +93,8 @@ def test_logistic_regression_separates_separable_classes_reproducibly():
 
 
 def test_wavelet_denoiser_keeps_a_constant_image():
-    constant = np.full((2, 32, 32), 117.0)
-    np.testing.assert_allclose(prnu.wavelet_denoise(constant), constant, atol=1e-9)
+    constant = torch.full((2, 32, 32), 117.0, dtype=torch.float64)
+    torch.testing.assert_close(prnu.wavelet_denoise(constant), constant, atol=1e-9, rtol=0)
 
 
 def test_wavelet_denoiser_removes_most_white_noise_from_a_smooth_image():
@@ -103,8 +103,45 @@ def test_wavelet_denoiser_removes_most_white_noise_from_a_smooth_image():
     smooth = 128 + 60 * np.sin(2 * np.pi * x) * np.cos(np.pi * y)
     noisy = smooth + rng.normal(scale=5.0, size=(4, 64, 64))
     error_before = np.sqrt(np.mean((noisy - smooth) ** 2))
-    error_after = np.sqrt(np.mean((prnu.wavelet_denoise(noisy, sigma=5.0) - smooth) ** 2))
+    error_after = np.sqrt(np.mean((prnu.wavelet_denoise(torch.from_numpy(noisy), sigma=5.0).numpy() - smooth) ** 2))
     assert error_after < 0.5 * error_before
+
+
+@pytest.mark.parametrize("size", [8, 32, 128])
+def test_periodic_dwt_is_pywavelets_and_is_inverted(size):
+    pywt = pytest.importorskip("pywt")
+    planes = np.random.default_rng(size).normal(scale=40.0, size=(2, size, size))
+    bands = prnu.dwt2(torch.from_numpy(planes)).numpy()
+    approximation, (rows, columns, diagonal) = pywt.dwt2(planes, prnu.WAVELET, mode="periodization")
+    half = size // 2
+    packed = np.block([[approximation, columns], [rows, diagonal]])
+    np.testing.assert_allclose(bands, packed, rtol=0, atol=1e-10 * np.abs(planes).max())
+    np.testing.assert_allclose(prnu.idwt2(torch.from_numpy(bands)).numpy(), planes, rtol=0, atol=1e-10 * np.abs(planes).max())
+    assert bands.shape[-1] == 2 * half
+
+
+def toolbox_wavelet_noise(planes, sigma, levels):
+    """The denoiser written with PyWavelets and SciPy, as the PRNU tool chain's port does."""
+    import pywt
+    from scipy import ndimage
+
+    def wiener(values):
+        local = np.min([ndimage.uniform_filter(values**2, size=(1, w, w), mode="constant") for w in (3, 5, 7, 9)], axis=0)
+        return values * sigma**2 / (np.maximum(local - sigma**2, 0) + sigma**2)
+
+    level = max(1, min(levels, pywt.dwt_max_level(planes.shape[-1], 8)))
+    coefficients = pywt.wavedec2(planes, "db4", mode="periodization", level=level, axes=(-2, -1))
+    noise = [np.zeros_like(coefficients[0])] + [tuple(wiener(band) for band in details) for details in coefficients[1:]]
+    return pywt.waverec2(noise, "db4", mode="periodization", axes=(-2, -1))
+
+
+@pytest.mark.parametrize("size", [16, 32, 128])
+def test_wavelet_noise_is_the_toolbox_denoisers_to_rounding(size):
+    pytest.importorskip("pywt")
+    planes = np.random.default_rng(size).integers(0, 256, size=(3, size, size)).astype(np.float64)
+    expected = toolbox_wavelet_noise(planes, 5.0, 4)
+    result = prnu.wavelet_noise(torch.from_numpy(planes), 5.0, 4).numpy()
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
 def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
@@ -125,7 +162,7 @@ def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
     fingerprints = prnu.fingerprints(numerator, prnu.class_sums(prnu.intensity_weights(train_images), train_labels, 3))
     assert fingerprints.shape == (3, 32, 32)
     np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-4)
-    scores = prnu.correlations(torch.from_numpy(prnu.noise_residuals(test_images)), fingerprints)
+    scores = prnu.correlations(prnu.noise_residuals(test_images), fingerprints)
     np.testing.assert_array_equal(scores.argmax(1).numpy(), test_labels)
 
 
@@ -140,13 +177,13 @@ def test_adaptive_wiener_uses_the_smallest_zero_padded_local_variance():
         for j in range(11):
             local = min(padded[i + 4 - w // 2 : i + 5 + w // 2, j + 4 - w // 2 : j + 5 + w // 2].sum() / w**2 for w in (3, 5, 7, 9))
             expected[i, j] = values[i, j] * noise_variance / (max(local - noise_variance, 0) + noise_variance)
-    np.testing.assert_allclose(prnu.wiener_noise(values, noise_variance), expected, rtol=1e-12)
+    np.testing.assert_allclose(prnu.wiener_noise(torch.from_numpy(values), noise_variance).numpy(), expected, rtol=1e-12)
 
 
 def test_zero_mean_total_zeroes_every_row_and_column_of_every_sub_lattice():
     rng = np.random.default_rng(1)
     pattern = rng.normal(size=(2, 8, 10)) + np.arange(10)
-    result = prnu.zero_mean_total(pattern)
+    result = prnu.zero_mean_total(torch.from_numpy(pattern)).numpy()
     for row in (0, 1):
         for column in (0, 1):
             lattice = result[:, row::2, column::2]
@@ -163,9 +200,9 @@ def test_wiener_dft_filters_the_spectrum_magnitude_with_the_patterns_own_deviati
     sigma = pattern.std(ddof=1)
     spectrum = np.fft.fft2(pattern)
     magnitude = np.abs(spectrum) / 8.0
-    kept = prnu.wiener_noise(magnitude, sigma**2)
+    kept = prnu.wiener_noise(torch.from_numpy(magnitude), sigma**2).numpy()
     expected = np.real(np.fft.ifft2(spectrum * kept / magnitude))
-    np.testing.assert_allclose(prnu.wiener_dft(pattern[None])[0], expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(prnu.wiener_dft(torch.from_numpy(pattern[None]))[0].numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_residual_is_grey_zero_mean_total_then_wiener_dft():
@@ -174,19 +211,20 @@ def test_residual_is_grey_zero_mean_total_then_wiener_dft():
     noise = prnu.colour_noise(images, 3.0, 4)
     grey = 0.29893602 * noise[:, 0] + 0.58704307 * noise[:, 1] + 0.11402090 * noise[:, 2]
     expected = prnu.wiener_dft(prnu.zero_mean_total(grey))
-    np.testing.assert_allclose(prnu.noise_residuals(images, 3.0, 4), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(prnu.noise_residuals(images, 3.0, 4), expected.float(), rtol=1e-5, atol=1e-5)
 
 
 def test_intensity_scale_and_saturation_mask():
-    assert prnu.intensity_scale(np.array([126, 252, 255], dtype=np.uint8)) == pytest.approx([0.5, 1.0, np.exp(-1.5)])
-    dark = np.full((1, 3, 4, 4), 100, dtype=np.uint8)
+    scale = prnu.intensity_scale(torch.tensor([126, 252, 255], dtype=torch.uint8))
+    assert scale.tolist() == pytest.approx([0.5, 1.0, np.exp(-1.5)])
+    dark = torch.full((1, 3, 4, 4), 100, dtype=torch.uint8)
     assert prnu.saturation(dark).all()  # no pixel near saturation: every pixel counts
-    image = np.arange(48, dtype=np.uint8).reshape(1, 3, 4, 4) * 5  # distinct values, maximum 235
+    image = torch.arange(48, dtype=torch.uint8).reshape(1, 3, 4, 4) * 5  # distinct values, maximum 235
     image[0, 0, :2, :2] = 255  # a saturated 2x2 block in the first plane
     mask = prnu.saturation(image)
     assert not mask[0, 0, :2, :2].any() and mask[0, 0].sum() == 12  # the saturated block alone is out
     assert mask[0, 1:].all()  # planes below 250 count whole
-    lone = dark.copy()
+    lone = dark.clone()
     lone[0, 2, 1, 1] = 255  # a single saturated pixel has no equal neighbour: it counts
     assert prnu.saturation(lone).all()
 
@@ -196,14 +234,14 @@ def test_fingerprint_estimate_is_the_intensity_weighted_mean_residual():
     images = rng.integers(0, 250, size=(6, 16, 16, 3), dtype=np.uint8)
     labels = np.array([0, 1, 0, 1, 1, 0])
     noise = prnu.colour_noise(images, 3.0, 4)
-    planes = np.moveaxis(images, -1, 1).astype(float)
-    first = labels == 0
+    planes = torch.from_numpy(np.moveaxis(images, -1, 1).astype(float))
+    first = torch.from_numpy(labels == 0)
     numerator = (noise[first] * planes[first] / 255).sum(0)
     denominator = ((planes[first] / 252) ** 2).sum(0)
     expected = prnu.finish((numerator / (denominator + 1))[None])[0]
     sums = prnu.class_sums(prnu.weighted_noise(noise, images), labels, 2)
     weights = prnu.class_sums(prnu.intensity_weights(images), labels, 2)
-    np.testing.assert_allclose(prnu.fingerprints(sums, weights)[0].numpy(), expected, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(prnu.fingerprints(sums, weights)[0], expected.float(), rtol=1e-4, atol=1e-6)
 
 
 def test_correlation_is_the_normalised_inner_product():

@@ -102,3 +102,13 @@ def test_baselines_searches_and_attacks_on_the_gpu_agree_with_the_cpu():
         cpu = attack_batch(name, queries, 3, 0, AttackSettings(), "cpu").astype(int)
         gpu = attack_batch(name, queries, 3, 0, AttackSettings(), torch.device("cuda")).astype(int)
         assert np.mean(np.abs(cpu - gpu) > 1) < 0.01, name  # float rounding may move a few pixels by one level
+
+
+def test_prnu_chain_on_the_gpu_matches_the_cpu():
+    from ganprint.baselines import prnu
+
+    images = np.random.default_rng(0).integers(0, 256, size=(16, 128, 128, 3), dtype=np.uint8)
+    noise = {device: prnu.colour_noise(images, 5.0, 4, device).cpu() for device in ("cpu", "cuda")}
+    torch.testing.assert_close(noise["cuda"], noise["cpu"], rtol=0, atol=1e-9 * noise["cpu"].abs().max().item())
+    residuals = {device: prnu.noise_residuals(images, 5.0, 4, device).cpu() for device in ("cpu", "cuda")}
+    torch.testing.assert_close(residuals["cuda"], residuals["cpu"], rtol=1e-5, atol=1e-5)

@@ -77,8 +77,9 @@ def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
 
 def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
     """Fingerprints from the fitting rows for each candidate sigma, scored on the held-out
-    rows; the chosen sigma's fingerprints then take every training image (the sums add up)."""
-    from . import prnu  # scipy.ndimage and PyWavelets: half a second that only PRNU needs
+    rows; the chosen sigma's fingerprints then take every training image (the sums add up).
+    The whole chain runs on `device`."""
+    from . import prnu  # PyWavelets' import: a fifth of a second that only PRNU needs
 
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
     levels, n_classes = settings["levels"], len(train.arrays)
@@ -89,25 +90,28 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
     def total(rows, terms):
         return sum(prnu.class_sums(terms(images), labels, n_classes) for images, labels in chunks(rows))
 
-    fitting_denominator = total(fitting, prnu.intensity_weights)
-    denominator = fitting_denominator + total(held_out, prnu.intensity_weights)
+    def noise_terms(sigma):
+        return lambda images: prnu.weighted_noise(prnu.colour_noise(images, sigma, levels, device), images)
+
+    fitting_denominator = total(fitting, lambda images: prnu.intensity_weights(images, device))
+    denominator = fitting_denominator + total(held_out, lambda images: prnu.intensity_weights(images, device))
     numerators, validation = {}, {}
     for sigma in settings["sigmas"]:
-        numerator = total(fitting, lambda images: prnu.weighted_noise(prnu.colour_noise(images, sigma, levels), images))
-        patterns = prnu.fingerprints(numerator, fitting_denominator).to(device)
+        numerator = total(fitting, noise_terms(sigma))
+        patterns = prnu.fingerprints(numerator, fitting_denominator)
         correct = 0
         for images, labels in chunks(held_out):
-            noise = prnu.colour_noise(images, sigma, levels)
+            noise = prnu.colour_noise(images, sigma, levels, device)
             numerator = numerator + prnu.class_sums(prnu.weighted_noise(noise, images), labels, n_classes)
-            residuals = torch.from_numpy(prnu.residuals_of_noise(noise)).to(device)
-            correct += int((prnu.correlations(residuals, patterns).argmax(1).cpu().numpy() == labels).sum())
+            predicted = prnu.correlations(prnu.residuals_of_noise(noise), patterns).argmax(1)
+            correct += int((predicted.cpu().numpy() == labels).sum())
         numerators[sigma], validation[sigma] = numerator, correct / len(held_out)
     sigma = max(validation, key=lambda s: (validation[s], -s))
     log.info("PRNU validation accuracy by sigma: %s; sigma = %s", validation, sigma)
-    patterns = prnu.fingerprints(numerators[sigma], denominator).to(device)
+    patterns = prnu.fingerprints(numerators[sigma], denominator)
 
     def residuals(images, device):
-        return torch.from_numpy(prnu.noise_residuals(images, sigma, levels)).to(device)
+        return prnu.noise_residuals(images, sigma, levels, device)
 
     test_residuals = row_vectors(test, all_rows(test), residuals, device)
     scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]

@@ -16,13 +16,17 @@ intensity-weighted estimate K = sum W I / (sum (s(I) m(I))^2 + 1) over its train
 saturation mask), then grey, sub-lattice zero-mean and DFT Wiener filtering as above.
 A test image goes to the fingerprint of highest normalised correlation with its residual.
 
-All operations act on whole batches of images; nothing loops over pixels in Python.
+Everything is torch in float64 on the device the images are sent to, and acts on whole
+batches: on a GPU the chain runs there, on the CPU it gives PyWavelets' and SciPy's results
+to rounding.
 """
 
+import functools
+
 import numpy as np
-import pywt
 import torch
-from scipy import ndimage
+
+from ..convert import uint8_tensor
 
 WAVELET = "db4"
 WINDOWS = (3, 5, 7, 9)
@@ -31,127 +35,202 @@ INTENSITY_KNEE, INTENSITY_WIDTH = 252, 6  # the toolbox's IntenScale
 SATURATED = 250
 
 
+@functools.cache
+def wavelet_filters() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The wavelet's decomposition low-pass and high-pass filters."""
+    import pywt  # only PRNU needs it, and only for the filter taps
+
+    wavelet = pywt.Wavelet(WAVELET)
+    return tuple(wavelet.dec_lo), tuple(wavelet.dec_hi)
+
+
 def wavelet_levels(size: int, levels: int) -> int:
-    return max(1, min(levels, pywt.dwt_max_level(size, pywt.Wavelet(WAVELET).dec_len)))
+    """At most `levels`, and no more than the filter length allows (PyWavelets' dwt_max_level)."""
+    taps = len(wavelet_filters()[0])
+    longest = int(np.floor(np.log2(size / (taps - 1)))) if size >= taps - 1 else 0
+    return max(1, min(levels, longest))
 
 
-def wiener_noise(values: np.ndarray, noise_variance: float) -> np.ndarray:
+@functools.cache
+def wavelet_matrix(size: int, device: str) -> torch.Tensor:
+    """size x size: one level of the periodic DWT (PyWavelets' periodization) of a length-size
+    signal, the low band's rows first. It is orthogonal: its transpose inverts it."""
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    outputs = torch.arange(size // 2)
+    for band, taps in enumerate(wavelet_filters()):
+        for tap, weight in enumerate(taps):
+            matrix[band * (size // 2) + outputs, (2 * outputs + len(taps) // 2 - tap) % size] += weight
+    return matrix.to(device)
+
+
+@functools.cache
+def window_matrix(size: int, width: int, device: str) -> torch.Tensor:
+    """size x size: the mean over a width-wide centred window, zero outside the signal."""
+    offsets = torch.arange(size)[:, None] - torch.arange(size)[None, :]
+    return ((offsets.abs() <= width // 2).to(torch.float64) / width).to(device)
+
+
+def both_sides(rows: torch.Tensor, values: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """rows @ values @ columns.T for .. x H x W values, as two plain matrix products."""
+    height, width = values.shape[-2:]
+    across = (values.reshape(-1, width) @ columns.T).reshape(-1, height, columns.shape[0])
+    down = across.transpose(-1, -2).reshape(-1, height) @ rows.T
+    return down.reshape(-1, columns.shape[0], rows.shape[0]).transpose(-1, -2).reshape(
+        *values.shape[:-2], rows.shape[0], columns.shape[0])
+
+
+def dwt2(planes: torch.Tensor) -> torch.Tensor:
+    """.. x H x W -> .. x H x W in the packed layout: the approximation in the top-left
+    quarter, the details in the other three."""
+    device = str(planes.device)
+    height, width = planes.shape[-2:]
+    return both_sides(wavelet_matrix(height, device), planes, wavelet_matrix(width, device))
+
+
+def idwt2(bands: torch.Tensor) -> torch.Tensor:
+    """The inverse of `dwt2`."""
+    device = str(bands.device)
+    height, width = bands.shape[-2:]
+    return both_sides(wavelet_matrix(height, device).T, bands, wavelet_matrix(width, device).T)
+
+
+def wiener_noise(values: torch.Tensor, noise_variance) -> torch.Tensor:
     """The toolbox's WaveNoise on the last two axes: the part of `values` that adaptive
     Wiener filtering removes, values * s^2 / (v + s^2)."""
+    (height, width), device = values.shape[-2:], str(values.device)
     squared = values**2
-    window_shape = (1,) * (values.ndim - 2)
-    local = np.min([ndimage.uniform_filter(squared, size=window_shape + (w, w), mode="constant")
-                    for w in WINDOWS], axis=0)
-    variance = np.maximum(local - noise_variance, 0.0)
+    local = None
+    for w in WINDOWS:
+        means = both_sides(window_matrix(height, w, device), squared, window_matrix(width, w, device))
+        local = means if local is None else torch.minimum(local, means, out=local)
+    variance = (local - noise_variance).clamp_min(0.0)
     return values * (noise_variance / (variance + noise_variance))
 
 
-def wavelet_noise(planes: np.ndarray, sigma: float = 5.0, levels: int = 4) -> np.ndarray:
+def wavelet_noise(planes: torch.Tensor, sigma: float = 5.0, levels: int = 4) -> torch.Tensor:
     """The noise the wavelet denoiser removes from float planes (.. x H x W, H == W)."""
-    planes = np.asarray(planes, dtype=np.float64)
-    level = wavelet_levels(planes.shape[-1], levels)
-    coefficients = pywt.wavedec2(planes, WAVELET, mode="periodization", level=level, axes=(-2, -1))
-    noise = [np.zeros_like(coefficients[0])]
-    noise += [tuple(wiener_noise(band, sigma**2) for band in details) for details in coefficients[1:]]
-    return pywt.waverec2(noise, WAVELET, mode="periodization", axes=(-2, -1))
+    packed = [dwt2(planes.to(torch.float64))]
+    for _ in range(wavelet_levels(planes.shape[-1], levels) - 1):
+        packed.append(dwt2(_quarters(packed[-1])[0]))
+    noise = torch.zeros_like(_quarters(packed[-1])[0])
+    for bands in reversed(packed):  # each packed level's details are replaced by their noise in place
+        approximation, *details = _quarters(bands)
+        for band in details:
+            band.copy_(wiener_noise(band, sigma**2))
+        approximation.copy_(noise)
+        noise = idwt2(bands)
+    return noise
 
 
-def wavelet_denoise(planes: np.ndarray, sigma: float = 5.0, levels: int = 4) -> np.ndarray:
-    return np.asarray(planes, dtype=np.float64) - wavelet_noise(planes, sigma, levels)
+def _quarters(bands: torch.Tensor) -> list[torch.Tensor]:
+    """Views of the approximation and the three detail quarters of a packed level."""
+    half = bands.shape[-1] // 2
+    return [bands[..., :half, :half], bands[..., :half, half:], bands[..., half:, :half], bands[..., half:, half:]]
 
 
-def colour_noise(images: np.ndarray, sigma: float, levels: int) -> np.ndarray:
+def wavelet_denoise(planes: torch.Tensor, sigma: float = 5.0, levels: int = 4) -> torch.Tensor:
+    return planes.to(torch.float64) - wavelet_noise(planes, sigma, levels)
+
+
+def colour_planes(images, device) -> torch.Tensor:
+    """uint8 N x H x W x 3 (array or tensor) -> uint8 N x 3 x H x W on `device`."""
+    tensor = images if torch.is_tensor(images) else uint8_tensor(np.asarray(images), device)
+    return tensor.to(device).permute(0, 3, 1, 2)
+
+
+def colour_noise(images, sigma: float, levels: int, device="cpu") -> torch.Tensor:
     """uint8 N x H x W x 3 -> float64 N x 3 x H x W wavelet noise of each colour plane."""
-    return wavelet_noise(np.moveaxis(np.asarray(images, dtype=np.float64), -1, 1), sigma, levels)
+    return wavelet_noise(colour_planes(images, device), sigma, levels)
 
 
-def grey(planes: np.ndarray) -> np.ndarray:
+def grey(planes: torch.Tensor) -> torch.Tensor:
     """.. x 3 x H x W -> .. x H x W with the toolbox's weights."""
-    return np.tensordot(planes, np.array(TOOLBOX_GREY), axes=([-3], [0]))
+    weights = torch.tensor(TOOLBOX_GREY, dtype=planes.dtype, device=planes.device)
+    return torch.tensordot(planes, weights, dims=([-3], [0]))
 
 
-def zero_mean(patterns: np.ndarray) -> np.ndarray:
+def zero_mean(patterns: torch.Tensor) -> torch.Tensor:
     """The toolbox's ZeroMean('both'): remove the mean, then every row's and column's mean."""
-    patterns = patterns - patterns.mean(axis=(-2, -1), keepdims=True)
-    patterns = patterns - patterns.mean(axis=-1, keepdims=True)
-    return patterns - patterns.mean(axis=-2, keepdims=True)
+    patterns = patterns - patterns.mean(dim=(-2, -1), keepdim=True)
+    patterns = patterns - patterns.mean(dim=-1, keepdim=True)
+    return patterns - patterns.mean(dim=-2, keepdim=True)
 
 
-def zero_mean_total(patterns: np.ndarray) -> np.ndarray:
+def zero_mean_total(patterns: torch.Tensor) -> torch.Tensor:
     """The toolbox's ZeroMeanTotal: ZeroMean on each of the four 2x2 sub-lattices."""
-    result = np.array(patterns, dtype=np.float64)
+    result = patterns.to(torch.float64).clone()
     for row in (0, 1):
         for column in (0, 1):
             result[..., row::2, column::2] = zero_mean(result[..., row::2, column::2])
     return result
 
 
-def wiener_dft(patterns: np.ndarray) -> np.ndarray:
+def wiener_dft(patterns: torch.Tensor) -> torch.Tensor:
     """The toolbox's WienerInDFT of each pattern (.. x H x W), with the pattern's standard
     deviation (ddof 1) as the noise level."""
     height, width = patterns.shape[-2:]
-    sigmas = patterns.reshape(*patterns.shape[:-2], -1).std(axis=-1, ddof=1)[..., None, None]
-    spectrum = np.fft.fft2(patterns)
-    magnitude = np.abs(spectrum) / np.sqrt(height * width)
+    sigmas = patterns.flatten(-2).std(dim=-1, correction=1)[..., None, None]
+    spectrum = torch.fft.fft2(patterns)
+    magnitude = spectrum.abs() / np.sqrt(height * width)
     kept = wiener_noise(magnitude, sigmas**2)
-    gain = np.divide(kept, magnitude, out=np.zeros_like(magnitude), where=magnitude != 0)
-    return np.real(np.fft.ifft2(spectrum * gain))
+    gain = torch.where(magnitude != 0, kept / torch.where(magnitude != 0, magnitude, 1.0), 0.0)
+    return torch.fft.ifft2(spectrum * gain).real
 
 
-def finish(planes: np.ndarray) -> np.ndarray:
+def finish(planes: torch.Tensor) -> torch.Tensor:
     """Colour residuals or fingerprints -> grey, sub-lattice zero-mean, DFT-Wiener filtered."""
     return wiener_dft(zero_mean_total(grey(planes)))
 
 
-def residuals_of_noise(noise: np.ndarray) -> np.ndarray:
-    return finish(noise).astype(np.float32)
+def residuals_of_noise(noise: torch.Tensor) -> torch.Tensor:
+    return finish(noise).float()
 
 
-def noise_residuals(images: np.ndarray, sigma: float = 5.0, levels: int = 4) -> np.ndarray:
-    """uint8 N x H x W x 3 -> float32 N x H x W noise residuals (the port's extract_single)."""
-    return residuals_of_noise(colour_noise(images, sigma, levels))
+def noise_residuals(images, sigma: float = 5.0, levels: int = 4, device="cpu") -> torch.Tensor:
+    """uint8 N x H x W x 3 -> float32 N x H x W noise residuals on `device` (the port's extract_single)."""
+    return residuals_of_noise(colour_noise(images, sigma, levels, device))
 
 
-def intensity_scale(planes: np.ndarray) -> np.ndarray:
+def intensity_scale(planes: torch.Tensor) -> torch.Tensor:
     """The toolbox's IntenScale of uint8 values: I / 252 below 252, a narrow Gaussian above."""
-    values = planes.astype(np.float64)
-    above = np.exp(-((values - INTENSITY_KNEE) ** 2) / INTENSITY_WIDTH)
-    return np.where(values < INTENSITY_KNEE, values / INTENSITY_KNEE, above)
+    values = planes.to(torch.float64)
+    above = torch.exp(-((values - INTENSITY_KNEE) ** 2) / INTENSITY_WIDTH)
+    return torch.where(values < INTENSITY_KNEE, values / INTENSITY_KNEE, above)
 
 
-def saturation(planes: np.ndarray) -> np.ndarray:
-    """The toolbox's Saturation mask of uint8 N x 3 x H x W planes: 0 at pixels that hold
+def saturation(planes: torch.Tensor) -> torch.Tensor:
+    """The toolbox's Saturation mask of uint8 N x 3 x H x W planes: False at pixels that hold
     their plane's maximum, where it exceeds 250, and share it with one of their four
-    (cyclic) neighbours; 1 elsewhere. (Both the toolbox and its port also change the
+    (cyclic) neighbours; True elsewhere. (Both the toolbox and its port also change the
     other planes of such an image, in opposite ways; this keeps them whole.)"""
-    values = planes.astype(np.int16)
-    differs = [values != np.roll(values, shift, axis) for shift, axis in ((1, -1), (1, -2), (-1, -1), (-1, -2))]
+    values = planes.to(torch.int16)
+    differs = [values != torch.roll(values, shift, dim) for shift, dim in ((1, -1), (1, -2), (-1, -1), (-1, -2))]
     flat = ~(differs[0] & differs[1] & differs[2] & differs[3])
-    plane_max = values.max(axis=(-2, -1), keepdims=True)
+    plane_max = values.amax(dim=(-2, -1), keepdim=True)
     return ~((plane_max > SATURATED) & (values == plane_max) & flat)
 
 
-def intensity_weights(images: np.ndarray) -> np.ndarray:
+def intensity_weights(images, device="cpu") -> torch.Tensor:
     """uint8 N x H x W x 3 -> N x 3 x H x W: the denominator terms (s(I) m(I))^2."""
-    planes = np.moveaxis(np.asarray(images), -1, 1)
+    planes = colour_planes(images, device)
     return (intensity_scale(planes) * saturation(planes)) ** 2
 
 
-def weighted_noise(noise: np.ndarray, images: np.ndarray) -> np.ndarray:
+def weighted_noise(noise: torch.Tensor, images) -> torch.Tensor:
     """The numerator terms W I of colour noise N x 3 x H x W and its uint8 images."""
-    return noise * (np.moveaxis(np.asarray(images), -1, 1) / 255.0)
+    return noise * (colour_planes(images, noise.device).to(torch.float64) / 255.0)
 
 
-def class_sums(values: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+def class_sums(values: torch.Tensor, labels, n_classes: int) -> torch.Tensor:
     """n_classes x ..: the sum of the values of each class."""
-    one_hot = np.eye(n_classes)[labels]
-    return (one_hot.T @ values.reshape(len(values), -1)).reshape(n_classes, *values.shape[1:])
+    labels = torch.as_tensor(np.asarray(labels), device=values.device)
+    return values.new_zeros(n_classes, *values.shape[1:]).index_add_(0, labels, values)
 
 
-def fingerprints(numerator: np.ndarray, denominator: np.ndarray) -> torch.Tensor:
+def fingerprints(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     """n_classes x H x W fingerprints from the class sums of W I and of (s(I) m(I))^2 (the
     port's extract_multiple_aligned)."""
-    return torch.from_numpy(finish(numerator / (denominator + 1.0)).astype(np.float32))
+    return finish(numerator / (denominator + 1.0)).float()
 
 
 def correlations(residuals: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
