@@ -209,3 +209,23 @@ def test_a_clearly_different_source_is_rejected_far_more_than_known_ones(toy, tm
     assert all(abs(entry["test_rejected"] - 5.0) < 3 * sampling_error for entry in scores.values())
     assert scores["distance"]["auroc"] > 0.95 and scores["distance"]["unknown_rejected"] > 80
     assert scores["msp"]["auroc"] > 0.6
+
+
+def test_prefetched_batches_are_the_batches_in_order(tmp_path):
+    from ganprint.attribution.data import LabelledImages, epoch_batches
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", rng.integers(0, 256, size=(37, 8, 8, 3), dtype=np.uint8))
+        paths.append(str(tmp_path / f"{name}.npy"))
+    data = LabelledImages(paths)
+    order = rng.permutation(len(data))
+    direct = list(epoch_batches(data, order, 16, "cpu", prefetch=False))
+    prefetched = list(epoch_batches(data, order, 16, "cpu", prefetch=True))
+    assert [len(labels) for _, labels in direct] == [16, 16, 16, 16, 10]
+    for (images, labels), (images_ahead, labels_ahead) in zip(direct, prefetched, strict=True):
+        assert torch.equal(images, images_ahead) and torch.equal(labels, labels_ahead)
+    expected_images, expected_labels = data.gather(order)
+    assert np.array_equal(torch.cat([images for images, _ in direct]).numpy(), expected_images)
+    assert np.array_equal(torch.cat([labels for _, labels in direct]).numpy(), expected_labels)

@@ -43,6 +43,14 @@ def set_tf32(enabled: bool) -> None:
     torch.backends.cudnn.allow_tf32 = enabled
 
 
+def to_device(tensor: torch.Tensor, device) -> torch.Tensor:
+    """A CPU tensor on `device`; to a GPU through pinned memory without waiting for the copy
+    (the GPU orders it before the work that reads it), so that the host runs ahead."""
+    if torch.device(device).type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -1,8 +1,13 @@
 """Labelled image sets: one image array per source, the label being the source's position."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+import torch
 
 from .. import GanprintError
+from ..convert import uint8_tensor
+from ..runtime import to_device
 from ..storage import load_images
 
 
@@ -38,3 +43,28 @@ class LabelledImages:
             order = np.argsort(local)
             images[where[order]] = self.arrays[label][local[order]]
         return images, labels
+
+
+def epoch_batches(data: LabelledImages, order: np.ndarray, batch_size: int, device, prefetch: bool | None = None):
+    """(uint8 images, labels) tensors on `device` for consecutive batches of the rows in
+    `order`. With `prefetch` (the default on a GPU) a worker thread gathers the next batch
+    from the memory-mapped arrays and starts its copy while the current one is used; on the
+    CPU that thread would take a core the job was not given."""
+    device = torch.device(device)
+    prefetch = device.type == "cuda" if prefetch is None else prefetch
+    starts = range(0, len(order), batch_size)
+
+    def load(start):
+        images, labels = data.gather(order[start : start + batch_size])
+        return uint8_tensor(images, device), to_device(torch.from_numpy(labels), device)
+
+    if not prefetch:
+        yield from map(load, starts)
+        return
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = None
+        for start in starts:
+            current = pending.result() if pending is not None else load(start)
+            following = start + batch_size
+            pending = worker.submit(load, following) if following < len(order) else None
+            yield current

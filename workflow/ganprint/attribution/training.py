@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from .. import GanprintError, runtime
-from ..convert import to_unit_range
+from ..convert import unit_range
 from ..names import VISNET, parse_network
 from ..settings import schema_default
 from ..storage import load_resume_state, resume_path, save_checkpoint, save_resume_state, settings_fingerprint
-from .data import LabelledImages
+from .data import LabelledImages, epoch_batches
 from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
 from .optimiser import OptimiserSettings, scheduled_adam
@@ -147,19 +147,18 @@ def _train_epoch(learner, data, stream, optimiser, device) -> dict:
     learner.model.train()
     started = time.perf_counter()
     order = torch.randperm(len(data), generator=stream).numpy()
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(order), optimiser.batch_size):
-        images, labels = data.gather(order[start : start + optimiser.batch_size])
-        inputs = to_unit_range(images, device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for images, targets in epoch_batches(data, order, optimiser.batch_size, device):
+        inputs = unit_range(images)
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)
-        targets = torch.from_numpy(labels).to(device)
         loss, logits = learner.step(inputs, targets, stream)
-        loss_sum += loss.item() * len(labels)
-        correct += (logits.argmax(1) == targets).sum().item()
+        loss_sum += loss.double() * len(targets)
+        correct += (logits.argmax(1) == targets).sum()
     return {
-        "loss": round(loss_sum / len(order), 5),
-        "train_accuracy": round(100.0 * correct / len(order), 3),
+        "loss": round(loss_sum.item() / len(order), 5),
+        "train_accuracy": round(100.0 * correct.item() / len(order), 3),
         "lr": learner.learning_rate,
         "seconds": round(time.perf_counter() - started, 1),
     }

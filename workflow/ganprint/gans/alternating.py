@@ -66,7 +66,7 @@ class AlternatingTrainer:
         self.critic = self.build_critic(settings).to(**layout)
         self.latent_dim, self.latent_distribution = settings.latent_dim, settings.latent_distribution
         self.total_images = settings.total_images
-        adam = dict(lr=settings.learning_rate, betas=settings.betas)
+        adam = dict(lr=settings.learning_rate, betas=settings.betas, fused=torch.device(device).type == "cuda")
         self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
         self.critic_optimiser = torch.optim.Adam(self.critic.parameters(), **adam)
 
@@ -104,7 +104,7 @@ class AlternatingTrainer:
 
         generator_loss = self.generator_loss(real_batch, generate)
         self._update(self.generator, self.generator_optimiser, generator_loss)
-        return {"d_loss": critic_loss.item(), "g_loss": generator_loss.item()}
+        return {"d_loss": critic_loss.detach(), "g_loss": generator_loss.detach()}
 
     def _update(self, network, optimiser, loss) -> None:
         optimiser.zero_grad(set_to_none=True)

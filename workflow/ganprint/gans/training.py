@@ -129,8 +129,10 @@ def _resume(trainer, stream, state_path, fingerprint) -> tuple[int, dict]:
 
 
 def _run(trainer, real, stream, device, shown, progress: Progress):
-    draw = lambda n: draw_latents(trainer.latent_distribution, n, trainer.latent_dim, stream).to(device)  # noqa: E731
-    draw_uniform = lambda n: torch.rand(n, generator=stream).to(device)  # noqa: E731
+    """Steps to the end of the run. A step's losses stay on the device (reading them would wait
+    for the GPU at every step) until a log line needs them."""
+    draw = lambda n: runtime.to_device(draw_latents(trainer.latent_distribution, n, trainer.latent_dim, stream), device)  # noqa: E731
+    draw_uniform = lambda n: runtime.to_device(torch.rand(n, generator=stream), device)  # noqa: E731
     next_checkpoint = (shown // progress.checkpoint_every + 1) * progress.checkpoint_every
     next_log = (shown // progress.log_every + 1) * progress.log_every
     started, started_at = time.perf_counter(), shown
@@ -144,7 +146,8 @@ def _run(trainer, real, stream, device, shown, progress: Progress):
                 progress.taken[name] = {"generator": weights, "images_shown": shown}
         if shown >= next_log or shown >= trainer.total_images:
             seconds_per_kimg = (time.perf_counter() - started) / max(shown - started_at, 1) * 1000
-            log.info(json.dumps({"kimg": round(shown / 1000, 2), **losses, "sec_per_kimg": round(seconds_per_kimg, 2)}))
+            values = {name: value.item() if torch.is_tensor(value) else value for name, value in losses.items()}
+            log.info(json.dumps({"kimg": round(shown / 1000, 2), **values, "sec_per_kimg": round(seconds_per_kimg, 2)}))
             next_log = (shown // progress.log_every + 1) * progress.log_every
         if shown >= next_checkpoint or shown >= trainer.total_images:
             save_resume_state(progress.resume_path, progress.fingerprint, {
