@@ -58,6 +58,7 @@ def bench_knn(resolution, n_references, n_queries, device, k=5, compare=True):
     if compare:
         fields.update(_sklearn_reference(references, labels, queries, k, predictions, seconds))
     report(**fields)
+    return n_queries * n_references / seconds
 
 
 def _sklearn_reference(references, labels, queries, k, predictions, seconds):
@@ -98,6 +99,7 @@ def bench_prnu(resolution, n_images, device, batch=256, n_naive=64):
     report(stage="prnu", device=device.type, resolution=resolution, n_images=n_images, batch=batch,
            images_per_s=round(rate, 1), one_at_a_time_images_per_s=round(naive_rate, 1),
            speedup_vs_one_at_a_time=round(rate / naive_rate, 2))
+    return rate
 
 
 def main():

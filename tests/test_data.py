@@ -126,3 +126,12 @@ def test_subset_and_split_errors():
     train, test, val = real_split(100, 60, 20, 10, seed=0)
     assert len(np.union1d(np.union1d(train, test), val)) == 90 and (len(train), len(test), len(val)) == (60, 20, 10)
     assert all(np.array_equal(a, b) for a, b in zip(real_split(100, 60, 20, 20, seed=0), (train, test)))
+
+
+def test_same_seed_twins_are_the_runs_of_one_trained_instance():
+    from ganprint.sources import same_seed_twins
+
+    names = ["real", "gen-a", "progan_all_s1", "progan_all_s1_run2", "progan_all_s2", "progan_all_s2_at0.5",
+             "sngan_all_s1", "progan_diff1_s1", "progan_diff1_s1_run3_at0.5", "progan_diff1_s1"]
+    assert same_seed_twins(names) == {"progan_all_s1", "progan_all_s1_run2", "progan_diff1_s1", "progan_diff1_s1_run3"}
+    assert same_seed_twins(["progan_all_s1", "progan_all_s2", "sngan_all_s1"]) == set()

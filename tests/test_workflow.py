@@ -270,6 +270,10 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
     for arch, own in (("cramergan", {"critic_output_dim": 256, "gp_weight": 10.0}),
                       ("mmdgan", {"critic_output_dim": 16, "gp_weight": 1.0, "l2_weight": 1.0, "rq_alphas": [0.1, 1.0, 10.0]})):
         assert {key: gans[arch][key] for key in {**code_base, **own}} == {**code_base, **own}, arch
+    # deterministic GPU kernels for the same-seed twins only (gan.deterministic: twins)
+    free = {instance: bool(flag) for flag, instance in re.findall(
+        r"train-gan [^\n]*?(--nondeterministic )?--seed \d+ [^\n]*?/gans/celeba/(\w+)/generator.pt", result.stdout)}
+    assert len(free) == 25 and {name for name, flag in free.items() if not flag} == {"progan_all_s1", "progan_all_s1_run2"}
     # visNet (PAPER.md): Adam 1e-3 (0, 0.99), batch 32, loss weights 1 / 20 / 0.1, GP 10, drift 0.001, EMA 0.999
     [(attribution, visnet)] = re.findall(r"--settings '(\{[^']*\})' --visnet '(\{[^']*\})' --network visnet", result.stdout)
     attribution, visnet = json.loads(attribution), json.loads(visnet)

@@ -61,6 +61,7 @@ HELP = {
     "label": "KEY=VALUE pairs copied into the metrics",
     "threads": "CPU threads",
     "snapshot": "fractions of the run at which to keep the generator (train-gan), or the one to sample",
+    "nondeterministic": "on a GPU, let cuDNN pick its fastest kernels: a rerun differs in the last bits (the CPU's are deterministic anyway)",
     "network": "full, visnet, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>",
     "visnet": "JSON object of the `visnet` block (with --network visnet): its optimiser keys replace the attribution block's",
     "initial": "start from this attribution model's weights",
@@ -117,11 +118,12 @@ def split_real(*, images: str, n_train: positive, n_test: positive, n_val: posit
 
 def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset: str | None = None, seed: non_negative,
               threads: positive = 1, checkpoint_every: typing.Optional[positive] = None, log_every: typing.Optional[positive] = None,
-              snapshot: list[float] = (), output: str):
+              snapshot: list[float] = (), nondeterministic: bool = False, output: str):
     """train one GAN instance (resumable; settings: its `gan.<arch>` block and resolution)"""
     from .gans.training import train_gan as run
 
-    run(arch, dict(settings), images, output, seed, threads, subset, checkpoint_every, log_every, snapshot)
+    run(arch, dict(settings), images, output, seed, threads, subset, checkpoint_every, log_every, snapshot,
+        deterministic=not nondeterministic)
 
 
 def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive,

@@ -14,7 +14,7 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     CPU results depend on the thread count (reductions are split differently), so every
     stage that must be bit-reproducible takes its thread count explicitly. On CUDA,
     deterministic mode needs cuBLAS's fixed workspace (CUBLAS_WORKSPACE_CONFIG) and
-    disables cuDNN autotuning, at some cost in speed. On the CPU the kernels ganprint uses
+    disables cuDNN autotuning, at some cost in speed; without it cuDNN autotunes. On the CPU the kernels ganprint uses
     are deterministic already, and PyTorch's deterministic mode would cost every process
     about 2.5 s of imports (it loads torch._inductor), so it is set on CUDA only.
     Everything runs in fp32; `tf32` lets CUDA matmuls and convolutions round their inputs
@@ -28,10 +28,11 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     torch.set_flush_denormal(True)
     set_tf32(tf32)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if deterministic and device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    if device.type == "cuda":
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        torch.backends.cudnn.benchmark = not deterministic
     if seed is not None:
         seed_everything(seed)
     return device

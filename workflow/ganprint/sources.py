@@ -54,6 +54,19 @@ def parse_instance(name: str, where: str = "source") -> GanInstance:
                        match["base"], match["snapshot"])
 
 
+def same_seed_twins(names) -> set[str]:
+    """The GAN instances among `names` that share architecture, subset and seed with another
+    run of them (X and X_run2): the pairs that must train bit-identically."""
+    runs = {}
+    for name in names:
+        if not is_gan(name):
+            continue
+        instance = parse_instance(name)
+        trained = parse_instance(instance.base)
+        runs.setdefault((trained.arch, trained.subset, trained.seed), set()).add(trained.name)
+    return {name for group in runs.values() if len(group) > 1 for name in group}
+
+
 def fraction_name(fraction: float) -> str:
     """How a fraction of a GAN run is written in snapshot, source and experiment names."""
     return f"{float(fraction):g}"

@@ -113,7 +113,7 @@ rule attack_table:
     output:
         "<results>/table{number}.csv",
     wildcard_constraints:
-        number="7|8",
+        number="|".join(ATTACK_TABLE_NUMBERS) or "(?!)",
     conda:
         ENVIRONMENT
     log:

@@ -24,6 +24,7 @@ from ganprint.sources import (
     is_gan,
     is_real,
     parse_instance,
+    same_seed_twins,
     sampling_seed,
     held_out_experiment,
     snapshot_experiment,
@@ -139,12 +140,16 @@ def gan_settings(wildcards):
     return json.dumps({**config["gan"][arch], "resolution": config["image_size"]}, sort_keys=True)
 
 
-def gan_snapshot_flags(wildcards):
-    """--snapshot flags for the GANs of the training-length experiment (their snapshots are sampled)."""
+def gan_training_flags(wildcards):
+    """--snapshot flags for the GANs of the training-length experiment (their snapshots are
+    sampled), and --nondeterministic where gan.deterministic leaves the instance free."""
+    flags = []
     experiment = config["training_length"]["experiment"]
-    if experiment not in config["experiments"] or wildcards.instance not in experiment_sources(experiment):
-        return ""
-    return " ".join(f"--snapshot {fraction}" for fraction in config["training_length"]["fractions"])
+    if experiment in config["experiments"] and wildcards.instance in experiment_sources(experiment):
+        flags += [f"--snapshot {fraction}" for fraction in config["training_length"]["fractions"]]
+    if config["gan"]["deterministic"] == "twins" and wildcards.instance not in TWINS:
+        flags.append("--nondeterministic")
+    return " ".join(flags)
 
 
 def generator_checkpoint(wildcards):
@@ -295,6 +300,8 @@ def artifact_free_metrics():
 
 
 ATTACK_EXPERIMENT = config["attacks"]["experiment"]
+# The attack tables this config has: the i-th data set fills attacks.table_numbers[i].
+ATTACK_TABLE_NUMBERS = [str(n) for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
 
 
 def attack_settings():
@@ -323,8 +330,8 @@ def attack_metrics(dataset):
 
 
 def attack_table_dataset(number):
-    """The data set of Table 7 or 8: the i-th data set fills attacks.table_numbers[i]."""
-    return list(config["datasets"])[config["attacks"]["table_numbers"].index(int(number))]
+    """The data set of Table 7 or 8."""
+    return list(config["datasets"])[ATTACK_TABLE_NUMBERS.index(number)]
 
 
 def attack_figure_source():
@@ -422,7 +429,7 @@ def configured_outputs():
     if "table1" in config["experiments"]:
         figures = [f"<results>/figures/samples_{dataset}.png" for dataset in config["datasets"]]
     if ATTACK_EXPERIMENT in config["experiments"] and config["attacks"]["names"]:
-        tables += [f"<results>/table{n}.csv" for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
+        tables += [f"<results>/table{n}.csv" for n in ATTACK_TABLE_NUMBERS]
         figures += [f"<results>/figures/attacks_{dataset}.png" for dataset in config["datasets"]]
     if ARTIFACT_FREE_EXPERIMENT in config["experiments"]:
         tables.append("<results>/table6.csv")
@@ -444,6 +451,8 @@ def configured_outputs():
 
 
 check_sources()
+# GAN instances that must train bit-identically (gan.deterministic: twins).
+TWINS = same_seed_twins(name for spec in config["experiments"].values() for name in spec["sources"])
 
 
 wildcard_constraints:

@@ -17,7 +17,7 @@ rule train_gan:
         seed=lambda wc: parse_instance(wc.instance).seed,
         settings=gan_settings,
         subset=lambda wc, input: optional_flag("--subset", input.subset),
-        snapshots=gan_snapshot_flags,
+        flags=gan_training_flags,
     threads: config["gan"]["threads"]
     resources:
         **cluster_resources(gpu=True, runtime=GAN_TRAINING_MINUTES, mem_mb=16000),
@@ -30,7 +30,7 @@ rule train_gan:
         "<results>/benchmarks/train_gan/{dataset}/{instance}.tsv"
     shell:
         "python -m ganprint train-gan --arch {params.arch} --settings {params.settings:q} --images {input.images:q}"
-        " {params.subset} {params.snapshots} --seed {params.seed} --threads {threads} --output {output:q} 2> {log:q}"
+        " {params.subset} {params.flags} --seed {params.seed} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule sample_gan:

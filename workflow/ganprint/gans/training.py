@@ -56,13 +56,14 @@ def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
 
 def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: int, threads: int,
               subset_path: str | None = None, checkpoint_every: int | None = None, log_every: int | None = None,
-              snapshots: list[float] = ()) -> None:
+              snapshots: list[float] = (), deterministic: bool = True) -> None:
     """Train one GAN instance. A resumable state is saved every `checkpoint_every` images
     (default: every 2% of the run, and at its end); the job that reads the final weights
     removes it (storage.retire_resume_state).
     `snapshots` are fractions of the run: the checkpoint also holds the final generator's
-    weights as they were at each (they cost no training; `load_generator` picks one)."""
-    device = runtime.configure(threads, seed)
+    weights as they were at each (they cost no training; `load_generator` picks one).
+    `deterministic`: deterministic GPU kernels (runtime.configure)."""
+    device = runtime.configure(threads, seed, deterministic=deterministic)
     images = load_images(images_path)
     trainer = make_trainer(arch, settings, device)
     resolution = getattr(trainer.settings, "resolution", None)
