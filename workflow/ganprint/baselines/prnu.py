@@ -63,13 +63,6 @@ def wavelet_matrix(size: int, device: str) -> torch.Tensor:
     return matrix.to(device)
 
 
-@functools.cache
-def window_matrix(size: int, width: int, device: str) -> torch.Tensor:
-    """size x size: the mean over a width-wide centred window, zero outside the signal."""
-    offsets = torch.arange(size)[:, None] - torch.arange(size)[None, :]
-    return ((offsets.abs() <= width // 2).to(torch.float64) / width).to(device)
-
-
 def both_sides(rows: torch.Tensor, values: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """rows @ values @ columns.T for .. x H x W values, as two plain matrix products."""
     height, width = values.shape[-2:]
@@ -94,14 +87,26 @@ def idwt2(bands: torch.Tensor) -> torch.Tensor:
     return both_sides(wavelet_matrix(height, device).T, bands, wavelet_matrix(width, device).T)
 
 
+def window_means(values: torch.Tensor, widths) -> list[torch.Tensor]:
+    """For each odd width, the mean over width x width windows centred on each entry of the
+    last two axes, zero outside: differences of running sums, one per axis."""
+    reach = max(widths) // 2
+    rows = torch.nn.functional.pad(values, (reach + 1, reach)).cumsum(-1)
+    size = values.shape[-1]
+    means = []
+    for width in widths:
+        half = width // 2
+        across = rows[..., reach + half + 1 : reach + half + 1 + size] - rows[..., reach - half : reach - half + size]
+        columns = torch.nn.functional.pad(across, (0, 0, half + 1, half)).cumsum(-2)
+        means.append((columns[..., width:, :] - columns[..., :-width, :]) / width**2)
+    return means
+
+
 def wiener_noise(values: torch.Tensor, noise_variance) -> torch.Tensor:
     """The toolbox's WaveNoise on the last two axes: the part of `values` that adaptive
     Wiener filtering removes, values * s^2 / (v + s^2)."""
-    (height, width), device = values.shape[-2:], str(values.device)
-    squared = values**2
     local = None
-    for w in WINDOWS:
-        means = both_sides(window_matrix(height, w, device), squared, window_matrix(width, w, device))
+    for means in window_means(values**2, WINDOWS):
         local = means if local is None else torch.minimum(local, means, out=local)
     variance = (local - noise_variance).clamp_min(0.0)
     return values * (noise_variance / (variance + noise_variance))
