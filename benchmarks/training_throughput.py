@@ -79,6 +79,33 @@ def progan_determinism_cost(device, steps: int, size: int) -> None:
            speedup_without_determinism=round(rates[False] / rates[True], 2))
 
 
+def progan_loop_variants(device, steps: int, size: int) -> None:
+    """The top-resolution ProGAN step as the workflow runs it (losses left on the device, fused
+    Adam on a GPU) against the same step reading its losses every step with the unfused
+    Adam, each with and without deterministic kernels: the training loop's own cost, measured
+    in one run on one device."""
+    settings = make_settings("progan", {"resolution": size})
+    rates = {}
+    for fused, read_losses in ((False, True), (device.type == "cuda", False)):
+        for deterministic in (True, False):
+            trainer = ProGANTrainer(settings, device)
+            for name, network in (("generator_optimiser", trainer.generator), ("discriminator_optimiser", trainer.discriminator)):
+                old = getattr(trainer, name)
+                setattr(trainer, name, torch.optim.Adam(network.parameters(), **{**old.defaults, "fused": fused}))
+            step, batch = progan_step(trainer, len(settings.resolutions()) - 1, device)
+            timed_step = (lambda: [value.item() for value in step().values() if torch.is_tensor(value)]) if read_losses else step
+            torch.use_deterministic_algorithms(deterministic, warn_only=True)
+            torch.backends.cudnn.benchmark = device.type == "cuda" and not deterministic
+            key = ("workflow" if not read_losses else "losses_read_each_step") + ("_deterministic" if deterministic else "_free")
+            rates[key] = batch / timed(timed_step, steps, device)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    report(stage="progan_loop_variants", device=device.type, resolution=size,
+           **{f"{key}_images_per_s": round(rate, 1) for key, rate in rates.items()},
+           speedup_twins=round(rates["workflow_deterministic"] / rates["losses_read_each_step_deterministic"], 2),
+           speedup_free=round(rates["workflow_free"] / rates["losses_read_each_step_deterministic"], 2))
+
+
 def _schedule_seconds(settings, seconds_per_image) -> float:
     total, shown, chunk = 0.0, 0, 10_000
     while shown < settings.total_images:
@@ -182,6 +209,7 @@ def main() -> None:
     progan_training(device, steps, args.resolution)
     if device.type == "cuda":
         progan_determinism_cost(device, steps, args.resolution)
+    progan_loop_variants(device, steps, args.resolution)
     alternating_training(device, steps, args.resolution)
     progan_sampling(device, steps, args.resolution)
     attribution(device, steps, args.resolution)
