@@ -5,8 +5,9 @@ and image size: ProGAN training per resolution, SNGAN / CramerGAN / MMDGAN itera
 generator sampling, the attribution network's training and inference, PRNU residuals and
 the kNN search. Then, for each table the config can build, it lists the jobs Snakemake
 plans for it from scratch (a dry run with --forceall) and charges each job its work over
-the measured rate: a GAN's training run, the images each source samples, the classifier's
-epochs, the PRNU chain's images, the kNN pairs. Jobs of other rules are counted and named,
+the measured rate: a GAN's training run, the images each source samples, the attribution
+networks' epochs (the component variants, visNet and the defense at the classifier's
+rate), the PRNU chain's images, the kNN pairs. Jobs of other rules are counted and named,
 not charged (figures, tables, attacks on the CPU, the LPIPS search, Eigenface, DCT).
 A table's hours include every job it needs, shared ones too; "all" is the whole workflow,
 each job once. Everything runs one job at a time on one device.
@@ -26,7 +27,6 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -35,9 +35,8 @@ from ganprint import runtime
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
 from ganprint.gans import make_settings, make_trainer
 from ganprint.gans.latents import draw_latents
-from ganprint.gans.progan import ProGANTrainer
 from ganprint.settings import with_defaults
-from training_throughput import _schedule_seconds, progan_step, timed
+from training_throughput import alternating_rate, progan_seconds_per_image, schedule_seconds, timed
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = [f"table{number}" for number in range(1, 9)]
@@ -53,28 +52,12 @@ def report(**fields):
 def gan_seconds(config: dict, device, steps: int) -> dict:
     """Seconds of one training run of each architecture."""
     size = config["image_size"]
-    seconds = {}
     progan = make_settings("progan", {**config["gan"]["progan"], "resolution": size})
-    trainer = ProGANTrainer(progan, device)
-    per_image = {}
-    for level, resolution in enumerate(progan.resolutions()):
-        step, batch = progan_step(trainer, level, device)
-        per_image[resolution] = timed(step, steps, device) / batch
-        report(stage="progan_train_step", resolution=resolution, images_per_s=round(1 / per_image[resolution], 1))
-    seconds["progan"] = _schedule_seconds(progan, per_image)
+    seconds = {"progan": schedule_seconds(progan, progan_seconds_per_image(progan, device, steps))}
     report(stage="gan_run", arch="progan", total_images=progan.total_images, hours=float(f"{seconds['progan'] / 3600:.4g}"))
     for arch in ("sngan", "cramergan", "mmdgan"):
-        trainer = make_trainer(arch, {**config["gan"][arch], "resolution": size}, device)
-        settings = trainer.settings
-        real = torch.rand(settings.batch_size, 3, size, size, device=device) * 2 - 1
-        drawn = []
-        step = lambda: trainer.step(0, lambda n: drawn.append(n) or real[:n],  # noqa: E731
-                                    lambda n: torch.randn(n, settings.latent_dim, device=device),
-                                    lambda n: torch.rand(n, device=device))
-        per_step = timed(step, steps, device)
-        real_per_s = sum(drawn) / (steps + 1) / per_step
-        seconds[arch] = settings.total_images / real_per_s
-        report(stage="gan_train_iteration", arch=arch, real_images_per_s=round(real_per_s, 1))
+        rate, settings = alternating_rate(arch, {**config["gan"][arch], "resolution": size}, device, steps)
+        seconds[arch] = settings.total_images / rate
         report(stage="gan_run", arch=arch, total_images=settings.total_images, hours=float(f"{seconds[arch] / 3600:.4g}"))
     return seconds
 
@@ -238,5 +221,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()

@@ -1,8 +1,9 @@
 """Throughput of the heavy stages with the paper's networks (128x128 by default).
 
 Prints one JSON line per measurement: ProGAN training steps per resolution (images/s and
-the projected hours of the authors' 12M-image schedule) and, on a GPU, the cost of
-deterministic kernels at the top resolution; SNGAN / CramerGAN / MMDGAN iterations (and the
+the projected hours of the authors' 12M-image schedule), the top-resolution step as the
+workflow runs it against one that reads its losses every step with unfused Adam, each with
+and without deterministic kernels; SNGAN / CramerGAN / MMDGAN iterations (and the
 hours of the authors' run lengths), generator sampling, and the attribution network's
 training and inference in fp32, with TF32 and under bf16 autocast (ratios to fp32).
 Determinism of same-seed twins on a GPU is checked by tests/test_gpu.py.
@@ -50,8 +51,8 @@ def progan_step(trainer, level: int, device):
     return step, batch
 
 
-def progan_training(device, steps: int, size: int) -> None:
-    settings = make_settings("progan", {"resolution": size})
+def progan_seconds_per_image(settings, device, steps: int) -> dict:
+    """Seconds per real image of a stable-phase training step at each resolution."""
     trainer = ProGANTrainer(settings, device)
     seconds_per_image = {}
     for level, resolution in enumerate(settings.resolutions()):
@@ -60,23 +61,13 @@ def progan_training(device, steps: int, size: int) -> None:
         seconds_per_image[resolution] = seconds / batch
         report(stage="progan_train_step", device=device.type, resolution=resolution, batch=batch,
                images_per_s=round(batch / seconds, 1))
-    hours = _schedule_seconds(settings, seconds_per_image) / 3600
-    report(stage="progan_schedule_projection", device=device.type, total_images=settings.total_images, hours=round(hours, 2))
+    return seconds_per_image
 
 
-def progan_determinism_cost(device, steps: int, size: int) -> None:
+def progan_training(device, steps: int, size: int) -> None:
     settings = make_settings("progan", {"resolution": size})
-    step, batch = progan_step(ProGANTrainer(settings, device), len(settings.resolutions()) - 1, device)
-    rates = {}
-    for deterministic in (True, False):
-        torch.use_deterministic_algorithms(deterministic, warn_only=True)
-        torch.backends.cudnn.benchmark = not deterministic
-        rates[deterministic] = batch / timed(step, steps, device)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-    report(stage="progan_determinism_cost", device=device.type, resolution=size,
-           deterministic_images_per_s=round(rates[True], 1), free_images_per_s=round(rates[False], 1),
-           speedup_without_determinism=round(rates[False] / rates[True], 2))
+    hours = schedule_seconds(settings, progan_seconds_per_image(settings, device, steps)) / 3600
+    report(stage="progan_schedule_projection", device=device.type, total_images=settings.total_images, hours=round(hours, 2))
 
 
 def progan_loop_variants(device, steps: int, size: int) -> None:
@@ -106,7 +97,7 @@ def progan_loop_variants(device, steps: int, size: int) -> None:
            speedup_free=round(rates["workflow_free"] / rates["losses_read_each_step_deterministic"], 2))
 
 
-def _schedule_seconds(settings, seconds_per_image) -> float:
+def schedule_seconds(settings, seconds_per_image) -> float:
     total, shown, chunk = 0.0, 0, 10_000
     while shown < settings.total_images:
         resolution, _ = settings.schedule(shown)
@@ -115,25 +106,31 @@ def _schedule_seconds(settings, seconds_per_image) -> float:
     return total
 
 
+def alternating_rate(arch: str, values: dict, device, steps: int):
+    """Real images per second of an SNGAN, CramerGAN or MMDGAN iteration (critic steps + one
+    generator step) with the given settings, and the settings."""
+    trainer = make_trainer(arch, values, device)
+    settings = trainer.settings
+    size = settings.resolution
+    real = torch.rand(settings.batch_size, 3, size, size, device=device) * 2 - 1
+    drawn = []
+
+    def step():
+        trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),
+                     lambda n: torch.rand(n, device=device))
+
+    seconds = timed(step, steps, device)
+    rate = sum(drawn) / (steps + 1) / seconds
+    report(stage="gan_train_iteration", arch=arch, device=device.type, batch=settings.batch_size,
+           critic_steps=settings.critic_steps, iterations_per_s=round(1 / seconds, 2), real_images_per_s=round(rate, 1),
+           projected_hours=round(settings.total_images / rate / 3600, 2))
+    return rate, settings
+
+
 def alternating_training(device, steps: int, size: int) -> None:
-    """SNGAN, CramerGAN and MMDGAN iterations (critic steps + one generator step) with the
-    papers' settings, and the projected hours of each one's configured run length."""
+    """The three alternating GANs with the papers' settings."""
     for arch in ("sngan", "cramergan", "mmdgan"):
-        trainer = make_trainer(arch, {"resolution": size}, device)
-        settings = trainer.settings
-        real = torch.rand(settings.batch_size, 3, size, size, device=device) * 2 - 1
-        drawn = []
-
-        def step():
-            trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),
-                         lambda n: torch.rand(n, device=device))
-
-        seconds = timed(step, steps, device)
-        real_per_step = sum(drawn) / (steps + 1)
-        report(stage="gan_train_iteration", arch=arch, device=device.type, batch=settings.batch_size,
-               critic_steps=settings.critic_steps, iterations_per_s=round(1 / seconds, 2),
-               real_images_per_s=round(real_per_step / seconds, 1),
-               projected_hours=round(settings.total_images / (real_per_step / seconds) / 3600, 2))
+        alternating_rate(arch, {"resolution": size}, device, steps)
 
 
 def progan_sampling(device, steps: int, size: int) -> None:
@@ -207,8 +204,6 @@ def main() -> None:
     report(stage="device", device=name, torch=torch.__version__, threads=args.threads)
     steps = 3 if args.quick else (20 if device.type == "cuda" else 3)
     progan_training(device, steps, args.resolution)
-    if device.type == "cuda":
-        progan_determinism_cost(device, steps, args.resolution)
     progan_loop_variants(device, steps, args.resolution)
     alternating_training(device, steps, args.resolution)
     progan_sampling(device, steps, args.resolution)
