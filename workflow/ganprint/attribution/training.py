@@ -83,7 +83,7 @@ def build_learner(network: str, settings: AttributionSettings, device, optimiser
 
 
 def flip_randomly(images: torch.Tensor, stream: torch.Generator) -> torch.Tensor:
-    flips = (torch.rand(images.shape[0], generator=stream) < 0.5).to(images.device)
+    flips = runtime.to_device(torch.rand(images.shape[0], generator=stream) < 0.5, images.device)
     return torch.where(flips.reshape(-1, 1, 1, 1), images.flip(3), images)
 
 

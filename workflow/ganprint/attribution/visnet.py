@@ -33,6 +33,7 @@ from torch import nn
 from ..gans.losses import wgan_gp_critic_loss, wgan_generator_loss
 from ..gans.progan import update_ema
 from ..layers import EqualConv2d, channels_at, leaky_relu, log2_resolution, upsample2x
+from ..runtime import to_device
 from ..settings import defaults_from_schema
 from .network import AttributionNetwork, AttributionSettings, Encoder
 from .optimiser import OptimiserSettings, scheduled_adam
@@ -146,7 +147,7 @@ class VisNetTrainer:
     def step(self, images: torch.Tensor, labels: torch.Tensor, stream: torch.Generator):
         """One critic update, then one visNet update; the loss and logits of the batch."""
         score = lambda x: self.critic(x).squeeze(1)  # noqa: E731
-        uniform = torch.rand(len(images), generator=stream).to(images.device)
+        uniform = to_device(torch.rand(len(images), generator=stream), images.device)
         with torch.no_grad():
             reconstructions = self.model.reconstruct(images)
         critic_loss = wgan_gp_critic_loss(score, images, reconstructions, uniform, self.loss.gp_weight,
