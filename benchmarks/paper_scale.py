@@ -192,7 +192,8 @@ def main() -> None:
     parser.add_argument("--configfile", required=True, help="the config to project (e.g. workflow/configs/celeba.yaml)")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps and smaller sets")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (when no GPU)")
-    parser.add_argument("--tables", nargs="*", default=TABLES, help="tables to project (default: every one the config has)")
+    parser.add_argument("--tables", nargs="*", default=[*TABLES, "all"],
+                        help="tables to project, 'all' for the whole workflow (default: every table the config has, and all)")
     args = parser.parse_args()
     configfile = str(Path(args.configfile).resolve())
     config = with_defaults(yaml.safe_load(Path(configfile).read_text()) or {})
@@ -206,13 +207,13 @@ def main() -> None:
     report(stage="measured", seconds=round(time.perf_counter() - started, 1))
 
     rows = []
-    for table in [*args.tables, None]:
-        jobs = planned_jobs(configfile, f"{results}/{table}.csv" if table else None)
+    for table in args.tables:
+        jobs = planned_jobs(configfile, None if table == "all" else f"{results}/{table}.csv")
         if jobs is None:
             continue
         hours, uncharged = table_hours(jobs, config, rates)
         total = sum(hours.values())
-        row = {"table": table or "all", "hours": float(f"{total:.4g}"), "hours_by_stage": {k: float(f"{v:.4g}") for k, v in hours.items()},
+        row = {"table": table, "hours": float(f"{total:.4g}"), "hours_by_stage": {k: float(f"{v:.4g}") for k, v in hours.items()},
                "dominant": max(hours, key=hours.get) if hours else "", "jobs": len(jobs),
                "jobs_not_charged": dict(uncharged)}
         report(stage="projection", **row)

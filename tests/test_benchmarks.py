@@ -21,7 +21,7 @@ def test_paper_scale_projection_charges_each_planned_job(tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     runs = {line["arch"]: line["hours"] for line in lines if line["stage"] == "gan_run"}
     projections = {line["table"]: line for line in lines if line["stage"] == "projection"}
-    assert set(projections) == {"table3", "all"}  # one data set: no Table 8
+    assert set(projections) == {"table3"}  # one data set: no Table 8
     table3 = projections["table3"]
     # Table 3 of the tiny config trains two ProGANs (seeds 1 and 2), and the GANs dominate
     assert table3["hours_by_stage"]["GAN training"] == pytest.approx(2 * runs["progan"], rel=1e-3)
@@ -29,6 +29,4 @@ def test_paper_scale_projection_charges_each_planned_job(tmp_path):
     assert set(table3["hours_by_stage"]) == {"GAN training", "sampling", "attribution networks",
                                              "attribution inference", "PRNU", "kNN"}
     assert table3["jobs_not_charged"]["evaluate_baseline"] == 3  # Eigenface, DCT, Inception
-    everything = projections["all"]
-    assert everything["hours"] > table3["hours"] and everything["jobs"] > table3["jobs"]
     assert "| table3 |" in result.stdout

@@ -52,7 +52,7 @@ def test_a_training_step_moves_both_networks():
     before_d = [p.clone() for p in trainer.discriminator.parameters()]
     real = torch.rand(16, 3, 16, 16) * 2 - 1
     losses = trainer.step(0, lambda n: real[:n], lambda n: torch.randn(n, 16), lambda n: torch.rand(n))
-    assert np.isfinite(losses["d_loss"]) and np.isfinite(losses["g_loss"])
+    assert torch.isfinite(losses["d_loss"]) and torch.isfinite(losses["g_loss"])
     assert any(not torch.equal(a, b) for a, b in zip(before_g, trainer.generator.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.discriminator.parameters()))
 
