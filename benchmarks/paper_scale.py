@@ -135,28 +135,27 @@ def planned_jobs(configfile: str, target: str | None) -> list[tuple[str, dict]] 
 
 def sources_of(config: dict, experiment: str) -> list[str]:
     base = re.sub(r"(_without_.*|_at[0-9.]+)$", "", experiment)
-    return config["experiments"][base]["sources"]
+    return config["experiments"].get(base, {"sources": []})["sources"]
 
 
 def job_cost(rule: str, wildcards: dict, config: dict, rates: dict) -> tuple[str, float] | None:
     """(stage, seconds) of a job on the measured device, or None for a job not charged."""
     split = config["split"]
+    # the attack jobs (defense, attacked test images) have no experiment wildcard: theirs is attacks.experiment
+    n_sources = len(sources_of(config, wildcards.get("experiment", config["attacks"]["experiment"])))
     if rule == "train_gan":
         return "GAN training", rates["gan_seconds"][wildcards["instance"].split("_")[0]]
     if rule == "sample_gan":
         arch = wildcards["instance"].split("_")[0]
         return "sampling", (split["n_train"] + split["n_test"] + split["n_val"]) / rates["sampling"][arch]
     if rule in ("train_attribution", "train_defense"):
-        n_sources = len(sources_of(config, wildcards.get("experiment", "table3")))
         epochs = config["attacks"]["defense"]["epochs"] if rule == "train_defense" else (
             config["visnet"]["epochs"] if wildcards.get("network") == "visnet" else config["attribution"]["epochs"])
         return "attribution networks", epochs * n_sources * split["n_train"] / rates["attribution_train"]
     if rule in ("evaluate_attribution", "evaluate_attacked"):
-        n_sources = len(sources_of(config, wildcards.get("experiment", "table3")))
         return "attribution inference", n_sources * (split["n_test"] + split["n_val"]) / rates["attribution_inference"]
     method = "prnu" if rule == "prnu_attacked" else wildcards.get("method")
     if rule in ("evaluate_baseline", "prnu_attacked") and method in ("prnu", "knn"):
-        n_sources = len(sources_of(config, wildcards.get("experiment", "table3")))
         train, test = n_sources * split["n_train"], n_sources * split["n_test"]
         if method == "prnu":
             return "PRNU", (len(config["baselines"]["prnu"]["sigmas"]) * train + test) / rates["prnu"]

@@ -62,8 +62,7 @@ def same_seed_twins(names) -> set[str]:
         if not is_gan(name):
             continue
         instance = parse_instance(name)
-        trained = parse_instance(instance.base)
-        runs.setdefault((trained.arch, trained.subset, trained.seed), set()).add(trained.name)
+        runs.setdefault((instance.arch, instance.subset, instance.seed), set()).add(instance.base)
     return {name for group in runs.values() if len(group) > 1 for name in group}
 
 
