@@ -5,6 +5,16 @@ import torch
 from tiny_workflow import TINY, snakemake, write_folder_source
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The tests on the tiny workflow's run (made once per pytest-xdist worker) and on SLURM
+    (whose daemons one of them restarts) share one worker, which starts with them (the
+    largest group goes first); the other worker takes the rest meanwhile."""
+    for item in items:
+        if "finished_run" in item.fixturenames or item.path.name == "test_cluster.py":
+            item.add_marker(pytest.mark.xdist_group("tiny_run"))
+
+
 @pytest.fixture(autouse=True)
 def single_thread():
     torch.set_num_threads(1)
