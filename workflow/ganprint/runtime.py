@@ -15,8 +15,9 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     stage that must be bit-reproducible takes its thread count explicitly. On CUDA,
     deterministic mode needs cuBLAS's fixed workspace (CUBLAS_WORKSPACE_CONFIG) and
     disables cuDNN autotuning, at some cost in speed; without it cuDNN autotunes. On the
-    CPU the kernels ganprint uses are deterministic already, and PyTorch's deterministic mode would cost every process
-    about 2.5 s of imports (it loads torch._inductor), so it is set on CUDA only.
+    CPU the kernels ganprint uses are deterministic already, and PyTorch's deterministic
+    mode would cost every process about 2.5 s of imports (it loads torch._inductor), so it
+    is set on CUDA only.
     Everything runs in fp32; `tf32` lets CUDA matmuls and convolutions round their inputs
     to TF32 (10-bit mantissa). Sampling turns it off: generated pixels must not move by the
     size of a fingerprint.
