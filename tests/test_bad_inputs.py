@@ -19,10 +19,20 @@ from ganprint.data.real import prepare_real
 from ganprint.storage import load_checkpoint, save_checkpoint, save_json
 
 
+def not_flat(height, width, value):
+    """`value` with its top-left pixel one level off: flat images are refused."""
+    pixels = np.full((height, width, 3), value, np.uint8)
+    pixels[0, 0] = value + 1
+    return pixels
+
+
 def test_a_16_bit_png_is_scaled_by_its_range_not_clipped(tmp_path):
-    Image.fromarray(np.full((8, 8), 33000, np.uint16)).save(tmp_path / "grey16.png")
+    grey = np.full((8, 8), 33000, np.uint16)
+    grey[:, 4:] = 65535
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
     decoded = decode_image(str(tmp_path / "grey16.png"), "grey16.png")
-    assert decoded.converted_from == "I;16" and np.all(decoded.pixels == 128)  # 33000 / 257
+    assert decoded.converted_from == "I;16"
+    assert np.all(decoded.pixels[:, :4] == 128) and np.all(decoded.pixels[:, 4:] == 255)  # 33000 / 257
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -48,6 +58,45 @@ def test_transparency_is_composited_on_white_and_float_images_refused(tmp_path):
     Image.fromarray(np.ones((4, 4), np.float32)).save(tmp_path / "float.tif")
     with pytest.raises(GanprintError, match="float.tif has floating-point pixels"):
         decode_image(str(tmp_path / "float.tif"), "float.tif")
+
+
+def wallpaper(path, rgb=255):
+    """An RGBA image that keeps its picture in the alpha channel over flat RGB."""
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., :3] = rgb
+    rgba[..., 3] = np.arange(256).reshape(16, 16)
+    Image.fromarray(rgba).save(path)
+
+
+def test_an_image_of_one_colour_is_refused_by_name_and_alpha_can_go_on_black(tmp_path):
+    Image.fromarray(np.full((6, 6, 3), 77, np.uint8)).save(tmp_path / "flat.png")
+    with pytest.raises(GanprintError, match=r"image flat.png decodes to one flat colour, RGB \(77, 77, 77\)$"):
+        decode_image(str(tmp_path / "flat.png"), "flat.png")
+    wallpaper(tmp_path / "silk.png")
+    with pytest.raises(GanprintError, match="silk.png decodes to one flat colour.*alpha channel.*on white"):
+        decode_image(str(tmp_path / "silk.png"), "silk.png")
+    on_black = decode_image(str(tmp_path / "silk.png"), "silk.png", background="black").pixels
+    assert on_black[..., 0].reshape(-1).tolist() == list(range(256)) and (on_black[..., 0] == on_black[..., 2]).all()
+
+
+def test_a_folder_with_a_flat_image_fails_or_skips_it_by_name(tmp_path, caplog):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(not_flat(8, 8, 50 * index)).save(folder / f"{index}.png")
+    wallpaper(folder / "1a_wallpaper.png")
+    Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(folder / "1b_blank.png")
+    with pytest.raises(GanprintError, match="1a_wallpaper.png decodes to one flat colour"):
+        prepare_real("folder", tmp_path / "out.npy", 8, 3, path=str(folder))
+    assert not list(tmp_path.glob("*out.npy*"))
+    prepare_real("folder", tmp_path / "out.npy", 8, 3, path=str(folder), on_bad_image="skip")
+    assert [int(image.mean()) for image in np.load(tmp_path / "out.npy")] == [0, 50, 100]
+    assert "skipped 2 images that decode to one flat colour, e.g. " in caplog.text
+    assert "1a_wallpaper.png" in caplog.text and "1b_blank.png" in caplog.text
+    prepare_real("folder", tmp_path / "black.npy", 8, 3, path=str(folder), on_bad_image="skip", alpha_background="black")
+    black = np.load(tmp_path / "black.npy")
+    assert int(black[1].mean()) == 50 and black[2].std() > 20  # the wallpaper's alpha, on black
+    assert "converted 1 RGBA-mode images to RGB (composited on black)" in caplog.text
 
 
 def bomb_png(path, side=20000):
@@ -77,7 +126,7 @@ def test_a_bad_file_in_a_folder_fails_or_is_skipped(tmp_path, caplog):
     folder = tmp_path / "images"
     folder.mkdir()
     for index in range(4):
-        Image.fromarray(np.full((8, 8, 3), 40 * index, np.uint8)).save(folder / f"{index}.png")
+        Image.fromarray(not_flat(8, 8, 40 * index)).save(folder / f"{index}.png")
     (folder / "1.png").write_bytes(b"not a png")
     with pytest.raises(GanprintError, match="cannot read image .*1.png"):
         prepare_real("folder", tmp_path / "out.npy", 8, 3, path=str(folder))
@@ -102,7 +151,7 @@ def test_attribute_skips_a_bad_file_and_names_it(tmp_path, caplog):
     for index, image in enumerate(np.load(paths["test"][0])[:3]):
         Image.fromarray(image).save(folder / f"{index}.png")
     (folder / "broken.png").write_bytes(b"\x89PNG broken")
-    Image.fromarray(np.full((4, 6), 90, np.uint8)).save(folder / "small_grey.png")  # enlarged to 8x8, in RGB
+    Image.fromarray(not_flat(4, 6, 90)[..., 0]).save(folder / "small_grey.png")  # enlarged to 8x8, in RGB
     table = attribute(str(tmp_path / "model.pt"), [str(folder)], threshold=0.5)
     assert len(table) == 4 and "broken.png" in caplog.text and "skipped 1 of 5 images" in caplog.text
     assert "enlarged 1 images smaller than 8x8" in caplog.text

@@ -16,7 +16,10 @@ def save(path, array, mode=None):
 
 
 def colour(height, width, value):
-    return np.full((height, width, 3), value, dtype=np.uint8)
+    """A checkerboard of `value` and `value` + 1: one colour to the eye, but not flat (flat
+    images are refused)."""
+    checkers = np.indices((height, width)).sum(axis=0) % 2
+    return np.repeat((value + checkers)[..., None], 3, axis=2).astype(np.uint8)
 
 
 def test_embedded_is_deterministic_and_varied(tmp_path):
@@ -38,7 +41,7 @@ def test_folder_centre_crop_converts_modes(tmp_path, caplog):
     prepare_real("folder", tmp_path / "out.npy", 32, 3, path=str(folder))
     images = np.load(tmp_path / "out.npy")
     assert images.shape == (3, 32, 32, 3)
-    assert images[0].max() == 10 and images[2].min() == 200
+    assert abs(images[0].astype(int) - 10).max() <= 2 and abs(images[2].astype(int) - 200).max() <= 2
     assert "converted 1 L-mode images to RGB (grey copied to R, G, B), e.g. " in caplog.text
     assert "converted 1 RGBA-mode images to RGB (composited on white)" in caplog.text and "2.png" in caplog.text
 

@@ -15,7 +15,7 @@ import types
 import typing
 from pathlib import Path
 
-from . import GanprintError, __version__
+from . import CPU_ISA, GanprintError, __version__
 from .settings import complete_block, json_object, schema_default, settings_of
 
 
@@ -67,7 +67,9 @@ HELP = {
     "initial": "start from this attribution model's weights",
     "metrics": "metrics files (JSON)",
     "output": "the file written",
-    "on_bad_image": "an unreadable image stops the run naming it (fail), or is skipped with a warning (skip)",
+    "on_bad_image": "an unreadable image, or one of a single colour, stops the run naming it (fail), or is skipped"
+                    " with a warning (skip)",
+    "alpha_background": "the colour that transparent pixels are composited on",
     "path": "image folders (their images in name order, the folders in turn) or one LMDB",
     "per_source": "images of each source shown",
     "shown": "images shown in the figure",
@@ -87,11 +89,13 @@ HELP = {
 def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "lmdb"], size: positive,
                  count: positive, path: list[str] = (), crop: CROPS = schema_default("datasets", "*", "crop"),
                  seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1,
-                 on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"), output: str):
+                 on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"),
+                 alpha_background: typing.Literal["white", "black"] = schema_default("datasets", "*", "alpha_background"),
+                 output: str):
     """decode, crop and resize real images into an .npy array"""
     from .data.real import prepare_real as run
 
-    run(source, output, size, count, path, crop, seed, threads, on_bad_image)
+    run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background)
 
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
@@ -367,7 +371,8 @@ def main(argv=None) -> int:
     stage, run, quiet = args.pop("stage"), args.pop("run"), args.pop("quiet")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    logging.getLogger(__name__).info("ganprint %s %s from %s", __version__, stage, Path(__file__).parent)
+    logging.getLogger(__name__).info("ganprint %s %s from %s, CPU kernels: %s", __version__, stage,
+                                     Path(__file__).parent, CPU_ISA)
     try:
         run(**args)
     except GanprintError as error:

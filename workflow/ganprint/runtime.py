@@ -6,6 +6,8 @@ import random
 import numpy as np
 import torch
 
+from . import cpu_kernels
+
 
 def configure(threads: int, seed: int | None = None, deterministic: bool = True, tf32: bool = True) -> torch.device:
     """Set torch's and the BLAS's threads, denormal flushing, deterministic kernels and TF32;
@@ -24,6 +26,7 @@ def configure(threads: int, seed: int | None = None, deterministic: bool = True,
     """
     from threadpoolctl import threadpool_limits
 
+    cpu_kernels.warn_if_missed()
     torch.set_num_threads(max(1, threads))
     threadpool_limits(max(1, threads))  # numpy's BLAS too, as Snakemake's jobs have it: hand runs give the same bits
     torch.set_flush_denormal(True)

@@ -11,6 +11,7 @@ rule prepare_real:
         n_images=dataset_setting("count"),
         seed=dataset_setting("seed"),
         on_bad_image=dataset_setting("on_bad_image"),
+        alpha_background=dataset_setting("alpha_background"),
         size=config["image_size"],
     threads: 4
     conda:
@@ -22,7 +23,7 @@ rule prepare_real:
     shell:
         "python -m ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --on-bad-image {params.on_bad_image}"
-        " --threads {threads}"
+        " --alpha-background {params.alpha_background} --threads {threads}"
         " --output {output:q} 2> {log:q}"
 
 
@@ -81,6 +82,7 @@ use rule prepare_real as prepare_folder_source with:
         n_images=folder_source_count,
         seed=0,
         on_bad_image=folder_source_setting("on_bad_image"),
+        alpha_background=folder_source_setting("alpha_background"),
     log:
         "<results>/logs/prepare_folder_source/{folder}.log",
     benchmark:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import GanprintError, runtime
-from ..data.images import centre_crop, crop_function, decode_image, list_images
+from ..data.images import FlatImageError, centre_crop, crop_function, decode_image, list_images
 from ..settings import schema_default
 from ..storage import atomic_path
 from .evaluation import load_model, predict
@@ -67,7 +67,7 @@ def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, c
             if on_bad_image != "skip":
                 raise
             log.warning("skipped %s", error)
-            skipped.append(path)
+            skipped.append(error)
             continue
         enlarged += grown
         batch_files.append(path)
@@ -83,7 +83,9 @@ def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, c
     if enlarged:
         log.warning("enlarged %d images smaller than %dx%d: their attribution is unreliable", enlarged, size, size)
     if skipped:
-        log.warning("skipped %d of %d images", len(skipped), len(files))
+        flat = sum(isinstance(error, FlatImageError) for error in skipped)
+        log.warning("skipped %d of %d images (%d unreadable, %d of one flat colour)", len(skipped), len(files),
+                    len(skipped) - flat, flat)
     if not read:
         raise GanprintError(f"no readable images in {', '.join(sorted({str(f.parent) for f in files}))}")
 

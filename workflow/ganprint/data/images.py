@@ -8,10 +8,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import GanprintError
+from ..settings import schema_default
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
-# Transparent pixels are composited on white (what image viewers show).
-ALPHA_BACKGROUND = (255, 255, 255)
+# The colours transparent pixels can be composited on (white: what image viewers show).
+ALPHA_BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
+ALPHA_MODES = ("RGBA", "LA", "PA")
 # Pillow's modes of one channel of 16 or 32 bits; their values are read as 16-bit (0-65535).
 WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
@@ -28,29 +30,43 @@ def list_images(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
+class FlatImageError(GanprintError):
+    """An image that decodes to one colour: almost never what the user meant."""
+
+
 @dataclass
 class DecodedImage:
     pixels: np.ndarray  # H x W x 3 uint8
     converted_from: str | None  # original PIL mode when it was not RGB
 
 
-def decode_image(data: bytes | str, name: str) -> DecodedImage:
+def decode_image(data: bytes | str, name: str,
+                 background: str = schema_default("datasets", "*", "alpha_background")) -> DecodedImage:
     """Decode a file path or encoded bytes to 8-bit RGB, upright (EXIF orientation applied);
     `name` is used in error messages. 16-bit images are scaled by their range (/257),
-    transparency is composited on ALPHA_BACKGROUND; floating-point images are refused."""
+    transparency is composited on `background` (a name of ALPHA_BACKGROUNDS); floating-point
+    images, and images of one colour after all that (FlatImageError), are refused."""
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             image.load()
             mode = image.mode
-            pixels = _rgb_pixels(ImageOps.exif_transpose(image), name)
+            pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
     except Image.DecompressionBombError as error:
         raise GanprintError(f"cannot read image {name}: too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanprintError(f"cannot read image {name}: {error}") from error
+    _refuse_flat(pixels, name, mode, background)
     return DecodedImage(pixels, None if mode == "RGB" else mode)
 
 
-def _rgb_pixels(image: Image.Image, name: str) -> np.ndarray:
+def _refuse_flat(pixels: np.ndarray, name: str, mode: str, background: str) -> None:
+    if (pixels == pixels[0, 0]).all():
+        hint = (f"; its picture may be in the alpha channel, composited here on {background} "
+                "(alpha_background chooses another colour)") if mode in ALPHA_MODES or mode == "P" else ""
+        raise FlatImageError(f"image {name} decodes to one flat colour, RGB {tuple(map(int, pixels[0, 0]))}{hint}")
+
+
+def _rgb_pixels(image: Image.Image, name: str, background: tuple[int, int, int]) -> np.ndarray:
     if image.mode == "RGB":
         return np.asarray(image, dtype=np.uint8)
     if image.mode == "F":
@@ -59,10 +75,10 @@ def _rgb_pixels(image: Image.Image, name: str) -> np.ndarray:
         grey = np.asarray(image).astype(np.float64)
         grey = np.clip(np.round(grey / 257.0), 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB"), dtype=np.uint8)
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 

@@ -12,7 +12,8 @@ from .. import GanprintError
 from ..settings import schema_default
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves
-from .images import IMAGE_SUFFIXES, WIDE_GREY_MODES, crop_function, decode_image, list_images, resize
+from .images import (IMAGE_SUFFIXES, WIDE_GREY_MODES, FlatImageError, crop_function, decode_image, list_images,
+                     resize)
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +80,22 @@ def _require_count(available: int, requested: int, name: str) -> None:
 MODE_CONVERSIONS = {
     "L": "grey copied to R, G, B",
     **{mode: "16-bit grey scaled by 1/257" for mode in WIDE_GREY_MODES},
-    "RGBA": "composited on white",
-    "LA": "composited on white",
-    "PA": "composited on white",
-    "P": "palette expanded, transparency composited on white",
+    "RGBA": "composited on {background}",
+    "LA": "composited on {background}",
+    "PA": "composited on {background}",
+    "P": "palette expanded, transparency composited on {background}",
     "CMYK": "converted from CMYK",
 }
 BAD_IMAGE_POLICIES = ("fail", "skip")
 
 
 def write_decoded(items, count: int, output: str | Path, size: int, crop: str, threads: int,
-                  on_bad_image: str = "fail") -> None:
-    """Decode, crop and store the first `count` images of `items`; an unreadable image stops
-    the run (`fail`) or is skipped with a warning naming it, the next image taking its place
-    (`skip`). Report the images converted to RGB, by mode, with examples."""
+                  on_bad_image: str = "fail",
+                  background: str = schema_default("datasets", "*", "alpha_background")) -> None:
+    """Decode, crop and store the first `count` images of `items`; an unreadable image, or one
+    that decodes to a single colour, stops the run (`fail`) or is skipped with a warning naming
+    it, the next image taking its place (`skip`). Transparency is composited on `background`.
+    Report the images converted to RGB, by mode, and those skipped, by kind, with examples."""
     if on_bad_image not in BAD_IMAGE_POLICIES:
         raise GanprintError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got '{on_bad_image}'")
     crop_image = crop_function(crop)
@@ -101,12 +104,12 @@ def write_decoded(items, count: int, output: str | Path, size: int, crop: str, t
     def prepare(item):
         name, data = item
         try:
-            decoded = decode_image(data, name)
+            decoded = decode_image(data, name, background)
             return name, crop_image(decoded.pixels, size, name), decoded.converted_from
         except GanprintError as error:
             if on_bad_image == "fail":
                 raise
-            return name, None, str(error)
+            return name, None, error
 
     filled = 0
     with image_array_writer(output, count, size) as array, ThreadPoolExecutor(max(1, threads)) as pool:
@@ -118,22 +121,26 @@ def write_decoded(items, count: int, output: str | Path, size: int, crop: str, t
             for name, pixels, note in pool.map(prepare, chunk):
                 if pixels is None:
                     log.warning("skipped %s", note)
-                    skipped.append(name)
+                    skipped.append((name, note))
                     continue
                 array[filled] = pixels
                 filled += 1
                 if note:
                     converted.setdefault(note, []).append(name)
-    _report_conversions(converted, skipped)
+    _report_conversions(converted, skipped, background)
     log.info("wrote %d images of %dx%d to %s", count, size, size, output)
 
 
-def _report_conversions(converted: dict, skipped: list) -> None:
+def _report_conversions(converted: dict, skipped: list, background: str) -> None:
     for mode, names in sorted(converted.items()):
-        how = MODE_CONVERSIONS.get(mode, "converted by Pillow")
+        how = MODE_CONVERSIONS.get(mode, "converted by Pillow").format(background=background)
         log.warning("converted %d %s-mode images to RGB (%s), e.g. %s", len(names), mode, how, ", ".join(names[:3]))
-    if skipped:
-        log.warning("skipped %d unreadable images, e.g. %s", len(skipped), ", ".join(skipped[:3]))
+    flat = [name for name, error in skipped if isinstance(error, FlatImageError)]
+    unreadable = [name for name, error in skipped if not isinstance(error, FlatImageError)]
+    if flat:
+        log.warning("skipped %d images that decode to one flat colour, e.g. %s", len(flat), ", ".join(flat[:3]))
+    if unreadable:
+        log.warning("skipped %d unreadable images, e.g. %s", len(unreadable), ", ".join(unreadable[:3]))
 
 
 def embedded_photos() -> list[np.ndarray]:
@@ -172,7 +179,8 @@ def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None
 
 def prepare_real(source: str, output: str, size: int, count: int, path: str | list[str] | None = None,
                  crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
-                 threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image")) -> None:
+                 threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image"),
+                 alpha_background: str = schema_default("datasets", "*", "alpha_background")) -> None:
     """Real images of a source into one array; a folder source may be several folders."""
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
@@ -193,4 +201,4 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | li
         items = lmdb_items(paths[0], count)
     else:
         raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
-    write_decoded(items, count, output, size, crop, threads, on_bad_image)
+    write_decoded(items, count, output, size, crop, threads, on_bad_image, alpha_background)
