@@ -42,13 +42,36 @@ def test_nearest_real_equals_brute_force_whatever_the_chunks(reference_chunk):
     np.testing.assert_allclose(distances, pairs.min(dim=1).values.numpy(), rtol=1e-5)
 
 
-def test_images_below_the_backbones_smallest_side_are_upsampled():
+def bilinear_upsampled(images: np.ndarray, size: int) -> np.ndarray:
+    """N x C x H x W -> N x C x size x size by bilinear interpolation written out: output pixel i
+    samples the input at (i + 0.5) H / size - 0.5 (pixel centres aligned), clamped at the borders."""
+    height, width = images.shape[-2:]
+
+    def taps(index, length):
+        position = min(max((index + 0.5) * length / size - 0.5, 0.0), length - 1)
+        low = int(np.floor(position))
+        return low, min(low + 1, length - 1), position - low
+
+    result = np.empty(images.shape[:2] + (size, size))
+    for i in range(size):
+        top, bottom, down = taps(i, height)
+        for j in range(size):
+            left, right, across = taps(j, width)
+            upper = (1 - across) * images[..., top, left] + across * images[..., top, right]
+            lower = (1 - across) * images[..., bottom, left] + across * images[..., bottom, right]
+            result[..., i, j] = (1 - down) * upper + down * lower
+    return result
+
+
+@pytest.mark.parametrize("net, size", [("alex", 16), ("alex", 20)])
+def test_images_below_the_backbones_smallest_side_are_upsampled_bilinearly(net, size):
     torch.manual_seed(0)
-    embedding = LpipsEmbedding(lpips_network("alex"))
-    small = to_unit_range(random_images(5, 2, 16), "cpu")
-    upsampled = torch.nn.functional.interpolate(small, size=(32, 32), mode="bilinear", align_corners=False)
+    embedding = LpipsEmbedding(lpips_network(net))
+    small = to_unit_range(random_images(5, 2, size), "cpu")
+    side = {"alex": 32, "vgg": 16}[net]
+    upsampled = torch.from_numpy(bilinear_upsampled(small.double().numpy(), side)).float()
     with torch.no_grad():
-        torch.testing.assert_close(embedding(small), embedding(upsampled))
+        torch.testing.assert_close(embedding(small), embedding(upsampled), rtol=1e-4, atol=1e-6)
 
 
 def test_closest_fraction_keeps_the_smallest_distances_in_order():

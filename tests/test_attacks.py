@@ -127,3 +127,51 @@ def test_defense_fine_tuning_raises_attacked_accuracy(tmp_path):
         accuracy(defended, noisy["test"])
     assert clean_accuracy > 90 and attacked < clean_accuracy - 10
     assert after_defense > attacked + 2  # measured: 97.8% clean, 67.8% attacked, 73.3% after fine-tuning
+
+
+PAPER_ORDER = ("relight", "crop", "blur", "jpeg", "noise")  # Sec. 4.4: the combination's order
+
+
+def attacks_applied_in_combination(monkeypatch, count, settings):
+    """Every perturbation replaced by a recorder: for each image (its index written in two
+    pixels), the names of the perturbations applied to it, in the order they came."""
+    import ganprint.attacks as attacks
+
+    applied = {index: [] for index in range(count)}
+
+    def recorder(name):
+        def perturb(images, streams, settings):
+            assert len(streams) == len(images)
+            for image in images:
+                applied[int(image[0, 0, 0]) * 256 + int(image[1, 0, 0])].append(name)
+            return images
+
+        return perturb
+
+    for name in PAPER_ORDER:
+        monkeypatch.setitem(attacks.SINGLE_ATTACKS, name, recorder(name))
+    images = np.zeros((count, 4, 4, 3), dtype=np.uint8)
+    images[:, 0, 0, 0], images[:, 0, 0, 1] = np.arange(count) // 256, np.arange(count) % 256
+    attack_batch("combination", images, seed=3, first_index=0, settings=settings)
+    return applied
+
+
+def test_combination_applies_each_perturbation_with_probability_one_half_in_the_papers_order(monkeypatch):
+    assert AttackSettings().probability == 0.5
+    applied = attacks_applied_in_combination(monkeypatch, 2000, AttackSettings())
+    for names in applied.values():
+        assert list(names) == [name for name in PAPER_ORDER if name in names]  # in order, each at most once
+    for name in PAPER_ORDER:
+        share = np.mean([name in names for names in applied.values()])
+        assert abs(share - 0.5) < 0.034  # 3 standard errors over 2000 images
+    # drawn independently per image and per perturbation: the 32 subsets equally likely
+    subsets = np.bincount([sum(2**k for k, name in enumerate(PAPER_ORDER) if name in names) for names in applied.values()],
+                          minlength=32)
+    expected = len(applied) / 32
+    assert ((subsets - expected) ** 2 / expected).sum() < 61.1  # chi-square, 31 degrees of freedom, p = 0.001
+
+
+def test_combination_follows_the_configured_probability(monkeypatch):
+    applied = attacks_applied_in_combination(monkeypatch, 1000, AttackSettings(probability=0.2))
+    for name in PAPER_ORDER:
+        assert abs(np.mean([name in names for names in applied.values()]) - 0.2) < 0.038  # 3 standard errors

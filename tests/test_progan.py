@@ -1,9 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from ganprint import GanprintError
 from ganprint.gans import make_settings
+from ganprint.gans.losses import wgan_gp_critic_loss
 from ganprint.gans.progan import ProGANDiscriminator, ProGANGenerator, ProGANTrainer, real_at
 
 TINY = dict(resolution=16, latent_dim=16, fmap_base=32, fmap_max=16, images_per_phase=64,
@@ -89,3 +92,141 @@ def test_learning_rate_per_resolution_as_the_authors_config():
         rates[trainer.current_resolution] = [g["lr"] for o in (trainer.generator_optimiser, trainer.discriminator_optimiser)
                                              for g in o.param_groups]
     assert rates == {4: [0.002, 0.002], 8: [0.002, 0.002], 16: [0.004, 0.004]}
+
+
+class QuadraticCritic(torch.nn.Module):
+    """D(x) = a.x + c |x|^2, whose gradient a + 2 c x depends on where it is taken."""
+
+    def __init__(self, a, c):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.as_tensor(a))
+        self.c = torch.nn.Parameter(torch.tensor(c, dtype=torch.float64))
+
+    def forward(self, x):
+        flat = x.flatten(1)
+        return (flat @ self.a + self.c * flat.pow(2).sum(1))[:, None]
+
+
+def critic_loss_by_hand(a, c, real, fake, uniform, gp_weight=10.0, drift=0.001):
+    """The authors' D_wgangp_acgan per image, averaged: D(fake) - D(real) + lambda (|grad D(x_hat)| - 1)^2
+    + eps D(real)^2, x_hat = real + u (fake - real)."""
+    score = lambda x: float(a @ x + c * x @ x)  # noqa: E731
+    total = 0.0
+    for x_real, x_fake, u in zip(real.reshape(len(real), -1), fake.reshape(len(fake), -1), uniform):
+        x_hat = x_real + u * (x_fake - x_real)
+        norm = np.sqrt(((a + 2 * c * x_hat) ** 2).sum())
+        total += score(x_fake) - score(x_real) + gp_weight * (norm - 1) ** 2 + drift * score(x_real) ** 2
+    return total / len(real)
+
+
+def test_critic_loss_is_wgan_gp_plus_drift_as_in_the_authors_code():
+    rng = np.random.default_rng(0)
+    a, c = rng.normal(size=12) * 0.3, 0.4
+    real, fake = rng.normal(size=(5, 3, 2, 2)), rng.normal(size=(5, 3, 2, 2)) + 1
+    uniform = rng.uniform(size=5)
+    critic = QuadraticCritic(a, c)
+    loss = wgan_gp_critic_loss(critic, torch.from_numpy(real), torch.from_numpy(fake), torch.from_numpy(uniform), 10.0, 0.001)
+    assert loss.item() == pytest.approx(critic_loss_by_hand(a, c, real, fake, uniform), rel=1e-12)
+    # the penalty trains the critic: dloss/dc by autograd is the hand formula's slope
+    loss.backward()
+    step = 1e-6
+    hand = lambda c_value: critic_loss_by_hand(a, c_value, real, fake, uniform)  # noqa: E731
+    slope = (hand(c + step) - hand(c - step)) / (2 * step)
+    assert critic.c.grad.item() == pytest.approx(slope, rel=1e-6)
+    settings = make_settings("progan", {})
+    assert (settings.gp_weight, settings.drift_weight) == (10.0, 0.001)
+
+
+def test_the_trainer_uses_the_configured_penalty_weights(monkeypatch):
+    import ganprint.gans.progan as progan
+
+    seen = []
+    original = progan.wgan_gp_critic_loss
+
+    def recording(critic, real, fake, uniform, gp_weight, drift_weight):
+        seen.append((gp_weight, drift_weight))
+        return original(critic, real, fake, uniform, gp_weight, drift_weight)
+
+    monkeypatch.setattr(progan, "wgan_gp_critic_loss", recording)
+    trainer = ProGANTrainer(make_settings("progan", {**TINY, "gp_weight": 7.0, "drift_weight": 0.25}), "cpu")
+    trainer.step(0, lambda n: torch.rand(n, 3, 16, 16) * 2 - 1, lambda n: torch.randn(n, 16), lambda n: torch.rand(n))
+    assert seen == [(7.0, 0.25)]
+
+
+def test_the_saved_generator_is_the_moving_average_of_the_trained_one(tmp_path, monkeypatch, real_path):
+    """G_smoothing: after every step Gs = beta Gs + (1 - beta) G; the checkpoint holds Gs."""
+    import ganprint.gans.training as training
+    from ganprint.storage import load_checkpoint
+
+    beta, steps = TINY["ema_beta"], []
+    original_make_trainer = training.make_trainer
+    weights = lambda net: {k: v.double().clone() for k, v in net.state_dict().items()}  # noqa: E731
+
+    def watched_trainer(*args):
+        trainer = original_make_trainer(*args)
+        original_step = trainer.step
+
+        def step(*step_args):
+            average, raw_before = weights(trainer.generator_ema), weights(trainer.generator)
+            result = original_step(*step_args)
+            steps.append((average, raw_before, weights(trainer.generator)))
+            return result
+
+        trainer.step = step
+        return trainer
+
+    monkeypatch.setattr(training, "make_trainer", watched_trainer)
+    training.train_gan("progan", {**TINY, "total_images": 48}, str(real_path), str(tmp_path / "g.pt"), seed=1, threads=1)
+    saved = load_checkpoint(tmp_path / "g.pt")["generator"]
+    assert len(steps) == 3
+    expected = steps[0][1]  # the average starts as a copy of the generator
+    for average, _, raw in steps:
+        assert all(torch.allclose(average[name], expected[name], rtol=1e-5, atol=1e-6) for name in expected)
+        expected = {name: beta * expected[name] + (1 - beta) * raw[name] for name in expected}
+    assert all(torch.allclose(saved[name].double(), expected[name], rtol=1e-5, atol=1e-6) for name in expected)
+    last_raw = steps[-1][2]
+    assert not all(torch.allclose(saved[name].double(), last_raw[name], rtol=1e-3, atol=1e-4) for name in last_raw)
+
+
+def feature_maps(resolution, fmap_base=8192, fmap_max=512):
+    """The authors' nf(stage) = min(fmap_base / 2^stage, fmap_max), stage = log2(resolution) - 1."""
+    return min(int(fmap_base / 2 ** (math.log2(resolution) - 1)), fmap_max)
+
+
+def test_the_128_pixel_networks_have_the_authors_layout():
+    settings = make_settings("progan", {})
+    assert (settings.fmap_base, settings.fmap_max, settings.latent_dim) == (8192, 512, 512)
+    resolutions = [4, 8, 16, 32, 64, 128]
+    widths = [feature_maps(r) for r in resolutions]
+    assert widths == [512, 512, 512, 512, 256, 128]
+    generator, discriminator = ProGANGenerator(settings), ProGANDiscriminator(settings)
+
+    def shape(layer):
+        return tuple(layer.weight.shape)
+
+    def scale(layer, gain=math.sqrt(2)):
+        return pytest.approx(gain / math.sqrt(layer.weight[0].numel()))
+
+    assert shape(generator.dense) == (512 * 16, 512) and generator.dense.scale == scale(generator.dense, math.sqrt(2) / 4)
+    assert shape(generator.base_conv) == (512, 512, 3, 3)
+    assert sorted(map(int, generator.blocks)) == resolutions[1:] and sorted(map(int, generator.to_rgb)) == resolutions
+    for previous, resolution in zip(resolutions, resolutions[1:]):
+        first, second = generator.blocks[str(resolution)]
+        assert shape(first) == (feature_maps(resolution), feature_maps(previous), 3, 3)
+        assert shape(second) == (feature_maps(resolution), feature_maps(resolution), 3, 3)
+        assert first.scale == scale(first) and second.scale == scale(second)
+    for resolution in resolutions:
+        to_rgb = generator.to_rgb[str(resolution)]
+        assert shape(to_rgb) == (3, feature_maps(resolution), 1, 1) and to_rgb.scale == scale(to_rgb, 1.0)
+
+    assert sorted(map(int, discriminator.blocks)) == resolutions[1:] and sorted(map(int, discriminator.from_rgb)) == resolutions
+    for previous, resolution in zip(resolutions, resolutions[1:]):
+        first, second = discriminator.blocks[str(resolution)]
+        assert shape(first) == (feature_maps(resolution), feature_maps(resolution), 3, 3)
+        assert shape(second) == (feature_maps(previous), feature_maps(resolution), 3, 3)
+        assert shape(discriminator.from_rgb[str(resolution)]) == (feature_maps(resolution), 3, 1, 1)
+    assert shape(discriminator.final_conv) == (512, 512 + 1, 3, 3)  # + the minibatch deviation
+    assert shape(discriminator.final_dense) == (min(8192, 512), 512 * 16)  # nf(stage 0)
+    assert shape(discriminator.output) == (1, 512) and discriminator.output.scale == scale(discriminator.output, 1.0)
+    convolutions = lambda net: sum(p.dim() == 4 for p in net.parameters())  # noqa: E731
+    assert convolutions(generator) == 1 + 2 * 5 + 6 and convolutions(discriminator) == 6 + 2 * 5 + 1
