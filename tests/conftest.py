@@ -1,3 +1,6 @@
+import ganprint  # noqa: F401  (first: it pins the CPU kernels before numpy and torch load)
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -7,10 +10,12 @@ from tiny_workflow import TINY, snakemake, write_folder_source
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """The tests on the tiny workflow's run (made once per pytest-xdist worker) and on SLURM
-    (whose daemons one of them restarts) share one worker, which starts with them (the
-    largest group goes first); the other worker takes the rest meanwhile."""
+    """The tests on the tiny workflow's run (made once per pytest-xdist worker, minutes: they
+    are slow) and on SLURM (whose daemons one of them restarts) share one worker, which starts
+    with them (the largest group goes first); the other worker takes the rest meanwhile."""
     for item in items:
+        if "finished_run" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
         if "finished_run" in item.fixturenames or item.path.name == "test_cluster.py":
             item.add_marker(pytest.mark.xdist_group("tiny_run"))
 
@@ -54,6 +59,24 @@ def kill_on_call(monkeypatch):
 
         monkeypatch.setattr(owner, name, dying)
         return lambda: monkeypatch.setattr(owner, name, original)
+
+    return patch
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """count_calls(owner, name): owner.name runs as before and counts its calls; returns the
+    counter, whose .calls is the number so far."""
+
+    def patch(owner, name):
+        original, counter = getattr(owner, name), types.SimpleNamespace(calls=0)
+
+        def counting(*args, **kwargs):
+            counter.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counting)
+        return counter
 
     return patch
 

@@ -1,6 +1,8 @@
 """The golden check: a tiny GAN, a batch sampled from it, a tiny classifier, Eigenface and
 PRNU on the same images, each reduced to a SHA-256 of its bytes. Any x86-64 machine with
-AVX2 gives the values in golden.json (the CPU kernels are pinned to AVX2, ganprint.cpu_kernels).
+AVX2 and the library versions recorded in golden.json gives the hashes there (the CPU
+kernels are pinned to AVX2, ganprint.cpu_kernels; another release of torch or numpy may
+ship other kernels, so the versions are part of the check).
 
     python tests/golden.py            # this machine's hashes as JSON (and whether they match)
     pytest tests/test_golden.py       # the same, as a test
@@ -63,12 +65,23 @@ def golden_hashes() -> dict[str, str]:
         }
 
 
+def library_versions() -> dict[str, str]:
+    import importlib.metadata
+
+    return {name: importlib.metadata.version(name) for name in ("torch", "numpy")}
+
+
 def committed_hashes() -> dict[str, str]:
-    return json.loads(GOLDEN.read_text())
+    return json.loads(GOLDEN.read_text())["hashes"]
+
+
+def committed_versions() -> dict[str, str]:
+    return json.loads(GOLDEN.read_text())["versions"]
 
 
 if __name__ == "__main__":
     hashes = golden_hashes()
-    print(json.dumps({"cpu_isa": ganprint.CPU_ISA, "hashes": hashes, "match": hashes == committed_hashes()}
-                     if GOLDEN.exists() else {"cpu_isa": ganprint.CPU_ISA, "hashes": hashes}, indent=1))
+    print(json.dumps({"cpu_isa": ganprint.CPU_ISA, "versions": library_versions(), "hashes": hashes,
+                      "match": hashes == committed_hashes(), "versions_match": library_versions() == committed_versions()},
+                     indent=1))
     sys.exit(0)

@@ -98,6 +98,7 @@ def test_unknown_attacks_are_named(photos):
         attack_batch("rotate", photos, 0, 0, AttackSettings())
 
 
+@pytest.mark.slow
 def test_defense_fine_tuning_raises_attacked_accuracy(tmp_path):
     """Three classes told apart by a faint fixed pattern; noise hides part of it from a
     classifier trained on clean images, and fine-tuning on noisy images recovers some."""

@@ -77,7 +77,7 @@ def test_learns_source_patterns_and_evaluates(toy, tmp_path):
     assert "accuracy_b" in table.columns
 
 
-def test_training_is_deterministic_and_resumes(tmp_path, kill_on_call):
+def test_training_is_deterministic_and_resumes_after_its_last_epoch(tmp_path, kill_on_call, count_calls):
     paths = make_sources(tmp_path, 64)
     train(paths, tmp_path / "a.pt")
     train(paths, tmp_path / "b.pt")
@@ -90,7 +90,9 @@ def test_training_is_deterministic_and_resumes(tmp_path, kill_on_call):
     with pytest.raises(KeyboardInterrupt):
         train(paths, tmp_path / "c.pt")
     restore()
+    epochs = count_calls(training, "_train_epoch")
     train(paths, tmp_path / "c.pt")
+    assert epochs.calls == FAST.epochs - 2  # the two epochs done before the kill are not run again
     resumed = load_checkpoint(tmp_path / "c.pt")["model"]
     assert all(torch.equal(first[k], resumed[k]) for k in first)
 
@@ -229,3 +231,58 @@ def test_prefetched_batches_are_the_batches_in_order(tmp_path):
     expected_images, expected_labels = data.gather(order)
     assert np.array_equal(torch.cat([images for images, _ in direct]).numpy(), expected_images)
     assert np.array_equal(torch.cat([labels for _, labels in direct]).numpy(), expected_labels)
+
+
+def test_random_flips_mirror_about_half_the_images_left_to_right_one_draw_per_image():
+    from ganprint.attribution.training import flip_randomly
+
+    images = torch.from_numpy(np.random.default_rng(3).normal(size=(1000, 3, 4, 5)))
+    flipped = flip_randomly(images, torch.Generator().manual_seed(7)).numpy()
+    original = images.numpy()
+    mirrored = np.array([image[:, :, ::-1] for image in original])  # each row read right to left
+    is_mirrored = np.array([np.array_equal(a, b) for a, b in zip(flipped, mirrored)])
+    is_kept = np.array([np.array_equal(a, b) for a, b in zip(flipped, original)])
+    assert np.all(is_mirrored ^ is_kept)  # every image either kept or mirrored left-right, nothing else
+    assert abs(is_mirrored.mean() - 0.5) < 0.05  # 3 standard errors of a fair coin over 1000 images
+    assert 0 < is_mirrored[:32].sum() < 32  # drawn per image, not per batch
+    again = flip_randomly(images, torch.Generator().manual_seed(7)).numpy()
+    other = flip_randomly(images, torch.Generator().manual_seed(8)).numpy()
+    assert np.array_equal(again, flipped) and not np.array_equal(other, flipped)
+
+
+def flips_seen_in_training(folder, monkeypatch, flip, seed=0):
+    """Train on 150 distinct images for two epochs with a learner that only records its inputs;
+    for every input, whether it is a training image mirrored left-right (-1 if neither)."""
+    import ganprint.attribution.training as training
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    paths = []
+    for source in range(3):
+        np.save(folder / f"{source}.npy", rng.integers(0, 256, size=(50, 8, 8, 3), dtype=np.uint8))
+        paths.append(str(folder / f"{source}.npy"))
+    known = np.concatenate([np.load(path) for path in paths])
+    as_is = {image.tobytes(): False for image in known}
+    as_mirror = {image[:, ::-1].tobytes(): True for image in known}
+    batches = []
+
+    def record(learner, inputs, targets, stream):
+        pixels = ((inputs + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        batches.append([as_is.get(p.tobytes(), as_mirror.get(p.tobytes(), -1)) for p in pixels])
+        return torch.zeros(()), torch.zeros(len(targets), 3)
+
+    monkeypatch.setattr(training.ClassifierLearner, "step", record)
+    settings = OptimiserSettings(learning_rate=1e-3, batch_size=32, epochs=2, flip=flip)
+    train_attribution(paths, ["a", "b", "c"], folder / "model.pt", settings, fmap_base=32, fmap_max=16, seed=seed)
+    return batches
+
+
+def test_training_flips_each_image_left_right_with_probability_one_half(tmp_path, monkeypatch):
+    batches = flips_seen_in_training(tmp_path / "first", monkeypatch, flip=True)
+    seen = [flag for batch in batches for flag in batch]
+    assert len(seen) == 300 and -1 not in seen  # every input a training image, kept or mirrored left-right
+    assert abs(np.mean(seen) - 0.5) < 0.09  # 3 standard errors over 300 draws
+    assert sum(0 < sum(batch) < len(batch) for batch in batches) >= len(batches) - 1  # per image, not per batch
+    assert flips_seen_in_training(tmp_path / "again", monkeypatch, flip=True) == batches  # the seed fixes them
+    unflipped = flips_seen_in_training(tmp_path / "unflipped", monkeypatch, flip=False)
+    assert [flag for batch in unflipped for flag in batch] == [False] * 300

@@ -10,6 +10,7 @@ import yaml
 from tiny_workflow import REPO, TINY
 
 
+@pytest.mark.slow
 def test_paper_scale_projection_charges_each_planned_job(tmp_path):
     config = {key: value for key, value in TINY.items() if key != "folder_sources"}
     config["experiments"] = {name: spec for name, spec in TINY["experiments"].items() if name != "table1"}

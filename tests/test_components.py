@@ -19,6 +19,7 @@ from ganprint.filters import (binomial_kernel, downsample_to, gaussian_kernel, g
                               laplacian_band, separable_filter)
 from ganprint.names import canonical_network, parse_network
 from ganprint.tables import band_table, patch_table
+from tiny_workflow import assert_figure
 
 
 def test_binomial_kernel_is_the_papers_5x5_filter():
@@ -133,11 +134,11 @@ def test_tables_4_and_5_from_metrics(tmp_path):
                  "--output", str(tmp_path / "t.csv")]) == 1
 
 
-def test_component_figures_are_pngs(tmp_path):
+def test_the_band_figure_is_drawn(tmp_path):
     pd.DataFrame({"dataset": ["a", "a", "b", "b"], "resolution": [32, 16, 32, 16],
                   "low_band_accuracy": [99, 90, 98, 85], "high_band_accuracy": [None, 95, None, 93]}).to_csv(
         tmp_path / "table4.csv", index=False)
     output = tmp_path / "bands.png"
     assert main(["--quiet", "figure-components", "--table", str(tmp_path / "table4.csv"), "--kind", "bands",
                  "--output", str(output)]) == 0
-    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_figure(output, (550, 380))

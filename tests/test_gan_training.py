@@ -37,6 +37,7 @@ def same(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(TINY))
 def test_same_seed_is_bit_identical_and_seeds_differ(arch, tmp_path, real_path):
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
@@ -45,17 +46,25 @@ def test_same_seed_is_bit_identical_and_seeds_differ(arch, tmp_path, real_path):
     assert not same(weights(tmp_path / "a.pt"), weights(tmp_path / "c.pt"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", sorted(TINY))
-def test_resume_after_a_kill_gives_the_uninterrupted_weights(arch, tmp_path, real_path, kill_on_call):
+def test_resume_after_a_kill_continues_from_the_last_checkpoint_to_the_uninterrupted_weights(
+        arch, tmp_path, real_path, kill_on_call, count_calls):
+    trainer_class = ARCHITECTURES[arch][1]
+    steps = count_calls(trainer_class, "step")
     train_gan(arch, TINY[arch], real_path, tmp_path / "whole.pt", seed=5, threads=1)
+    whole_run_steps = steps.calls
 
-    restore = kill_on_call(ARCHITECTURES[arch][1], "step", 20)
+    restore = kill_on_call(trainer_class, "step", 20)
     with pytest.raises(KeyboardInterrupt):
         train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
     assert not (tmp_path / "resumed.pt").exists()
     assert (tmp_path / "resumed.resume.pt").exists()
     restore()
+    steps = count_calls(trainer_class, "step")
     train_gan(arch, TINY[arch], real_path, tmp_path / "resumed.pt", seed=5, threads=1, checkpoint_every=100)
+    # from a checkpoint taken within the 19 steps before the kill, not from the start
+    assert whole_run_steps - 19 <= steps.calls < whole_run_steps
     assert same(weights(tmp_path / "whole.pt"), weights(tmp_path / "resumed.pt"))
     assert (tmp_path / "resumed.resume.pt").exists()
 
@@ -85,6 +94,7 @@ def test_training_on_a_subset_and_bad_subset(tmp_path, real_path):
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / "h.pt", seed=0, threads=1, subset_path=str(tmp_path / "bad.npy"))
 
 
+@pytest.mark.slow
 def test_one_swapped_training_image_changes_the_weights(tmp_path, real_path):
     """real_subset_diff_#1: same seed, same batches, but one image differs."""
     base = subset_diff(300, 150, 0, seed=0)

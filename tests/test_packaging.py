@@ -1,6 +1,10 @@
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 
+import pytest
 import yaml
 
 from tiny_workflow import REPO, TINY, snakemake, workflow_copy
@@ -18,6 +22,7 @@ def test_cluster_environment_names_the_same_packages_as_pyproject():
     assert dict(zip(map(package_name, pip_section), pip_section)) == dict(zip(map(package_name, project["dependencies"]), project["dependencies"]))
 
 
+@pytest.mark.slow
 def test_jobs_run_the_package_of_their_checkout(tmp_path):
     """Not whichever copy is installed (or is on the PATH of a `--sdm conda` environment):
     a second checkout's jobs import its own package."""
@@ -26,3 +31,26 @@ def test_jobs_run_the_package_of_their_checkout(tmp_path):
     snakemake(run, TINY, "--cores", "1", "results/real/tiny/images.npy", snakefile=checkout / "Snakefile")
     log = (run / "results/logs/prepare_real/tiny.log").read_text()
     assert f"prepare-real from {checkout}/workflow/ganprint" in log, log
+
+
+def executable(path, body: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize("ci, status, message", [
+    ("true", 1, "no SLURM could be brought up (see above), so the cluster tests cannot run; failing"),
+    ("", 0, "no SLURM could be brought up; the cluster tests will skip"),
+])
+def test_ci_without_slurm_fails_under_ci_true_and_warns_elsewhere(tmp_path, ci, status, message):
+    """.ci/run in a copy whose SLURM does not come up, with pip and pytest that only say they ran."""
+    executable(tmp_path / ".ci/slurm.sh", "exit 1")
+    shutil.copy(REPO / ".ci/run", tmp_path / ".ci/run")  # with its mode
+    executable(tmp_path / "bin/pip", "echo pip ran")
+    executable(tmp_path / "bin/pytest", "echo pytest ran")
+    environment = {**os.environ, "CI": ci, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run([tmp_path / ".ci/run"], env=environment, capture_output=True, text=True)
+    assert result.returncode == status and message in result.stderr, result.stderr
+    assert ("pytest ran" in result.stdout) == (status == 0)
+

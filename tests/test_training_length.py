@@ -17,6 +17,7 @@ from ganprint.tables import write_length_table
 from test_progan import TINY as TINY_PROGAN  # grown to 16x16 after 256 of its 448 images
 
 
+@pytest.mark.slow
 def test_snapshots_are_the_generator_at_that_point_of_the_run(tmp_path, real_path):
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "whole.pt", seed=3, threads=1, snapshots=[0.75])
     shorter = {**TINY_PROGAN, "total_images": 336}  # 0.75 of the run, same schedule up to there
@@ -29,16 +30,22 @@ def test_snapshots_are_the_generator_at_that_point_of_the_run(tmp_path, real_pat
     assert not all(torch.equal(snapshot["generator"][k], final[k]) for k in final)
 
 
-def test_snapshots_survive_a_resume(tmp_path, real_path, kill_on_call):
+@pytest.mark.slow
+def test_snapshots_survive_a_resume(tmp_path, real_path, kill_on_call, count_calls):
+    trainer_class = ARCHITECTURES["progan"][1]
+    steps = count_calls(trainer_class, "step")
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "whole.pt", seed=4, threads=1, snapshots=[0.75])
-    # killed after the snapshot (336 images = step 21 at 16 per step)
-    restore = kill_on_call(ARCHITECTURES["progan"][1], "step", 25)
+    whole_run_steps = steps.calls
+    # killed after the snapshot (336 images = step 21 at 16 per step) and the checkpoint at step 24 (384 images)
+    restore = kill_on_call(trainer_class, "step", 25)
     with pytest.raises(KeyboardInterrupt):
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / "resumed.pt", seed=4, threads=1,
                   checkpoint_every=32, snapshots=[0.75])
     restore()
+    steps = count_calls(trainer_class, "step")
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "resumed.pt", seed=4, threads=1,
               checkpoint_every=32, snapshots=[0.75])
+    assert steps.calls == whole_run_steps - 24  # the snapshot comes from the resumed state, not a rerun
     whole, resumed = (load_checkpoint(tmp_path / f"{n}.pt")["snapshots"]["0.75"]["generator"] for n in ("whole", "resumed"))
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
@@ -48,6 +55,7 @@ def test_a_snapshot_before_the_generator_has_grown_is_refused(tmp_path, real_pat
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / "g.pt", seed=0, threads=1, snapshots=[0.25])
 
 
+@pytest.mark.slow
 def test_sampling_a_snapshot_uses_the_final_runs_latents(tmp_path, real_path):
     train_gan("progan", TINY_PROGAN, real_path, tmp_path / "g.pt", seed=0, threads=1, snapshots=[0.75])
     for name, snapshot in (("final", None), ("early", "0.75")):

@@ -10,6 +10,7 @@ import torch
 from ganprint.attribution.network import AttributionSettings
 from ganprint.attribution.optimiser import OptimiserSettings
 from ganprint.attribution.visnet import VisNet, VisNetLoss, VisNetTrainer, unit_patterns
+from tiny_workflow import assert_figure
 
 
 @pytest.mark.parametrize("resolution", [16, 32, 128])
@@ -51,6 +52,7 @@ def planted_images(patterns, n, rng):
     return torch.tensor(images + patterns[labels], dtype=torch.float32).clamp(-1, 1), torch.from_numpy(labels)
 
 
+@pytest.mark.slow
 def test_a_toy_task_with_planted_fingerprints():
     """Each source adds its own fixed random pattern (std 0.1, about 13 grey levels): visNet
     attributes held-out images, and each learned model fingerprint correlates with its
@@ -90,6 +92,7 @@ def train_visnet(paths, output, epochs=3):
                       network="visnet", loss=VisNetLoss(ema_beta=0.9))
 
 
+@pytest.mark.slow
 def test_the_training_loop_trains_and_evaluates_visnet(tmp_path):
     from test_attribution import make_sources
 
@@ -107,23 +110,26 @@ def test_the_training_loop_trains_and_evaluates_visnet(tmp_path):
     assert np.load(tmp_path / "f.npz")["features"].shape == (300, 32) and metrics["fd_ratio"] > 1
 
 
-def test_visnet_training_resumes_to_the_same_weights(tmp_path, kill_on_call):
+def test_visnet_training_resumes_after_its_last_epoch_to_the_same_weights(tmp_path, kill_on_call, count_calls):
     from test_attribution import make_sources
 
     import ganprint.attribution.training as training
     from ganprint.storage import load_checkpoint
 
     paths = make_sources(tmp_path, 48)
-    train_visnet(paths, tmp_path / "a.pt")
+    train_visnet(paths, tmp_path / "a.pt", epochs=3)
     restore = kill_on_call(training, "_train_epoch", 2)
     with pytest.raises(KeyboardInterrupt):
-        train_visnet(paths, tmp_path / "b.pt")
+        train_visnet(paths, tmp_path / "b.pt", epochs=3)
     restore()
-    train_visnet(paths, tmp_path / "b.pt")
+    epochs = count_calls(training, "_train_epoch")
+    train_visnet(paths, tmp_path / "b.pt", epochs=3)
+    assert epochs.calls == 2  # the epoch done before the kill is not run again
     first, resumed = load_checkpoint(tmp_path / "a.pt")["model"], load_checkpoint(tmp_path / "b.pt")["model"]
     assert all(torch.equal(first[k], resumed[k]) for k in first)
 
 
+@pytest.mark.slow
 def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
     from PIL import Image
     from test_attribution import make_sources, train
@@ -135,7 +141,7 @@ def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
     train_visnet(paths, tmp_path / "visnet.pt")
     matrix = fingerprint_figure(tmp_path / "visnet.pt", paths["test"], tmp_path / "f7.png", tmp_path / "corr.csv")
     print(matrix.round(3))
-    assert (tmp_path / "f7.png").read_bytes()[:4] == b"\x89PNG"
+    assert_figure(tmp_path / "f7.png", (1015, 775))  # model fingerprints, then 2 test images per source
     assert np.all(matrix.to_numpy().argmax(1) == np.arange(3))  # each source responds most to its own fingerprint
     assert pd.read_csv(tmp_path / "corr.csv").shape == (3, 4)
 
@@ -145,7 +151,8 @@ def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
         for index, image in enumerate(np.load(path)[:4]):
             Image.fromarray(image).save(folder / f"{'abc'[source]}_{index}.png")
     table = visualise_files(tmp_path / "visnet.pt", [str(folder)], tmp_path / "v.png", tmp_path / "v.csv", shown=3)
-    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG" and len(table) == 12
+    assert_figure(tmp_path / "v.png", (690, 460))  # rows for the 3 shown, no matrix
+    assert len(table) == 12
     assert (table.source == [Path(name).name[0] for name in table.image]).mean() > 0.9
     assert list(pd.read_csv(tmp_path / "v.csv").columns) == ["image", "source", "correlation_a", "correlation_b",
                                                             "correlation_c"]

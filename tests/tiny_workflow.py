@@ -1,4 +1,5 @@
-"""The tiny workflow configuration and how the tests run Snakemake on it."""
+"""The tiny workflow configuration, how the tests run Snakemake on it, and how they check
+the figures it and the stages make."""
 
 import os
 import re
@@ -42,6 +43,9 @@ TINY = {
         "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
     },
 }
+
+# TINY's data set and a second one (the paper's CelebA and LSUN: Tables 7 and 8)
+TWO_DATASETS = {"tiny": TINY["datasets"]["tiny"], "other": {"source": "embedded", "count": 400, "seed": 1}}
 
 
 def write_folder_source(directory, count=288, size=24):
@@ -93,3 +97,17 @@ def planned_jobs(result) -> dict[str, int]:
 
 def planned_rules(result) -> set[str]:
     return set(planned_jobs(result))
+
+
+def assert_figure(path, size: tuple[int, int]):
+    """The file is a PNG of `size` (width, height) pixels that shows something: not one flat
+    colour, and some coloured pixels (images, curves, maps) among the grey of axes and text."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert (image.format, image.size) == ("PNG", size), (image.format, image.size)
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    coloured = (pixels.max(axis=2) - pixels.min(axis=2) > 40).mean()
+    assert pixels.std() > 10 and coloured > 0.001, f"{path}: std {pixels.std():.1f}, coloured {coloured:.4f}"
+

@@ -39,8 +39,9 @@ from ganprint.sources import (
 # set by the Snakefile), in every job and with or without conda, so that the workflow and
 # the code it runs are one version.
 ENVIRONMENT = "../../envs/ganprint.yaml"
-# Every job's CPU kernels pinned to one instruction-set level (ganprint.cpu_kernels).
-shell.prefix("export GANPRINT_CPU_ISA=" + config["cpu_isa"] + "; export PYTHONPATH={PACKAGE_PARENT:q}${{PYTHONPATH:+:$PYTHONPATH}}; ")
+# Every job's CPU kernels are pinned to one instruction-set level (ganprint.cpu_kernels).
+CPU_ISA = config["cpu_isa"]
+shell.prefix("export GANPRINT_CPU_ISA={CPU_ISA}; export PYTHONPATH={PACKAGE_PARENT:q}${{PYTHONPATH:+:$PYTHONPATH}}; ")
 
 
 def cluster_resources(**request):

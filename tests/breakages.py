@@ -1,0 +1,211 @@
+"""Deliberate breakages of the package that the tests must catch: each is one small edit of
+one file (`old` replaced by `new`, found exactly once), and the tests named with it must fail
+while it is in place. The breakages are made in a copy of the checkout (its package first on
+PYTHONPATH), so the checkout itself, and any run using it meanwhile, never sees them.
+
+    python tests/breakages.py                 # every breakage; writes tests/breakages.md
+    python tests/breakages.py --only pin      # those whose name contains "pin"
+
+A breakage whose tests still pass is a hole in the suite: the run exits non-zero naming it.
+"""
+
+import argparse
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "workflow/ganprint"
+REPORT = Path(__file__).with_name("breakages.md")
+
+
+@dataclasses.dataclass(frozen=True)
+class Breakage:
+    name: str
+    file: str  # relative to workflow/ganprint
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids or files, relative to tests/
+
+
+BREAKAGES = [
+    Breakage("pinning sets no variable", "cpu_kernels.py",
+             "    os.environ.update(chosen)\n", "",
+             ("test_cpu_kernels.py",)),
+    Breakage("a flat image is accepted", "data/images.py",
+             "    if (pixels == pixels[0, 0]).all():", "    if False:",
+             ("test_bad_inputs.py::test_an_image_of_one_colour_is_refused_by_name_and_alpha_can_go_on_black",
+              "test_bad_inputs.py::test_a_folder_with_a_flat_image_fails_or_skips_it_by_name")),
+    Breakage("alpha always composited on white", "data/images.py",
+             "ALPHA_BACKGROUNDS[background])", "ALPHA_BACKGROUNDS['white'])",
+             ("test_bad_inputs.py::test_an_image_of_one_colour_is_refused_by_name_and_alpha_can_go_on_black",)),
+    Breakage('MMD cross term halved', 'gans/losses.py',
+             'return within_x + within_y - 2 * k_xy.mean()',
+             'return within_x + within_y - k_xy.mean()',
+             ('test_resnet_gans.py::test_mmd_generator_loss_equals_the_pairwise_sums',)),
+    Breakage("rational-quadratic kernel's scale", 'gans/losses.py',
+             '(1 + squared / (2 * a)).pow(-a)',
+             '(1 + squared / a).pow(-a)',
+             ('test_resnet_gans.py::test_mmd_generator_loss_equals_the_pairwise_sums',)),
+    Breakage('PRNU wavelet db2', 'baselines/prnu.py',
+             'WAVELET = "db4"',
+             'WAVELET = "db2"',
+             ('test_baselines.py::test_wavelet_noise_is_the_ports_denoiser_with_a_periodic_transform',)),
+    Breakage('PRNU saturation level', 'baselines/prnu.py',
+             'SATURATED = 250',
+             'SATURATED = 251',
+             ('test_baselines.py::test_intensity_weights_are_the_toolbox_scale_and_saturation_mask_pixel_by_pixel',)),
+    Breakage("DFT Wiener filter's standard deviation biased", 'baselines/prnu.py',
+             'flatten(-2).std(dim=-1, correction=1)',
+             'flatten(-2).std(dim=-1, correction=0)',
+             ('test_baselines.py::test_wiener_dft_is_the_toolbox_formula',)),
+    Breakage('PRNU residual without zero mean', 'baselines/prnu.py',
+             'return patterns - patterns.mean(dim=-2, keepdim=True)',
+             'return patterns',
+             ('test_baselines.py::test_residuals_are_the_ports_extract_single',)),
+    Breakage('PRNU fingerprint denominator', 'baselines/prnu.py',
+             'return finish(numerator / (denominator + 1.0)).float()',
+             'return finish(numerator / (denominator + 2.0)).float()',
+             ('test_baselines.py::test_fingerprints_are_the_ports_intensity_weighted_estimate_with_saturated_pixels_left_out',)),
+    Breakage('PRNU levels past the image', 'baselines/prnu.py',
+             'return max(1, min(levels, longest))',
+             'return max(1, levels)',
+             ('test_baselines.py::test_below_128_pixels_the_levels_stop_where_pywavelets_runs_out_of_inner_coefficients',)),
+    Breakage('minibatch stddev groups consecutive', 'layers.py',
+             'grouped = x.reshape(group, -1, channels, height, width)',
+             'grouped = x.reshape(-1, group, channels, height, width).transpose(0, 1)',
+             ('test_layers.py::test_minibatch_stddev_is_the_authors_grouped_deviation',)),
+    Breakage('pixel norm sums', 'layers.py',
+             'return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + epsilon)',
+             'return x * torch.rsqrt(x.pow(2).sum(dim=1, keepdim=True) + epsilon)',
+             ('test_layers.py::test_pixel_norm_scales_each_pixels_features_to_unit_mean_square',)),
+    Breakage('equalised conv fan-in', 'layers.py',
+             'self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)',
+             'self.scale = gain / math.sqrt(in_channels * kernel_size)',
+             ('test_layers.py::test_equalised_conv_draws_unit_normal_weights_and_scales_them_at_run_time',)),
+    Breakage('equalised dense scale', 'layers.py',
+             'self.scale = gain / math.sqrt(in_features)',
+             'self.scale = gain / in_features',
+             ('test_layers.py::test_equalised_dense_layer_scales_by_gain_over_root_fan_in',)),
+    Breakage('upsample2x transposes', 'layers.py',
+             'wide = x[:, :, :, None, :, None].expand(batch, channels, height, 2, width, 2)',
+             'wide = x[:, :, None, :, None, :].expand(batch, channels, 2, height, 2, width)',
+             ('test_layers.py::test_upsample2x_repeats_each_pixel_and_its_backward_sums_each_block[False]',)),
+    Breakage('ProGAN saves the raw generator', 'gans/progan.py',
+             '        return self.generator_ema',
+             '        return self.generator',
+             ('test_progan.py::test_the_saved_generator_is_the_moving_average_of_the_trained_one',)),
+    Breakage('ProGAN EMA weight swapped', 'gans/progan.py',
+             'averaged.lerp_(current, 1.0 - beta)',
+             'averaged.lerp_(current, beta)',
+             ('test_progan.py::test_the_saved_generator_is_the_moving_average_of_the_trained_one',)),
+    Breakage('drift term absolute', 'gans/losses.py',
+             'drift = real_scores.pow(2).mean()',
+             'drift = real_scores.abs().mean()',
+             ('test_progan.py::test_critic_loss_is_wgan_gp_plus_drift_as_in_the_authors_code',)),
+    Breakage('gradient penalty interpolates backwards', 'gans/losses.py',
+             'mixed = torch.lerp(real, fake, uniform.reshape(-1, 1, 1, 1))',
+             'mixed = torch.lerp(fake, real, uniform.reshape(-1, 1, 1, 1))',
+             ('test_progan.py::test_critic_loss_is_wgan_gp_plus_drift_as_in_the_authors_code',)),
+    Breakage('ProGAN widths halved', 'layers.py',
+             'return max(1, min(2 * fmap_base // resolution, fmap_max))',
+             'return max(1, min(fmap_base // resolution, fmap_max))',
+             ('test_progan.py::test_the_128_pixel_networks_have_the_authors_layout',)),
+    Breakage('ProGAN critic block widths', 'gans/progan.py',
+             'self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res), nf(res), 3), EqualConv2d(nf(res), nf(res // 2), 3)])',
+             'self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res), nf(res // 2), 3), EqualConv2d(nf(res // 2), nf(res // 2), 3)])',
+             ('test_progan.py::test_the_128_pixel_networks_have_the_authors_layout',)),
+    Breakage('classifier flips vertically', 'attribution/training.py',
+             'images.flip(3), images)',
+             'images.flip(2), images)',
+             ('test_attribution.py::test_random_flips_mirror_about_half_the_images_left_to_right_one_draw_per_image',)),
+    Breakage('classifier flips when flips are off', 'attribution/training.py',
+             '        if optimiser.flip:',
+             '        if not optimiser.flip:',
+             ('test_attribution.py::test_training_flips_each_image_left_right_with_probability_one_half',)),
+    Breakage('combination attack order', 'attacks.py',
+             'COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")',
+             'COMBINATION_ORDER = ("relight", "blur", "crop", "jpeg", "noise")',
+             ('test_attacks.py::test_combination_applies_each_perturbation_with_probability_one_half_in_the_papers_order',)),
+    Breakage('combination ignores its probability', 'attacks.py',
+             '[stream.uniform() < settings.probability for stream in streams]',
+             '[stream.uniform() < 0.5 for stream in streams]',
+             ('test_attacks.py::test_combination_follows_the_configured_probability',)),
+    Breakage('Inception input range', 'baselines/inception.py',
+             'batch = 2.0 * batch - 1.0',
+             'batch = 1.0 * batch - 0.0',
+             ('test_inception.py::test_cached_weights_give_pytorch_fids_features_to_the_fd_ratio',)),
+    Breakage('Inception weights never found', 'baselines/inception.py',
+             'return cached if cached.is_file() else None',
+             'return None',
+             ('test_inception.py::test_cached_weights_give_pytorch_fids_features_to_the_fd_ratio',)),
+]
+
+
+def copy_of_checkout(folder: Path) -> Path:
+    copy = folder / "checkout"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
+        ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache", ".slurm*"))
+    return copy
+
+
+def apply(breakage: Breakage, checkout: Path) -> tuple[Path, str]:
+    path = checkout / PACKAGE.relative_to(REPO) / breakage.file
+    original = path.read_text()
+    if original.count(breakage.old) != 1:
+        raise SystemExit(f"{breakage.name}: {breakage.file} holds {breakage.old!r} "
+                         f"{original.count(breakage.old)} times, not once: update the breakage")
+    path.write_text(original.replace(breakage.old, breakage.new))
+    return path, original
+
+
+def caught(breakage: Breakage, checkout: Path) -> tuple[bool, str, float]:
+    """Whether the breakage's tests fail while it is in place (in `checkout`), the last line
+    of their output, and the seconds they took."""
+    path, original = apply(breakage, checkout)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(checkout / "workflow"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    start = time.perf_counter()
+    try:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-q", "-x", "-p", "no:cacheprovider",
+                              *(f"tests/{test}" for test in breakage.tests)],
+                             cwd=checkout, env=environment, capture_output=True, text=True)
+    finally:
+        path.write_text(original)
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else run.stderr.strip()[-200:]
+    return run.returncode == 1, summary, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="run the breakages whose name contains this")
+    args = parser.parse_args()
+    chosen = [b for b in BREAKAGES if args.only in b.name]
+    rows, missed = [], []
+    folder = Path(tempfile.mkdtemp(prefix="breakages-"))
+    checkout = copy_of_checkout(folder)
+    for breakage in chosen:
+        failed, summary, seconds = caught(breakage, checkout)
+        verdict = "caught" if failed else "MISSED"
+        print(f"{verdict:7} {seconds:6.1f} s  {breakage.file}: {breakage.name}  ({summary})", flush=True)
+        rows.append(f"| {breakage.name} | `{breakage.file}` | {verdict} | {summary} |")
+        if not failed:
+            missed.append(breakage.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    if not args.only:
+        REPORT.write_text("# Deliberate breakages and the tests that catch them\n\n"
+                          "Made by `python tests/breakages.py` (the list is in that file).\n\n"
+                          "| breakage | file | result | the tests' summary |\n| --- | --- | --- | --- |\n"
+                          + "\n".join(rows) + f"\n\n{len(chosen) - len(missed)} of {len(chosen)} caught.\n")
+    print(f"{len(chosen) - len(missed)} of {len(chosen)} caught" + (f"; missed: {missed}" if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The workflow's plan and its config checks: Snakemake dry runs and parse-time errors,
+cheap enough for every run of the tests (no job runs)."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ganprint import GanprintError
+from ganprint.config_checks import check_constraints, check_schema
+from ganprint.settings import with_defaults
+from tiny_workflow import REPO, TINY, TWO_DATASETS, planned_jobs, planned_rules, snakemake
+
+
+def test_two_data_sets_fill_table_7_and_table_8_each_from_its_own_data_set(tmp_path):
+    """Which metrics each attack table is made of; test_cli_stages checks what attack-table
+    makes of them."""
+    result = snakemake(tmp_path, {**TINY, "datasets": TWO_DATASETS}, "-n", "-p",
+                       "results/table7.csv", "results/table8.csv")
+    commands = {table: arguments for arguments, table
+                in re.findall(r"ganprint attack-table (.*) --output results/(table\d)\.csv", result.stdout)}
+    # the i-th data set as Snakemake reads the config (written with sorted keys) fills attacks.table_numbers[i]
+    for table, dataset in zip(("table7", "table8"), sorted(TWO_DATASETS)):
+        attacked = [f"results/attacks/{dataset}/combination/metrics/{method}_{stage}.json"
+                    for method in ("ours", "prnu") for stage in ("akt", "dfs")]
+        clean = [f"results/attribution/{dataset}/table3/full/metrics.json",
+                 f"results/baselines/{dataset}/table3/prnu.json"]
+        assert commands[table].split() == ["--metrics", *attacked, "--clean", *clean]
+    assert planned_jobs(result)["train_defense"] == 2 and planned_jobs(result)["attack_table"] == 2
+
+
+# Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
+# (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2). Five baselines on
+# each experiment (tables 1, 2 on CelebA, 3, and the two sanity comparisons).
+@pytest.mark.parametrize("name, n_gans, n_experiments", [("celeba", 11 + 3 + 11, 5), ("lsun", 11 + 3, 4)])
+def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
+    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n")
+    rules = planned_rules(result)
+    assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "experiment_table", "figure_samples",
+            "component_table", "figure_components", "table6", "figure_selection", "attack_table",
+            "figure_attacks", "table_page"} <= rules
+    # each paper config writes under its own folder: a CelebA and an LSUN run never collide
+    outputs = [path for line in re.findall(r"^\s+(?:output|log): (.*)$", result.stdout, re.M) for path in line.split(", ")]
+    assert outputs and all(path.startswith(f"results/{name}/") for path in outputs)
+    tables = set(re.findall(rf"output: results/{name}/(\w+)\.csv", result.stdout))
+    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6", "open_set",
+                      "table7" if name == "celeba" else "table8"} | ({"table2"} if name == "celeba" else set())
+    assert planned_jobs(result)["train_gan"] == n_gans
+    assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
+    assert planned_jobs(result)["select_artifact_free"] == 10  # the ten ProGANs of Table 3
+    assert planned_jobs(result)["attack_images"] == planned_jobs(result)["attack_training_images"] == 6
+    assert planned_jobs(result)["train_defense"] == 6
+    # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
+    # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
+    # and visNet on Table 3; Table 1 without each of its five sources (open set)
+    assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1 + 5
+    assert {"figure_fingerprints", "figure_fingerprint_map"} <= rules
+
+
+def planned_settings(result, stage: str) -> dict[str, dict]:
+    """The --settings JSON of every planned `ganprint <stage>` command, by its first option's value."""
+    pattern = rf"ganprint {stage} --\S+ (\S+) .*?--settings '(\{{.*?\}})'"
+    return {name: json.loads(settings) for name, settings in re.findall(pattern, result.stdout)}
+
+
+def test_the_celeba_config_plans_the_authors_settings(tmp_path):
+    """What the authors' code ran (ProGAN/config.py, SNGAN/configs, the MMD-GAN code base as
+    launched in their README, the PRNU tool chain), as the jobs of a paper-scale run get it."""
+    config = yaml.safe_load((REPO / "workflow/configs/celeba.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n", "-p")
+    assert planned_settings(result, "baseline")["prnu"]["sigmas"] == [2.0, 3.0, 5.0, 8.0]
+    gans = planned_settings(result, "train-gan")
+    assert gans["progan"]["learning_rate"] == 0.001 and gans["progan"]["learning_rates"] == {"128": 0.0015}
+    assert gans["sngan"]["lr_decay_start"] == 0.8 and gans["sngan"]["total_images"] == 150_000 * 5 * 32
+    code_base = {"latent_dim": 100, "latent_distribution": "uniform", "batch_size": 32, "betas": [0.5, 0.9],
+                 "learning_rate": 0.0001, "gradient_clip": 1.0, "lr_decay_start": 1.0, "generator_channels": 64,
+                 "critic_channels": 64, "max_channel_factor": 16, "critic_steps": 5, "total_images": 150_000 * 6 * 32}
+    for arch, own in (("cramergan", {"critic_output_dim": 256, "gp_weight": 10.0}),
+                      ("mmdgan", {"critic_output_dim": 16, "gp_weight": 1.0, "l2_weight": 1.0, "rq_alphas": [0.1, 1.0, 10.0]})):
+        assert {key: gans[arch][key] for key in {**code_base, **own}} == {**code_base, **own}, arch
+    # deterministic GPU kernels for the same-seed twins only (gan.deterministic: twins)
+    free = {instance: bool(flag) for flag, instance in re.findall(
+        r"train-gan [^\n]*?(--nondeterministic )?--seed \d+ [^\n]*?/gans/celeba/(\w+)/generator.pt", result.stdout)}
+    assert len(free) == 25 and {name for name, flag in free.items() if not flag} == {"progan_all_s1", "progan_all_s1_run2"}
+    # visNet (PAPER.md): Adam 1e-3 (0, 0.99), batch 32, loss weights 1 / 20 / 0.1, GP 10, drift 0.001, EMA 0.999
+    [(attribution, visnet)] = re.findall(r"--settings '(\{[^']*\})' --visnet '(\{[^']*\})' --network visnet", result.stdout)
+    attribution, visnet = json.loads(attribution), json.loads(visnet)
+    assert attribution["batch_size"] == 32 and "learning_rate" not in attribution
+    assert visnet == {"learning_rate": 0.001, "betas": [0.0, 0.99], "epochs": 10, "lr_schedule": "constant",
+                      "classification": 1.0, "reconstruction": 20.0, "adversarial": 0.1, "gp_weight": 10.0,
+                      "drift_weight": 0.001, "ema_beta": 0.999}
+
+
+# The GANs of each config (seeds and a twin, three other architectures, four subsets); the
+# default also samples its three Table 3 ProGANs at two points of their runs.
+@pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 11, 2), ("workflow/configs/photos.yaml", 12, 0)])
+def test_embedded_configs_dry_run(tmp_path, path, n_gans, snapshots):
+    config = yaml.safe_load((REPO / path).read_text())
+    result = snakemake(tmp_path, config, "-n")
+    jobs = planned_jobs(result)
+    n_table3_gans = len(config["experiments"]["table3"]["sources"]) - 1
+    assert jobs["train_gan"] == n_gans and jobs["sample_gan"] == n_gans + n_table3_gans * snapshots
+    assert ("training_length_table" in jobs) == bool(snapshots)
+    if snapshots:
+        assert "--snapshot 0.5 --snapshot 0.75" in snakemake(
+            tmp_path, config, "-n", "-p", "results/gans/deadleaves/progan_all_s2/generator.pt").stdout
+
+
+def changed_tiny(change: dict) -> dict:
+    """TINY with each block of `change` merged into its block."""
+    return {**TINY, **{key: {**TINY.get(key, {}), **value} for key, value in change.items()}}
+
+
+def config_error(config: dict) -> str:
+    """The message of the error that the Snakefile's checks raise on a config, run in its order."""
+    with pytest.raises(GanprintError) as error:
+        check_schema(config)
+        check_constraints({**config, **with_defaults(config)})
+    return str(error.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"attribution": {"epochs": "many"}}, r"config key 'attribution\.epochs': 'many' is not of type 'integer'"),
+    ({"attribution": {"epoch": 3}}, "config key 'attribution.epoch' is unknown; did you mean 'epochs'"),
+    ({"datasets": {"tiny": {"source": "folder"}}}, "datasets.tiny.path: a 'folder' source needs the path"),
+    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \+ split.n_val \(628\) exceed datasets.tiny.count \(400\)"),
+    ({"subsets": {"base_size": 300}}, r"real_subset_diff_#200 needs 200 images outside the base subset of 300"),
+    ({"split": {"n_train": -5}}, r"config key 'split\.n_train': -5 is less than the minimum of 1"),
+    ({"experiments": {"table3": {"sources": ["real", "progan_s1"]}}}, "experiments.table3.sources: 'progan_s1'"),
+    ({"folder_sources": {"real": {"path": "x"}}}, "folder_sources.real: 'real' names the data set's own images"),
+    ({"folder_sources": {"conv-net": {"path": "x", "count": 100}}},
+     r"folder_sources.conv-net.count \(100\) is below split.n_train \+ split.n_test \+ split.n_val \(288\)"),
+    ({"folder_sources": {"My_Net": {"path": "x"}}}, r"config key 'folder_sources': 'My_Net' does not match"),
+])
+def test_config_checks_name_the_key(change, message):
+    error = config_error(changed_tiny(change))
+    assert re.search(message, error), error
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"attribution": {"epochs": "many"}}, r"config key 'attribution\.epochs': 'many' is not of type 'integer'"),
+    ({"split": {"n_train": 300, "n_test": 200}}, r"split.n_train \+ split.n_test \+ split.n_val \(628\) exceed"),
+    ({"experiments": {"table3": {"sources": ["real", "wgan_all_s1"]}}},
+     "experiments.table3.sources: unknown GAN 'wgan' in 'wgan_all_s1'"),  # checked by the rules, not config_checks
+])
+def test_snakemake_stops_on_a_config_error_with_one_screen_naming_the_key(tmp_path, change, message):
+    result = snakemake(tmp_path, changed_tiny(change), "-n", check=False)
+    assert result.returncode == 1
+    assert re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).splitlines()) < 40  # one screen, not the whole schema
+
+
+def test_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"),
+                             "--directory", str(REPO)], capture_output=True, text=True)
+    assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
