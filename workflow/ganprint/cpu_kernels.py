@@ -16,14 +16,16 @@ without ganprint).
 Not pinned, because they do not choose by processor or are exact whichever they choose:
 scipy's FFT, ndimage and PyWavelets (compiled for the baseline instruction set only),
 Pillow's resampling (integer arithmetic), libjpeg-turbo's default integer DCT (bit-exact
-across its SIMD paths). Off x86-64 (aarch64, Apple silicon) there is one kernel family per
-library, and the variables are ignored.
+across its SIMD paths). Off x86-64 (aarch64, Apple silicon) the levels do not apply: the
+variables name x86 instruction sets, and aarch64 builds choose between their own kernels.
 """
 
 import importlib.metadata
 import os
 import sys
 import warnings
+
+from . import GanprintError
 
 ENVIRONMENT_VARIABLE = "GANPRINT_CPU_ISA"
 # The variables the last `pin` set, so that a process started by a pinned one (a workflow job
@@ -75,8 +77,6 @@ def _numpy_names(targets: tuple[str, str]) -> str:
 def variables(level: str) -> dict[str, str]:
     """The environment variables that pin every kernel library to `level`."""
     if level not in LEVELS:
-        from . import GanprintError
-
         raise GanprintError(f"{ENVIRONMENT_VARIABLE}={level!r}: not a CPU instruction-set level; "
                             f"use one of {', '.join(LEVELS)}")
     return {name: _numpy_names(value) if isinstance(value, tuple) else value for name, value in LEVELS[level].items()}
@@ -84,8 +84,8 @@ def variables(level: str) -> dict[str, str]:
 
 def pin(level: str | None = None) -> str:
     """Set the variables of `level` (default: GANPRINT_CPU_ISA, else the schema's `cpu_isa`)
-    and return the level. They take effect only in libraries not loaded yet: `loaded_too_early`
-    names the others."""
+    and return the level. They take effect only in libraries not loaded yet: MISSED names the
+    others."""
     if not level and not os.environ.get(ENVIRONMENT_VARIABLE):
         from .settings import schema_default
 
