@@ -5,7 +5,7 @@ kernels are pinned to AVX2, ganprint.cpu_kernels; another release of torch or nu
 ship other kernels, so the versions are part of the check).
 
     python tests/golden.py            # this machine's hashes as JSON (and whether they match)
-    pytest tests/test_golden.py       # the same, as a test
+    pytest tests/test_cpu_kernels.py  # the same, as a test
 
 Run under GANPRINT_CPU_ISA=native to see what the pinning changes on a given machine.
 """

@@ -135,12 +135,14 @@ def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
     train_images, train_labels = images(60)
     test_images, test_labels = images(30)
     noise = prnu.colour_noise(train_images, 5.0, 4)
-    numerator = prnu.class_sums(prnu.weighted_noise(noise, train_images), train_labels, 3)
-    fingerprints = prnu.fingerprints(numerator, prnu.class_sums(prnu.intensity_weights(train_images), train_labels, 3))
-    assert fingerprints.shape == (3, 32, 32)
-    np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-4)
-    scores = prnu.correlations(prnu.noise_residuals(test_images), fingerprints)
-    np.testing.assert_array_equal(scores.argmax(1).numpy(), test_labels)
+    for estimator in prnu.ESTIMATORS:
+        numerator = prnu.class_sums(prnu.numerator_terms(noise, train_images, estimator), train_labels, 3)
+        denominator = prnu.class_sums(prnu.denominator_terms(train_images, estimator), train_labels, 3)
+        fingerprints = prnu.fingerprints(numerator, denominator, estimator)
+        assert fingerprints.shape == (3, 32, 32)
+        np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-4)
+        scores = prnu.correlations(prnu.noise_residuals(test_images), fingerprints)
+        np.testing.assert_array_equal(scores.argmax(1).numpy(), test_labels)
 
 
 # The PRNU chain against independent references. The denoiser: polimi-ispl/prnu-python's
@@ -292,6 +294,13 @@ def fingerprint_by_formula(images, levels, masked=True):
     return wiener_dft_by_formula(zero_mean_total_by_formula(grey_by_formula(numerator / (denominator + 1))))
 
 
+def average_fingerprint_by_formula(images, levels):
+    """Marra et al.'s fingerprint: the mean of the sources' colour residuals, then grey,
+    sub-lattice zero-mean and the DFT Wiener filter of the toolbox's chain."""
+    mean = sum(np.stack(colour_noise_by_port(image, levels)) for image in images) / len(images)
+    return wiener_dft_by_formula(zero_mean_total_by_formula(grey_by_formula(mean)))
+
+
 def saturated_images():
     """Six 32x32 images in 90-235 with saturated pixels of every kind the mask tells apart."""
     rng = np.random.default_rng(11)
@@ -338,9 +347,9 @@ def test_fingerprints_are_the_ports_intensity_weighted_estimate_with_saturated_p
     images = saturated_images()
     labels = np.array([0, 1, 0, 1, 1, 0])
     noise = prnu.colour_noise(images, PORT_SIGMA, 2)
-    sums = prnu.class_sums(prnu.weighted_noise(noise, images), labels, 2)
-    weights = prnu.class_sums(prnu.intensity_weights(images), labels, 2)
-    result = prnu.fingerprints(sums, weights).numpy()
+    sums = prnu.class_sums(prnu.numerator_terms(noise, images, "weighted"), labels, 2)
+    weights = prnu.class_sums(prnu.denominator_terms(images, "weighted"), labels, 2)
+    result = prnu.fingerprints(sums, weights, "weighted").numpy()
     for label in (0, 1):
         expected = fingerprint_by_formula(images[labels == label], levels=2)
         scale = np.abs(expected).max()
@@ -482,3 +491,18 @@ def test_bad_baseline_input_is_named(tmp_path, three_sources):
     with pytest.raises(GanprintError, match="2 sources"):
         evaluate_baseline("knn", three_sources["train"], three_sources["test"], ["a", "b"], {}, str(output), {})
     assert not output.exists()
+
+
+def test_average_fingerprints_are_the_mean_residual_of_each_source():
+    images = saturated_images()
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    noise = prnu.colour_noise(images, PORT_SIGMA, 2)
+    sums = prnu.class_sums(prnu.numerator_terms(noise, images, "average"), labels, 2)
+    counts = prnu.class_sums(prnu.denominator_terms(images, "average"), labels, 2)
+    result = prnu.fingerprints(sums, counts, "average").numpy()
+    for label in (0, 1):
+        expected = average_fingerprint_by_formula(images[labels == label], levels=2)
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(result[label], expected, rtol=0, atol=1e-5 * scale)
+        weighted = fingerprint_by_formula(images[labels == label], levels=2)
+        assert np.abs(weighted / np.abs(weighted).max() - expected / scale).max() > 1e-3  # the estimators differ

@@ -95,6 +95,20 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
                       "drift_weight": 0.001, "ema_beta": 0.999}
 
 
+@pytest.mark.parametrize("name", ["celeba", "lsun"])
+def test_paper_configs_plan_how_the_authors_wrote_samples_fed_sngan_and_estimated_prnu(tmp_path, name):
+    """SNGAN/evaluation.py truncates; the MMD-GAN code base's scipy.misc.imsave stretches each
+    image; ProGAN's misc rounds. SNGAN/datasets/celeba.py feeds x / 128 - 1 + U(0, 1/128).
+    Marra et al.'s fingerprint is the mean residual."""
+    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n", "-p")
+    exports = dict(re.findall(rf"sample-gan --checkpoint results/{name}/gans/{name}/([a-z]+)_\S+ .*?--export (\w+)",
+                              result.stdout))
+    assert exports == {"progan": "round", "sngan": "truncate", "cramergan": "stretch", "mmdgan": "stretch"}
+    assert planned_settings(result, "train-gan")["sngan"]["real_scaling"] == "dequantised"
+    assert planned_settings(result, "baseline")["prnu"]["estimator"] == "average"
+
+
 # The GANs of each config (seeds and a twin, three other architectures, four subsets); the
 # default also samples its three Table 3 ProGANs at two points of their runs.
 @pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 11, 2), ("workflow/configs/photos.yaml", 12, 0)])

@@ -1,5 +1,6 @@
 """The ProGAN building blocks (Karras et al. 2018, the authors' networks.py) against plain loops:
-minibatch standard deviation, pixel norm, the equalised learning rate and 2x upsampling."""
+minibatch standard deviation, pixel norm, the equalised learning rate, the fused convolution
+and downscaling, and 2x upsampling."""
 
 import math
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganprint.layers import EqualConv2d, EqualLinear, minibatch_stddev, pixel_norm, upsample2x
+from ganprint.layers import EqualConv2d, EqualConvDownscale2d, EqualLinear, minibatch_stddev, pixel_norm, upsample2x
 
 
 def stddev_by_loops(x, group_size=4):
@@ -86,6 +87,19 @@ def test_equalised_conv_draws_unit_normal_weights_and_scales_them_at_run_time():
         for j in range(5):
             expected += np.einsum("no,nckl->ockl", upstream[:, :, i, j], padded[:, :, i : i + 3, j : j + 3])
     np.testing.assert_allclose(small.weight.grad.numpy(), scale * expected, rtol=1e-10)
+
+
+def test_fused_conv_downscale_is_the_convolution_then_2x2_average_then_the_bias():
+    """The authors' conv2d_downscale2d: 3x3 kernel, stride 2 over the kernel averaged with its
+    shifts; by loops, the unbiased 3x3 convolution, each 2x2 block averaged, the bias added."""
+    layer = EqualConvDownscale2d(3, 4, 3).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.arange(4.0) - 1.5)
+    x = np.random.default_rng(4).normal(size=(2, 3, 6, 6))
+    weight, bias = layer.scale * layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    convolved = conv_by_loops(x, weight, np.zeros(4))
+    pooled = convolved.reshape(2, 4, 3, 2, 3, 2).mean(axis=(3, 5)) + bias[None, :, None, None]
+    np.testing.assert_allclose(layer(torch.from_numpy(x)).detach().numpy(), pooled, rtol=1e-10)
 
 
 def test_equalised_dense_layer_scales_by_gain_over_root_fan_in():

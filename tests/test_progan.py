@@ -8,6 +8,7 @@ from ganprint import GanprintError
 from ganprint.gans import make_settings
 from ganprint.gans.losses import wgan_gp_critic_loss
 from ganprint.gans.progan import ProGANDiscriminator, ProGANGenerator, ProGANTrainer, real_at
+from ganprint.layers import EqualConvDownscale2d
 
 TINY = dict(resolution=16, latent_dim=16, fmap_base=32, fmap_max=16, images_per_phase=64,
             total_images=448, batch_sizes={4: 16, 8: 16, 16: 16}, learning_rate=0.002, ema_beta=0.9)
@@ -92,6 +93,39 @@ def test_learning_rate_per_resolution_as_the_authors_config():
         rates[trainer.current_resolution] = [g["lr"] for o in (trainer.generator_optimiser, trainer.discriminator_optimiser)
                                              for g in o.param_groups]
     assert rates == {4: [0.002, 0.002], 8: [0.002, 0.002], 16: [0.004, 0.004]}
+
+
+def test_each_critic_block_pools_before_its_last_activation_as_the_authors_fused_scale():
+    """D_paper with fused_scale: Conv0, bias, lrelu; then Conv1_down (convolution and 2x2
+    average), bias, lrelu: the activation comes after the pooling."""
+    discriminator = ProGANDiscriminator(make_settings("progan", TINY)).double()
+    first, second = discriminator.blocks["16"]
+    with torch.no_grad():
+        for layer in (first, second):
+            layer.bias.normal_()
+    x = torch.randn(2, first.weight.shape[1], 16, 16, dtype=torch.float64)
+    lrelu = lambda t: torch.nn.functional.leaky_relu(t, 0.2)  # noqa: E731
+    hidden = lrelu(torch.nn.functional.conv2d(x, first.weight * first.scale, first.bias, padding=1))
+    pooled = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(hidden, second.weight * second.scale, padding=1), 2)
+    expected = lrelu(pooled + second.bias[:, None, None])
+    torch.testing.assert_close(discriminator._block(x, 16), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_adam_restarts_at_every_fade_in_and_every_stable_phase_as_the_authors_run():
+    """ProGAN/run.py, reset_opt_for_new_lod: the moments restart when floor(lod) or ceil(lod)
+    changes, i.e. where a fade-in starts and where it ends; never within a phase, nor after
+    the last fade-in."""
+    settings = make_settings("progan", TINY)
+    trainer = ProGANTrainer(settings, "cpu")
+    per_phase = settings.images_per_phase
+    restarts = []
+    for shown in range(0, 7 * per_phase, per_phase // 2):
+        before = trainer.generator_optimiser
+        trainer.step(shown, lambda n: torch.rand(n, 3, 16, 16) * 2 - 1, lambda n: torch.randn(n, TINY["latent_dim"]),
+                     lambda n: torch.rand(n))
+        if trainer.generator_optimiser is not before:
+            restarts.append(shown)
+    assert restarts == [per_phase, 2 * per_phase, 3 * per_phase, 4 * per_phase]
 
 
 class QuadraticCritic(torch.nn.Module):
@@ -208,6 +242,7 @@ def test_the_128_pixel_networks_have_the_authors_layout():
         return pytest.approx(gain / math.sqrt(layer.weight[0].numel()))
 
     assert shape(generator.dense) == (512 * 16, 512) and generator.dense.scale == scale(generator.dense, math.sqrt(2) / 4)
+    assert generator.dense.bias is None and generator.dense_bias.shape == (512,)  # one bias per 4x4 map
     assert shape(generator.base_conv) == (512, 512, 3, 3)
     assert sorted(map(int, generator.blocks)) == resolutions[1:] and sorted(map(int, generator.to_rgb)) == resolutions
     for previous, resolution in zip(resolutions, resolutions[1:]):
@@ -224,6 +259,7 @@ def test_the_128_pixel_networks_have_the_authors_layout():
         first, second = discriminator.blocks[str(resolution)]
         assert shape(first) == (feature_maps(resolution), feature_maps(resolution), 3, 3)
         assert shape(second) == (feature_maps(previous), feature_maps(resolution), 3, 3)
+        assert isinstance(second, EqualConvDownscale2d) and not isinstance(first, EqualConvDownscale2d)
         assert shape(discriminator.from_rgb[str(resolution)]) == (feature_maps(resolution), 3, 1, 1)
     assert shape(discriminator.final_conv) == (512, 512 + 1, 3, 3)  # + the minibatch deviation
     assert shape(discriminator.final_dense) == (min(8192, 512), 512 * 16)  # nf(stage 0)

@@ -21,6 +21,7 @@ from ganprint.gans.losses import (
 from ganprint.gans.mmd_code_base import ConvCritic, MMDCodeBaseGenerator, SameTransposedConv, clip_each_
 from ganprint.gans.resnet import ResNetDiscriminator, ResNetGenerator
 from ganprint.gans.sampling import write_samples
+from ganprint.gans.training import RealBatches
 
 RESNET_GANS = ["sngan", "cramergan", "mmdgan"]
 SMALL = dict(latent_dim=16, generator_channels=4, critic_channels=4, batch_size=8, critic_steps=2)
@@ -44,7 +45,9 @@ def test_sngan_layout_follows_its_code_at_128():
     assert generator.dense.out_features == 16 * 64 * 16  # 4x4x1024
     assert [block.conv1.out_channels for block in generator.blocks] == [1024, 512, 256, 128, 64]
     discriminator = ResNetDiscriminator(128, 64, 16)
-    assert [block.conv2.out_channels for block in discriminator.blocks] == [64, 128, 256, 512, 1024, 1024]
+    widths = [(block.conv1.in_channels, block.conv1.out_channels, block.conv2.out_channels) for block in discriminator.blocks]
+    # dis_models/resblocks.py: OptimizedBlock in -> out -> out, Block in -> in -> out
+    assert widths == [(3, 64, 64), (64, 64, 128), (128, 128, 256), (256, 256, 512), (512, 512, 1024), (1024, 1024, 1024)]
     assert hasattr(discriminator.blocks[0].conv1, "parametrizations")  # spectral norm
 
 
@@ -189,7 +192,7 @@ def test_hinge_loss_values():
     assert hinge_critic_loss(torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])).item() == pytest.approx(0.25 + 0.5)
 
 
-def test_rq_dot_kernel_and_unbiased_mmd():
+def test_rq_dot_kernel_and_the_code_bases_mmd():
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(200, 4, generator=generator)
     kernel = mix_rq_dot_kernel(x, x, ALPHAS)
@@ -208,12 +211,14 @@ def rq_dot_kernel_of_pair(a, b, alphas):
 
 
 def mmd2_by_pairs(x, y, alphas):
-    """Unbiased MMD^2 summed pair by pair: k(x_i, x_j) and k(y_i, y_j) over i != j only (the
-    diagonal left out, as losses.mmd2_unbiased documents), k(x_i, y_j) over all pairs."""
+    """The MMD-GAN code base's MMD^2 (mmd.py, `_mmd2` with const_diagonal = the number of RQ
+    terms) summed pair by pair: k(x_i, x_j) and k(y_i, y_j) over i != j plus the dot kernel's
+    diagonal x_i.x_i (only the RQ kernels' diagonal, 1 each, is taken out), k(x_i, y_j) over all pairs."""
     k = lambda a, b: rq_dot_kernel_of_pair(a, b, alphas)  # noqa: E731
+    dot = lambda a: sum(ai * ai for ai in a)  # noqa: E731
     m, n = len(x), len(y)
-    within_x = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-    within_y = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    within_x = (sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) + sum(map(dot, x))) / (m * (m - 1))
+    within_y = (sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) + sum(map(dot, y))) / (n * (n - 1))
     across = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
     return within_x + within_y - 2 * across
 
@@ -283,3 +288,17 @@ def test_latent_priors():
     stream = torch.Generator().manual_seed(0)
     assert draw_latents("uniform", 4, 16, stream).abs().max() <= 1
     assert draw_latents("normal", 4, 16, stream).shape == (4, 16)
+
+
+def test_dequantised_reals_are_the_sngan_loaders_x_over_128_minus_1_plus_uniform_noise():
+    """SNGAN/datasets/celeba.py: image / 128 - 1, plus U(0, 1/128) per value. Image k is flat at
+    level k, so each drawn image's level is its minimum's."""
+    images = np.arange(256, dtype=np.uint8).repeat(48).reshape(256, 4, 4, 3)
+    batch = RealBatches(images, np.arange(256), torch.Generator().manual_seed(0), "cpu", "dequantised")(512).double()
+    scaled = (batch + 1) * 128
+    levels = scaled.amin(dim=(1, 2, 3), keepdim=True).floor()
+    noise = scaled - levels
+    assert noise.min() >= 0 and noise.max() < 1 and abs(noise.mean().item() - 0.5) < 0.01
+    assert len(levels.unique()) > 200
+    centred = RealBatches(images, np.arange(256), torch.Generator().manual_seed(0), "cpu")(64) * 127.5 + 127.5
+    torch.testing.assert_close(centred, centred.round(), rtol=0, atol=1e-4)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
 from ganprint import GanprintError
-from ganprint.gans.sampling import sample_gan
+from ganprint.gans.sampling import latents, sample_gan, write_samples
 from ganprint.gans.training import train_gan
 
 SETTINGS = dict(resolution=8, latent_dim=8, fmap_base=16, fmap_max=8, images_per_phase=32,
@@ -42,3 +43,54 @@ def test_bad_counts_are_errors(generator_path, tmp_path):
     with pytest.raises(GanprintError, match="positive"):
         sample(generator_path, tmp_path, "d", seed=0, batch=8, n_test=0)
     assert not list(tmp_path.glob("d_*"))
+
+
+class SpreadLatents(torch.nn.Module):
+    """A stand-in generator: each image is its latent, scaled past [-1, 1], as a 3 x 4 x 4 map;
+    the last image of every batch is flat; in the first, the stretch puts one value exactly
+    half-way between two levels (span 255/128, so 12.5/128 above the minimum is level 12.5)."""
+
+    resolution, latent_dim, latent_distribution = 4, 48, "normal"
+
+    def forward(self, z):
+        images = (0.7 * z).reshape(-1, 3, 4, 4)
+        images[0] = images[0].clamp(-1, 0.9921875)
+        images[0, 0, 0, :3] = torch.tensor([-1, 0.9921875, -1 + 12.5 / 128])
+        images[-1] = 0.25
+        return images
+
+
+def bytes_by_formula(values, export):
+    """Each float value as the authors' tools wrote it: np.rint (ProGAN's misc), np.uint8 of the
+    clipped value (Chainer's SNGAN) or scipy.misc.bytescale of the whole image (imsave)."""
+    result = np.empty(values.shape, dtype=np.uint8)
+    for n, image in enumerate(values):
+        low, high = image.min(), image.max()
+        span = high - low if high > low else 1.0
+        for index, value in np.ndenumerate(image):
+            if export == "round":
+                level = np.rint(min(max((value + 1) * 127.5, 0), 255))
+            elif export == "truncate":
+                level = int(min(max(value * 127.5 + 127.5, 0.0), 255.0))
+            else:
+                level = int(min(max((value - low) * 255.0 / span, 0), 255) + 0.5)
+            result[(n, *index)] = level
+    return result
+
+
+@pytest.mark.parametrize("export", ["round", "truncate", "stretch"])
+def test_each_export_writes_the_bytes_of_the_authors_tools(tmp_path, export):
+    generator = SpreadLatents()
+    write_samples(generator, tmp_path / "images.npy", 0, 7, 3, 4, "cpu", export)
+    written = np.load(tmp_path / "images.npy")
+    batches = [generator(latents("normal", 3, start, count, 48)) for start, count in ((0, 4), (4, 3))]
+    values = torch.cat(batches).double().permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(written, bytes_by_formula(values, export))
+    if export == "stretch":
+        assert all(image.min() == 0 and image.max() == 255 for image in written[[0, 1, 2, 4, 5]])
+        assert (written[[3, 6]] == 0).all()  # a flat image: imsave's span of 1, so all zero
+
+
+def test_an_unknown_export_is_named(generator_path, tmp_path):
+    with pytest.raises(GanprintError, match="export must be one of round, truncate, stretch"):
+        sample_gan(str(generator_path), {tmp_path / "x.npy": 2}, 0, 4, export="scaled")

@@ -52,6 +52,7 @@ class Settings(dict):
 
 CROPS = typing.Literal["centre", "celeba"]
 BAD_IMAGES = typing.Literal["fail", "skip"]
+EXPORTS = typing.Literal["round", "truncate", "stretch"]  # convert.EXPORTS
 
 HELP = {
     "settings": "JSON object of the stage's config block; keys left out take the schema's defaults",
@@ -132,11 +133,13 @@ def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset
 
 def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive,
                n_val: positive, seed: non_negative, batch: positive = schema_default("sampling", "batch"),
-               threads: positive = 1, train_output: str, test_output: str, val_output: str):
-    """sample train, test and validation images from a trained GAN (or from one of its snapshots)"""
+               export: EXPORTS = "round", threads: positive = 1, train_output: str, test_output: str, val_output: str):
+    """sample train, test and validation images from a trained GAN (or from one of its snapshots);
+    export: round, truncate or stretch (see sampling.export in the config schema)"""
     from .gans.sampling import sample_gan as run
 
-    run(checkpoint, {train_output: n_train, test_output: n_test, val_output: n_val}, seed, batch, threads, snapshot)
+    run(checkpoint, {train_output: n_train, test_output: n_test, val_output: n_val}, seed, batch, threads, snapshot,
+        export)
 
 
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),

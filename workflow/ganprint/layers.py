@@ -37,13 +37,25 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
-class EqualLinear(nn.Module):
-    """Dense layer with the equalised learning rate of EqualConv2d."""
+class EqualConvDownscale2d(EqualConv2d):
+    """ProGAN's fused convolution and 2x downscaling (`conv2d_downscale2d`): the kernel padded by
+    one and averaged over its four 1-pixel shifts, applied with stride 2, then the bias. Equal
+    to the convolution without bias, 2x2 average pooling, then the bias."""
 
-    def __init__(self, in_features, out_features, gain=math.sqrt(2)):
+    def forward(self, x):
+        weight = F.pad(self.weight * self.scale, [1, 1, 1, 1])
+        fused = (weight[:, :, 1:, 1:] + weight[:, :, :-1, 1:] + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) * 0.25
+        return F.conv2d(x, fused, self.bias, stride=2, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    """Dense layer with the equalised learning rate of EqualConv2d; `bias=False` leaves the
+    bias to the caller (ProGAN's 4x4 dense layer takes one per channel after its reshape)."""
+
+    def __init__(self, in_features, out_features, gain=math.sqrt(2), bias=True):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.scale = gain / math.sqrt(in_features)
 
     def forward(self, x):

@@ -46,6 +46,7 @@ rule sample_gan:
         n_val=config["split"]["n_val"],
         seed=lambda wc: sampling_seed(wc.instance, config["sampling"]["seed"]),
         batch=config["sampling"]["batch"],
+        export=lambda wc: config["sampling"]["export"][parse_instance(wc.instance).arch],
         snapshot=lambda wc: optional_flag("--snapshot", parse_instance(wc.instance).snapshot),
     threads: 1
     resources:
@@ -59,5 +60,6 @@ rule sample_gan:
     shell:
         "python -m ganprint sample-gan --checkpoint {input:q} {params.snapshot} --n-train {params.n_train}"
         " --n-test {params.n_test} --n-val {params.n_val} --seed {params.seed} --batch {params.batch}"
+        " --export {params.export}"
         " --threads {threads} --train-output {output.train:q} --test-output {output.test:q}"
         " --val-output {output.val:q} 2> {log:q}"

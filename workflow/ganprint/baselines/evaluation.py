@@ -82,7 +82,7 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
     from . import prnu  # PyWavelets' import: a fifth of a second that only PRNU needs
 
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
-    levels, n_classes = settings["levels"], len(train.arrays)
+    levels, estimator, n_classes = settings["levels"], settings["estimator"], len(train.arrays)
 
     def chunks(rows):
         return (train.gather(rows[positions]) for positions in chunked(len(rows), 1024))
@@ -91,24 +91,27 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
         return sum(prnu.class_sums(terms(images), labels, n_classes) for images, labels in chunks(rows))
 
     def noise_terms(sigma):
-        return lambda images: prnu.weighted_noise(prnu.colour_noise(images, sigma, levels, device), images)
+        return lambda images: prnu.numerator_terms(prnu.colour_noise(images, sigma, levels, device), images, estimator)
 
-    fitting_denominator = total(fitting, lambda images: prnu.intensity_weights(images, device))
-    denominator = fitting_denominator + total(held_out, lambda images: prnu.intensity_weights(images, device))
+    def weight_terms(images):
+        return prnu.denominator_terms(images, estimator, device)
+
+    fitting_denominator = total(fitting, weight_terms)
+    denominator = fitting_denominator + total(held_out, weight_terms)
     numerators, validation = {}, {}
     for sigma in settings["sigmas"]:
         numerator = total(fitting, noise_terms(sigma))
-        patterns = prnu.fingerprints(numerator, fitting_denominator)
+        patterns = prnu.fingerprints(numerator, fitting_denominator, estimator)
         correct = 0
         for images, labels in chunks(held_out):
             noise = prnu.colour_noise(images, sigma, levels, device)
-            numerator = numerator + prnu.class_sums(prnu.weighted_noise(noise, images), labels, n_classes)
+            numerator = numerator + prnu.class_sums(prnu.numerator_terms(noise, images, estimator), labels, n_classes)
             predicted = prnu.correlations(prnu.residuals_of_noise(noise), patterns).argmax(1)
             correct += int((predicted.cpu().numpy() == labels).sum())
         numerators[sigma], validation[sigma] = numerator, correct / len(held_out)
     sigma = max(validation, key=lambda s: (validation[s], -s))
     log.info("PRNU validation accuracy by sigma: %s; sigma = %s", validation, sigma)
-    patterns = prnu.fingerprints(numerators[sigma], denominator)
+    patterns = prnu.fingerprints(numerators[sigma], denominator, estimator)
 
     def residuals(images, device):
         return prnu.noise_residuals(images, sigma, levels, device)
@@ -116,7 +119,7 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
     test_residuals = row_vectors(test, all_rows(test), residuals, device)
     scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
     return {"predictions": torch.cat(scores).argmax(1).cpu().numpy(),
-            "hyperparameters": f"sigma={sigma} levels={levels}"}
+            "hyperparameters": f"sigma={sigma} levels={levels} estimator={estimator}"}
 
 
 def run_inception(train: None, test: LabelledImages, settings: dict, seed: int, device) -> dict:

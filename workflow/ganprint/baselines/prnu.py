@@ -10,10 +10,11 @@ dropped). The planes are combined to grey (the toolbox's weights), each of the f
 sub-lattices is made zero-mean by total, row and column means, and the result is Wiener
 filtered in the DFT domain (the same adaptive filter on the DFT magnitudes, with the
 residual's own standard deviation as the noise level).
-Fingerprint of a source (`extract_multiple_aligned`): per colour plane the
-intensity-weighted estimate K = sum W I / (sum (s(I) m(I))^2 + 1) over its training images
-(W the plane's residual, I the plane / 255, s the toolbox's intensity scale, m its
-saturation mask), then grey, sub-lattice zero-mean and DFT Wiener filtering as above.
+Fingerprint of a source, per colour plane over its training images, by one of two estimators:
+`average`, Marra et al.'s: the mean residual, sum W / N (W the plane's residual); or
+`weighted`, the toolbox's maximum-likelihood estimate (`extract_multiple_aligned`):
+K = sum W I / (sum (s(I) m(I))^2 + 1) (I the plane / 255, s the toolbox's intensity scale, m
+its saturation mask). Then grey, sub-lattice zero-mean and DFT Wiener filtering as above.
 A test image goes to the fingerprint of highest normalised correlation with its residual.
 
 Everything is torch in float64 on the device the images are sent to, and acts on whole
@@ -33,6 +34,7 @@ WINDOWS = (3, 5, 7, 9)
 TOOLBOX_GREY = (0.29893602, 0.58704307, 0.11402090)
 INTENSITY_KNEE, INTENSITY_WIDTH = 252, 6  # the toolbox's IntenScale
 SATURATED = 250
+ESTIMATORS = ("average", "weighted")
 
 
 @functools.cache
@@ -226,16 +228,29 @@ def weighted_noise(noise: torch.Tensor, images) -> torch.Tensor:
     return noise * (colour_planes(images, noise.device).to(torch.float64) / 255.0)
 
 
+def numerator_terms(noise: torch.Tensor, images, estimator: str) -> torch.Tensor:
+    """Per image, what the estimator sums over a source's images above the fraction bar."""
+    return noise if estimator == "average" else weighted_noise(noise, images)
+
+
+def denominator_terms(images, estimator: str, device="cpu") -> torch.Tensor:
+    """Per image, what the estimator sums below the fraction bar: 1 (a count) or (s(I) m(I))^2."""
+    if estimator == "average":
+        return torch.ones(len(images), 1, 1, 1, dtype=torch.float64, device=device)
+    return intensity_weights(images, device)
+
+
 def class_sums(values: torch.Tensor, labels, n_classes: int) -> torch.Tensor:
     """n_classes x ..: the sum of the values of each class."""
     labels = torch.as_tensor(np.asarray(labels), device=values.device)
     return values.new_zeros(n_classes, *values.shape[1:]).index_add_(0, labels, values)
 
 
-def fingerprints(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """n_classes x H x W fingerprints from the class sums of W I and of (s(I) m(I))^2 (the
-    port's extract_multiple_aligned)."""
-    return finish(numerator / (denominator + 1.0)).float()
+def fingerprints(numerator: torch.Tensor, denominator: torch.Tensor, estimator: str) -> torch.Tensor:
+    """n_classes x H x W fingerprints from the class sums of `numerator_terms` and
+    `denominator_terms`: the mean residual, or the port's extract_multiple_aligned."""
+    estimate = numerator / denominator if estimator == "average" else numerator / (denominator + 1.0)
+    return finish(estimate).float()
 
 
 def correlations(residuals: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:

@@ -86,19 +86,22 @@ def mix_rq_dot_kernel(x, y, alphas):
     return dot + sum((1 + squared / (2 * a)).pow(-a) for a in alphas)
 
 
-def mmd2_unbiased(k_xx, k_yy, k_xy):
-    """Unbiased estimate of MMD^2 from kernel matrices (diagonals of k_xx, k_yy left out)."""
+def mmd2_constant_diagonal(k_xx, k_yy, k_xy, diagonal: float):
+    """MMD^2 as the MMD-GAN code base estimates it (`_mmd2` with its kernel's constant diagonal):
+    each within-set sum less `diagonal` per image, over m(m - 1) pairs. For `mix_rq_1dot` the
+    constant is the number of rational-quadratic terms (each 1 at zero distance), so the RQ part
+    is the unbiased estimate while the dot kernel's diagonal |x|^2 stays in."""
     m, n = k_xx.shape[0], k_yy.shape[0]
-    within_x = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
-    within_y = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+    within_x = (k_xx.sum() - m * diagonal) / (m * (m - 1))
+    within_y = (k_yy.sum() - n * diagonal) / (n * (n - 1))
     return within_x + within_y - 2 * k_xy.mean()
 
 
 def mmd_generator_loss(real_features, fake_features, alphas):
     """MMD GAN generator loss: MMD^2 between critic features of real and generated images."""
     kernel = lambda a, b: mix_rq_dot_kernel(a, b, alphas)  # noqa: E731
-    return mmd2_unbiased(kernel(real_features, real_features), kernel(fake_features, fake_features),
-                         kernel(real_features, fake_features))
+    return mmd2_constant_diagonal(kernel(real_features, real_features), kernel(fake_features, fake_features),
+                                  kernel(real_features, fake_features), diagonal=len(alphas))
 
 
 def mmd_critic_loss(critic, real, fake, uniform, alphas, gp_weight: float, l2_weight: float):

@@ -2,7 +2,10 @@
 
 Networks grow from 4x4 to the final resolution; each new resolution is faded in over
 one phase (alpha 0 -> 1) and then trained stable for one phase. Equalised learning rate,
-pixel norm in G, minibatch standard deviation in D.
+pixel norm in G, minibatch standard deviation in D. As the authors' `G_paper` and `D_paper`
+(fused_scale on): G's 4x4 dense layer has one bias per channel, added after the reshape; each
+D block ends in a fused convolution and downscaling, then bias and leaky ReLU; Adam's moments
+restart at the start of every fade-in and every stable phase (`reset_opt_for_new_lod`).
 """
 
 import math
@@ -13,6 +16,7 @@ from torch import nn
 
 from ..layers import (
     EqualConv2d,
+    EqualConvDownscale2d,
     EqualLinear,
     channels_at,
     downsample2x,
@@ -57,6 +61,11 @@ class ProGANSettings:
     def resolutions(self):
         return [2**level for level in range(2, log2_resolution(self.resolution) + 1)]
 
+    def phase(self, images_shown: int) -> int:
+        """Index of the fade-in or stable phase (0: stable 4x4, 1: fade-in 8x8, ...); the last
+        stable phase lasts to the end of the run."""
+        return min(images_shown // self.images_per_phase, 2 * (len(self.resolutions()) - 1))
+
     def schedule(self, images_shown: int) -> tuple[int, float]:
         """(current resolution, fade-in alpha) after `images_shown` real images."""
         phase, within = divmod(images_shown, self.images_per_phase)
@@ -75,7 +84,8 @@ class ProGANGenerator(nn.Module):
         self.latent_distribution = "normal"
         self.resolution = settings.resolution
         nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
-        self.dense = EqualLinear(settings.latent_dim, nf(4) * 16, gain=math.sqrt(2) / 4)
+        self.dense = EqualLinear(settings.latent_dim, nf(4) * 16, gain=math.sqrt(2) / 4, bias=False)
+        self.dense_bias = nn.Parameter(torch.zeros(nf(4)))
         self.base_conv = EqualConv2d(nf(4), nf(4), 3)
         self.blocks = nn.ModuleDict()
         self.to_rgb = nn.ModuleDict({"4": EqualConv2d(nf(4), 3, 1, gain=1.0)})
@@ -86,7 +96,7 @@ class ProGANGenerator(nn.Module):
     def forward(self, z, resolution=None, alpha=1.0):
         resolution = resolution or self.resolution
         x = self.dense(pixel_norm(z)).reshape(z.shape[0], -1, 4, 4)
-        x = pixel_norm(leaky_relu(x))
+        x = pixel_norm(leaky_relu(x + self.dense_bias[:, None, None]))
         x = pixel_norm(leaky_relu(self.base_conv(x)))
         previous = x
         res = 4
@@ -112,7 +122,8 @@ class ProGANDiscriminator(nn.Module):
         for res in settings.resolutions():
             self.from_rgb[str(res)] = EqualConv2d(3, nf(res), 1)
             if res > 4:
-                self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res), nf(res), 3), EqualConv2d(nf(res), nf(res // 2), 3)])
+                self.blocks[str(res)] = nn.ModuleList([EqualConv2d(nf(res), nf(res), 3),
+                                                       EqualConvDownscale2d(nf(res), nf(res // 2), 3)])
         self.final_conv = EqualConv2d(nf(4) + 1, nf(4), 3)
         self.final_dense = EqualLinear(nf(4) * 16, nf(4))
         self.output = EqualLinear(nf(4), 1, gain=1.0)
@@ -120,7 +131,7 @@ class ProGANDiscriminator(nn.Module):
     def _block(self, x, res):
         for conv in self.blocks[str(res)]:
             x = leaky_relu(conv(x))
-        return downsample2x(x)
+        return x
 
     def forward(self, image, alpha=1.0):
         res = image.shape[-1]
@@ -164,7 +175,7 @@ class ProGANTrainer:
         self.generator_ema.load_state_dict(self.generator.state_dict())
         self.latent_dim, self.latent_distribution = settings.latent_dim, "normal"
         self.total_images = settings.total_images
-        self.current_resolution = 4
+        self.current_resolution, self.current_phase = 4, 0
         self._new_optimisers()
 
     @property
@@ -172,7 +183,6 @@ class ProGANTrainer:
         return self.generator_ema
 
     def _new_optimisers(self):
-        # As in the reference implementation, Adam's moments restart at each new resolution.
         adam = dict(lr=self.settings.learning_rate_at(self.current_resolution), betas=self.settings.betas, eps=1e-8,
                     fused=torch.device(self.device).type == "cuda")  # one kernel per update on a GPU; the CPU keeps its loop
         self.generator_optimiser = torch.optim.Adam(self.generator.parameters(), **adam)
@@ -180,8 +190,9 @@ class ProGANTrainer:
 
     def step(self, images_shown: int, draw_real, draw_latents, draw_uniform) -> dict:
         resolution, alpha = self.settings.schedule(images_shown)
-        if resolution != self.current_resolution:
-            self.current_resolution = resolution
+        phase = self.settings.phase(images_shown)
+        if phase != self.current_phase:
+            self.current_resolution, self.current_phase = resolution, phase
             self._new_optimisers()
         batch = self.settings.batch_sizes[resolution]
         real = real_at(draw_real(batch), resolution, alpha).contiguous(memory_format=torch.channels_last)
@@ -212,13 +223,14 @@ class ProGANTrainer:
             "generator_optimiser": self.generator_optimiser.state_dict(),
             "discriminator_optimiser": self.discriminator_optimiser.state_dict(),
             "current_resolution": self.current_resolution,
+            "current_phase": self.current_phase,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.generator_ema.load_state_dict(state["generator_ema"])
-        self.current_resolution = int(state["current_resolution"])
+        self.current_resolution, self.current_phase = int(state["current_resolution"]), int(state["current_phase"])
         self._new_optimisers()
         self.generator_optimiser.load_state_dict(state["generator_optimiser"])
         self.discriminator_optimiser.load_state_dict(state["discriminator_optimiser"])

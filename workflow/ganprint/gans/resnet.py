@@ -61,14 +61,16 @@ class ResNetGenerator(nn.Module):
 
 
 class DiscriminatorBlock(nn.Module):
-    """Residual down-block of the SNGAN discriminator; the first block skips the leading ReLU
-    and pools before its shortcut convolution ("optimised block")."""
+    """Residual down-block of the SNGAN discriminator (the authors' dis_models/resblocks.py):
+    its hidden width is the input's (in -> in -> out); the first block goes in -> out -> out,
+    skips the leading ReLU and pools before its shortcut convolution ("optimised block")."""
 
     def __init__(self, in_channels: int, out_channels: int, downsample: bool, first: bool, wrap):
         super().__init__()
         self.downsample, self.first = downsample, first
-        self.conv1 = wrap(_init(nn.Conv2d(in_channels, out_channels, 3, padding=1), math.sqrt(2)))
-        self.conv2 = wrap(_init(nn.Conv2d(out_channels, out_channels, 3, padding=1), math.sqrt(2)))
+        hidden = out_channels if first else in_channels
+        self.conv1 = wrap(_init(nn.Conv2d(in_channels, hidden, 3, padding=1), math.sqrt(2)))
+        self.conv2 = wrap(_init(nn.Conv2d(hidden, out_channels, 3, padding=1), math.sqrt(2)))
         self.shortcut = None
         if downsample or in_channels != out_channels:
             self.shortcut = wrap(_init(nn.Conv2d(in_channels, out_channels, 1), 1.0))

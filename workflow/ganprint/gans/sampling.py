@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .. import GanprintError, runtime
-from ..convert import to_uint8
+from ..convert import EXPORTS, to_uint8
 from ..settings import schema_default
 from ..sources import fraction_name
 from ..storage import image_array_writer, load_checkpoint, retire_resume_state
@@ -43,9 +43,11 @@ def latents(prior: str, seed: int, first: int, count: int, dimension: int) -> to
 
 
 @torch.no_grad()
-def write_samples(generator, output: str, first: int, count: int, seed: int, batch: int, device) -> None:
-    """Images first .. first+count-1. A generator with a `sampling_group` (batch statistics at
-    sampling) makes images in whole groups g*k .. g*k+g-1, whatever the split and batch."""
+def write_samples(generator, output: str, first: int, count: int, seed: int, batch: int, device,
+                  export: str = "round") -> None:
+    """Images first .. first+count-1, made bytes by `export` (convert.EXPORTS). A generator
+    with a `sampling_group` (batch statistics at sampling) makes images in whole groups
+    g*k .. g*k+g-1, whatever the split and batch."""
     group = getattr(generator, "sampling_group", 1)
     batch = max(group, batch // group * group)
     end = first + count
@@ -53,23 +55,25 @@ def write_samples(generator, output: str, first: int, count: int, seed: int, bat
         for start in range(first // group * group, end, batch):
             size = min(batch, -(-(end - start) // group) * group)
             z = latents(generator.latent_distribution, seed, start, size, generator.latent_dim).to(device)
-            images = to_uint8(generator(z))
+            images = to_uint8(generator(z), export)
             keep = slice(max(start, first), min(start + size, end))
             array[keep.start - first : keep.stop - first] = images[keep.start - start : keep.stop - start]
 
 
 def sample_gan(checkpoint: str, counts: dict[str, int], seed: int, batch: int = schema_default("sampling", "batch"),
-               threads: int = 1, snapshot: str | None = None) -> None:
+               threads: int = 1, snapshot: str | None = None, export: str = "round") -> None:
     """Sample `counts` (output path: images) in turn, the latent numbering continuing from
     one output to the next (train, test, validation)."""
     if min(counts.values()) <= 0:
         raise GanprintError(f"image counts must be positive, got {list(counts.values())}")
+    if export not in EXPORTS:
+        raise GanprintError(f"export must be one of {', '.join(EXPORTS)}, got '{export}'")
     if not 0 <= seed < 2**31:
         raise GanprintError(f"sampling seed must be in 0..2^31-1, got {seed}")
     device = runtime.configure(threads, tf32=False)
     generator = load_generator(checkpoint, device, snapshot)
     first = 0
     for output, count in counts.items():
-        write_samples(generator, output, first, count, seed, batch, device)
+        write_samples(generator, output, first, count, seed, batch, device, export)
         first += count
     log.info("sampled %s images from %s", " + ".join(map(str, counts.values())), checkpoint)

@@ -14,7 +14,12 @@ from .resnet import ResNetDiscriminator
 @dataclass
 @defaults_from_schema("gan", "sngan")
 class SNGANSettings(AlternatingSettings):
-    pass
+    real_scaling: str  # how real images enter: centred or dequantised (gans.training.RealBatches)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.real_scaling not in ("centred", "dequantised"):
+            raise ValueError(f"real_scaling must be centred or dequantised, got '{self.real_scaling}'")
 
 
 class SNGANTrainer(AlternatingTrainer):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .. import GanprintError, runtime
-from ..convert import to_unit_range
+from ..convert import to_unit_range, uint8_tensor
 from ..sources import fraction_name
 from ..storage import (
     load_array,
@@ -33,16 +33,24 @@ log = logging.getLogger(__name__)
 
 
 class RealBatches:
-    """Draws real training batches uniformly (with replacement) from the allowed rows."""
+    """Draws real training batches uniformly (with replacement) from the allowed rows, as
+    x / 127.5 - 1 (`centred`), or as the authors' SNGAN loader did, x / 128 - 1 + U(0, 1/128)
+    (`dequantised`)."""
 
-    def __init__(self, images: np.ndarray, rows: np.ndarray, stream: torch.Generator, device):
+    def __init__(self, images: np.ndarray, rows: np.ndarray, stream: torch.Generator, device,
+                 scaling: str = "centred"):
         self.images, self.rows, self.stream, self.device = images, rows, stream, device
+        self.scaling = scaling
         self.drawn = 0
 
     def __call__(self, batch: int) -> torch.Tensor:
         picks = torch.randint(len(self.rows), (batch,), generator=self.stream).numpy()
         self.drawn += batch
-        return to_unit_range(self.images[np.sort(self.rows[picks])], self.device)
+        images = self.images[np.sort(self.rows[picks])]
+        if self.scaling == "dequantised":
+            values = uint8_tensor(images, self.device).permute(0, 3, 1, 2).float() / 128 - 1
+            return values + runtime.to_device(torch.rand(values.shape, generator=self.stream), self.device) / 128
+        return to_unit_range(images, self.device)
 
 
 def training_rows(images: np.ndarray, subset_path: str | None) -> np.ndarray:
@@ -71,7 +79,8 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
         raise GanprintError(f"{images_path} holds {images.shape[1]}px images but gans.{arch}.resolution is {resolution}")
     snapshot_counts = {fraction_name(f): snapshot_images(trainer, f) for f in sorted(set(snapshots))}
     stream = runtime.generator(seed)
-    real = RealBatches(images, training_rows(images, subset_path), stream, device)
+    scaling = getattr(trainer.settings, "real_scaling", "centred")
+    real = RealBatches(images, training_rows(images, subset_path), stream, device, scaling)
 
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
                                             images=str(images_path), subset=str(subset_path), device=device.type,
