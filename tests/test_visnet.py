@@ -56,13 +56,15 @@ def planted_images(patterns, n, rng):
 def test_a_toy_task_with_planted_fingerprints():
     """Each source adds its own fixed random pattern (std 0.1, about 13 grey levels): visNet
     attributes held-out images, and each learned model fingerprint correlates with its
-    planted pattern (measured: 0.51-0.52) and negatively with the others' (-0.24 to -0.29):
-    it is its pattern contrasted against the other sources'."""
+    planted pattern (measured: 0.15-0.20) and negatively with the others' (-0.03 to -0.11):
+    it is its pattern contrasted against the other sources'. The model fingerprints are
+    unit-variance variables that Adam moves by about the learning rate per step (the
+    authors' equalised scale), so 120 steps, even at 1e-2, leave most of their random start."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     patterns = rng.normal(scale=0.1, size=(3, 3, 16, 16))
     settings = AttributionSettings(resolution=16, n_classes=3, fmap_base=32, fmap_max=16)
-    optimiser = OptimiserSettings(learning_rate=1e-3, betas=(0.0, 0.99), epochs=4, lr_schedule="constant")
+    optimiser = OptimiserSettings(learning_rate=1e-2, betas=(0.0, 0.99), epochs=4, lr_schedule="constant")
     trainer = VisNetTrainer(settings, "cpu", optimiser, 4 * 30, VisNetLoss(ema_beta=0.99))
     images, labels = planted_images(patterns, 960, rng)
     stream = torch.Generator().manual_seed(0)
@@ -81,13 +83,15 @@ def test_a_toy_task_with_planted_fingerprints():
     assert accuracy > 0.95
     assert np.all(match.argmax(1) == np.arange(3))
     off_diagonal = match[~np.eye(3, dtype=bool)]
-    assert match.diagonal().min() > 0.4 and off_diagonal.max() < 0
+    assert match.diagonal().min() > 0.1 and off_diagonal.max() < 0
 
 
 def train_visnet(paths, output, epochs=3):
+    """Three short epochs at 1e-2: at 1e-3 the unit-variance model fingerprints barely leave
+    their random start in so few steps."""
     from ganprint.attribution.training import train_attribution
 
-    optimiser = OptimiserSettings(learning_rate=1e-3, betas=(0.0, 0.99), batch_size=32, epochs=epochs)
+    optimiser = OptimiserSettings(learning_rate=1e-2, betas=(0.0, 0.99), batch_size=32, epochs=epochs)
     train_attribution(paths["train"], ["a", "b", "c"], output, optimiser, fmap_base=64, fmap_max=32, seed=0,
                       network="visnet", loss=VisNetLoss(ema_beta=0.9))
 

@@ -19,6 +19,13 @@ def log2_resolution(resolution: int) -> int:
     return level
 
 
+def equalised_scale(fan_in: int, gain: float = math.sqrt(2)) -> float:
+    """The authors' get_weight with use_wscale: the variable is drawn N(0, 1) and multiplied at
+    run time by He's standard deviation gain / sqrt(fan_in), so that Adam moves every layer at
+    the same rate relative to its scale."""
+    return gain / math.sqrt(fan_in)
+
+
 class EqualConv2d(nn.Module):
     """Conv with weights drawn N(0, 1) and scaled at run time by gain / sqrt(fan_in), zero bias."""
 
@@ -26,7 +33,7 @@ class EqualConv2d(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.scale = equalised_scale(in_channels * kernel_size * kernel_size, gain)
         self.padding = kernel_size // 2
         self.padding_mode = padding_mode
 
@@ -56,7 +63,7 @@ class EqualLinear(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
-        self.scale = gain / math.sqrt(in_features)
+        self.scale = equalised_scale(in_features, gain)
 
     def forward(self, x):
         return F.linear(x, self.weight * self.scale, self.bias)

@@ -1,9 +1,11 @@
 """The attribution network of Yu et al. (ICCV 2019): a ProGAN-discriminator-shaped classifier.
 
-No normalisation layers and no minibatch stddev; equalised learning rate, leaky ReLU 0.2,
-reflect padding, inputs in [-1, 1]. Per resolution: conv3x3 -> lrelu -> conv3x3 -> lrelu
--> 2x2 average pool; at 4x4: conv3x3, flatten, dense -> the 512-d image fingerprint,
-dense -> one logit per source (its weights are the model fingerprints).
+No normalisation layers and no minibatch stddev (the authors' C_patch; visNet's critic,
+their D_patch, is this network with one output and a minibatch stddev channel before the
+conv at 4x4: `minibatch_group`); equalised learning rate, leaky ReLU 0.2, reflect padding,
+inputs in [-1, 1]. Per resolution: conv3x3 -> lrelu -> conv3x3 -> lrelu -> 2x2 average
+pool; at 4x4: conv3x3, flatten, dense -> the 512-d image fingerprint, dense -> one logit
+per source (its weights are the model fingerprints).
 
 Variants for the component analysis (Sec. 3.2), switching at resolution r:
 - low_band: the image is only Gaussian-downsampled to r (no learned layers above r);
@@ -25,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..filters import downsample_to, laplacian_band
-from ..layers import EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution
+from ..layers import (EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution,
+                      minibatch_stddev)
 from ..names import VARIANTS, highest_switch
 from ..settings import defaults_from_schema, schema_default
 
@@ -98,12 +101,15 @@ def patch_size(settings: AttributionSettings) -> int:
 
 class Encoder(nn.Module):
     """The network's convolutional part: its input (image or band), the conv blocks, the
-    conv at 4x4; `encode` gives the 4x4 map. visNet's encoder is this module."""
+    conv at 4x4; `encode` gives the 4x4 map. visNet's encoder builds on this module. With
+    `minibatch_group` > 1 the conv at 4x4 also sees the minibatch standard deviation over
+    groups of that many images (the authors' minibatch_stddev_layer before D_patch's 4x4 Conv0)."""
 
-    def __init__(self, settings: AttributionSettings):
+    def __init__(self, settings: AttributionSettings, minibatch_group: int = 0):
         super().__init__()
         log2_resolution(settings.resolution)
         self.settings = settings
+        self.minibatch_group = minibatch_group
         nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
         self.blocks = nn.ModuleDict()
         in_channels = settings.input_channels()
@@ -113,7 +119,8 @@ class Encoder(nn.Module):
                 EqualConv2d(nf(res), nf(res // 2), 3, padding_mode="reflect"),
             ])
             in_channels = nf(res // 2)
-        self.final_conv = EqualConv2d(in_channels, nf(4), 3, padding_mode="reflect")
+        deviation_channel = 1 if minibatch_group > 1 else 0
+        self.final_conv = EqualConv2d(in_channels + deviation_channel, nf(4), 3, padding_mode="reflect")
 
     def network_input(self, images: torch.Tensor) -> torch.Tensor:
         """What the first learned layer sees: the image, or its low or high band at r."""
@@ -136,14 +143,16 @@ class Encoder(nn.Module):
             x = downsample2x(x)
         while x.shape[-1] > 4:
             x = downsample2x(x)
+        if self.minibatch_group > 1:
+            x = minibatch_stddev(x, self.minibatch_group)
         return leaky_relu(self.final_conv(x))
 
 
 class AttributionNetwork(Encoder):
     architecture = "classifier"
 
-    def __init__(self, settings: AttributionSettings):
-        super().__init__(settings)
+    def __init__(self, settings: AttributionSettings, minibatch_group: int = 0):
+        super().__init__(settings, minibatch_group)
         nf4 = channels_at(4, settings.fmap_base, settings.fmap_max)
         self.fingerprint = EqualLinear(nf4 * 16, nf4)
         self.classifier = EqualLinear(nf4, settings.n_classes, gain=1.0)

@@ -1,20 +1,29 @@
 """The fingerprint visualisation network (visNet, Yu et al. ICCV 2019, Sec. 3.3).
 
-An autoencoder whose encoder is the attribution network's convolutional part (down to its
-4x4 map) and whose decoder mirrors it: per resolution a nearest 2x upsampling and two 3x3
-convolutions with leaky ReLU (widths nf(r): 512-256-128-64-32-16 at 128x128 with the
-paper's widths), then a 1x1 convolution to RGB and tanh; no normalisation. The image
+An autoencoder, the authors' EG (classifier_visNet/networks.py, with their config's
+latent_res = 4). Its encoder is the attribution network's convolutional part (down to its
+4x4 map) plus a second 3x3 convolution at 4x4 (E_4x4: Conv0, Conv1). Its decoder mirrors
+it: two 3x3 convolutions at 4x4 (G_4x4: Conv0, Conv1), then per resolution a nearest 2x
+upsampling and two 3x3 convolutions (widths nf(r): 512-256-128-64-32-16 at 128x128 with the
+paper's widths), then a 3x3 convolution to RGB (gain sqrt(2), as Conv_toRGB) and tanh;
+leaky ReLU after each convolution before it, no normalisation, reflect padding. The image
 fingerprint is the input minus its reconstruction. One learnable model fingerprint per
-source, image-sized. The logit of source y is the correlation of the image fingerprint with
-model fingerprint y, both made zero-mean and unit-norm (the paper's definition; the released
-code used an unnormalised inner product), times a learnable temperature: correlations lie
-in [-1, 1], and softmax cross-entropy needs a scale to become confident.
+source, image-sized: the authors' Conv_fingerprints weight, a size x size valid convolution
+with gain 1, stored N(0, 1) and scaled at run time by 1 / sqrt(3 size^2). The logit of
+source y is the correlation of the image fingerprint with model fingerprint y, both made
+zero-mean and unit-norm (the paper's definition; the released code used an unnormalised
+inner product), times a learnable temperature: correlations lie in [-1, 1], and softmax
+cross-entropy needs a scale to become confident. The correlation ignores the run-time
+scale; what the authors' scaling still sets is the pace of the fingerprints: Adam moves the
+unit-variance variables by about the learning rate per step, as in the released code.
 
 Training (`VisNetTrainer.step`): 1.0 x cross-entropy + 20 x L1 reconstruction + 0.1 x the
-WGAN generator term of a critic on reconstructions; the critic (the attribution network
-with one output) is trained with WGAN-GP (penalty 10, drift 0.001) against the inputs.
-Adam 1e-3, betas (0, 0.99); an exponential moving average (0.999) of the autoencoder and
-the fingerprints is what evaluation uses (the `visnet` config block holds these).
+WGAN generator term of a critic on reconstructions; the critic (the authors' D_patch: the
+attribution network with one output and a minibatch standard deviation channel, groups of
+4, before its 4x4 convolution) is trained with WGAN-GP (penalty 10, drift 0.001) against
+the inputs. Adam 1e-3, betas (0, 0.99); an exponential moving average (0.999) of the
+autoencoder and the fingerprints is what evaluation uses (the `visnet` config block holds
+these).
 
 Its features for FD ratios and maps (`predict`) are the image fingerprints projected on
 as many seeded random Gaussian directions as the classifier's fingerprint has dimensions
@@ -32,7 +41,7 @@ from torch import nn
 
 from ..gans.losses import wgan_gp_critic_loss, wgan_generator_loss
 from ..gans.progan import update_ema
-from ..layers import EqualConv2d, channels_at, leaky_relu, log2_resolution, upsample2x
+from ..layers import EqualConv2d, channels_at, equalised_scale, leaky_relu, log2_resolution, upsample2x
 from ..runtime import to_device
 from ..settings import defaults_from_schema
 from .network import AttributionNetwork, AttributionSettings, Encoder
@@ -40,6 +49,7 @@ from .optimiser import OptimiserSettings, scheduled_adam
 
 INITIAL_TEMPERATURE = 10.0
 PROJECTION_SEED = 0
+CRITIC_MINIBATCH_GROUP = 4  # D_patch's mbstd_group_size
 
 
 @dataclasses.dataclass
@@ -53,20 +63,43 @@ class VisNetLoss:
     ema_beta: float
 
 
+def _conv3x3(in_channels: int, out_channels: int) -> EqualConv2d:
+    return EqualConv2d(in_channels, out_channels, 3, padding_mode="reflect")
+
+
+class VisNetEncoder(Encoder):
+    """The attribution network's convolutional part, then a second 3x3 convolution at 4x4
+    (the authors' E_4x4 with latent_res = 4: Conv0, Conv1, each with leaky ReLU)."""
+
+    def __init__(self, settings: AttributionSettings):
+        super().__init__(settings)
+        nf4 = channels_at(4, settings.fmap_base, settings.fmap_max)
+        self.second_conv = _conv3x3(nf4, nf4)
+
+    def encode(self, images: torch.Tensor, block_statistics: list | None = None) -> torch.Tensor:
+        return leaky_relu(self.second_conv(super().encode(images, block_statistics)))
+
+
 class Decoder(nn.Module):
+    """The authors' G blocks: two 3x3 convolutions at 4x4 (G_4x4), per resolution 2x upsampling
+    and two 3x3 convolutions, each with leaky ReLU; then Conv_toRGB, a 3x3 convolution with
+    gain sqrt(2), and tanh."""
+
     def __init__(self, settings: AttributionSettings):
         super().__init__()
         nf = lambda res: channels_at(res, settings.fmap_base, settings.fmap_max)  # noqa: E731
-        self.blocks = nn.ModuleList()
         in_channels = nf(4)
+        self.base_convs = nn.ModuleList([_conv3x3(in_channels, in_channels), _conv3x3(in_channels, in_channels)])
+        self.blocks = nn.ModuleList()
         for level in range(3, log2_resolution(settings.resolution) + 1):
             width = nf(2**level)
-            self.blocks.append(nn.ModuleList([EqualConv2d(in_channels, width, 3, padding_mode="reflect"),
-                                              EqualConv2d(width, width, 3, padding_mode="reflect")]))
+            self.blocks.append(nn.ModuleList([_conv3x3(in_channels, width), _conv3x3(width, width)]))
             in_channels = width
-        self.to_rgb = EqualConv2d(in_channels, 3, 1, gain=1.0)
+        self.to_rgb = _conv3x3(in_channels, 3)
 
     def forward(self, x):
+        for conv in self.base_convs:
+            x = leaky_relu(conv(x))
         for block in self.blocks:
             x = upsample2x(x)
             for conv in block:
@@ -89,12 +122,19 @@ class VisNet(nn.Module):
         if settings.variant != "full":
             raise ValueError("visNet is built on the full attribution network")
         self.settings = settings
-        self.encoder = Encoder(settings)
+        self.encoder = VisNetEncoder(settings)
         self.decoder = Decoder(settings)
         size = settings.resolution
-        self.model_fingerprints = nn.Parameter(torch.randn(settings.n_classes, 3, size, size) * 0.01)
+        self.fingerprint_variables = nn.Parameter(torch.randn(settings.n_classes, 3, size, size))
+        self.fingerprint_scale = equalised_scale(3 * size * size, gain=1.0)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(INITIAL_TEMPERATURE)))
         self._projection = None
+
+    @property
+    def model_fingerprints(self) -> torch.Tensor:
+        """Sources x 3 x size x size: the stored N(0, 1) variables times their equalised scale
+        (the run-time weights of the authors' Conv_fingerprints)."""
+        return self.fingerprint_variables * self.fingerprint_scale
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder.encode(images))
@@ -140,7 +180,8 @@ class VisNetTrainer:
         self.loss = loss
         self.model = VisNet(settings).to(device)
         self.average = copy.deepcopy(self.model).requires_grad_(False)
-        self.critic = AttributionNetwork(dataclasses.replace(settings, n_classes=1)).to(device)
+        self.critic = AttributionNetwork(dataclasses.replace(settings, n_classes=1),
+                                         minibatch_group=CRITIC_MINIBATCH_GROUP).to(device)
         self.optimiser, self.scheduler = scheduled_adam(self.model.parameters(), optimiser, total_steps)
         self.critic_optimiser, self.critic_scheduler = scheduled_adam(self.critic.parameters(), optimiser, total_steps)
 
