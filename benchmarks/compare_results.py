@@ -1,6 +1,6 @@
 """Compare a run's tables with the demo's measured ones (docs/demo_results/, the tables the
-README quotes): every CSV there against the same file under the results folder, every
-numeric column exactly as written.
+README and docs/demo.md quote): every CSV there against the same file under the results
+folder, every numeric column exactly as written.
 
     python benchmarks/compare_results.py [--results results] [--expected docs/demo_results]
 

@@ -243,6 +243,12 @@ BREAKAGES = [
              '    return list(config["datasets"])[ATTACK_TABLE_NUMBERS.index(number)]',
              '    return list(config["datasets"])[0]',
              ('tests/test_config.py', '-k', 'two_data_sets')),
+    Breakage("docs: a README command's target misspelt", "README.md",
+             "results/mine/open_set.csv --cores 2", "results/mine/openset.csv --cores 2",
+             ("tests/test_docs.py", "-k", "snakemake and README")),
+    Breakage("docs: an option of ganprint attribute misspelt", "docs/cli.md",
+             "--output attributions.csv", "--outptu attributions.csv",
+             ("tests/test_docs.py", "-k", "ganprint_commands")),
 ]
 
 
