@@ -172,3 +172,29 @@ def test_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "-s", str(REPO / "Snakefile"),
                              "--directory", str(REPO)], capture_output=True, text=True)
     assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+SCHEMA_WORDS = {"type", "default", "description", "enum", "items", "minimum", "maximum", "exclusiveMinimum",
+                "exclusiveMaximum", "minItems", "maxItems", "uniqueItems", "properties", "additionalProperties",
+                "required", "oneOf", "anyOf", "patternProperties", "propertyNames", "minLength", "pattern", "format",
+                "minProperties"}
+
+
+def schema_properties(node: dict, path: str = ""):
+    """(dotted key, its schema) of every property in the schema, nested ones too."""
+    for name, child in (node.get("properties") or {}).items():
+        yield f"{path}{name}", child
+        yield from schema_properties(child, f"{path}{name}.")
+    for word in ("items", "additionalProperties"):
+        if isinstance(node.get(word), dict):
+            yield from schema_properties(node[word], f"{path}*.")
+
+
+def test_every_schema_entry_parses_into_json_schema_words_only():
+    """A comma or ' #' in an unquoted description cuts it short and leaves stray keys."""
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    entries = dict(schema_properties(schema))
+    assert len(entries) > 100
+    stray = {key: sorted(set(entry) - SCHEMA_WORDS) for key, entry in entries.items() if set(entry) - SCHEMA_WORDS}
+    assert not stray
+    assert entries["subsets.base_size"]["description"].endswith("of every diff subset.")
