@@ -1,4 +1,4 @@
-"""Sizing jobs for SLURM, and the README's cluster command on a real SLURM (brought up by
+"""Sizing jobs for SLURM, and docs/cluster.md's command on a real SLURM (brought up by
 .ci/slurm.sh; without one, those tests skip and say so)."""
 
 import math
@@ -84,9 +84,9 @@ def test_requests_that_no_node_holds_are_named_by_rule():
         assert expected in message, expected
 
 
-# --- the README's cluster command on a real SLURM ---------------------------------------
+# --- docs/cluster.md's command on a real SLURM ---------------------------------------
 
-README_COMMAND = ["results/table3.csv", "--profile", "workflow/profiles/slurm", "--configfile", "tiny.yaml"]
+CLUSTER_COMMAND = ["results/table3.csv", "--profile", "workflow/profiles/slurm", "--configfile", "tiny.yaml"]
 # The tiny configuration with one baseline and visNet on another experiment: Table 3's GANs,
 # classifier and kNN go through SLURM, and the jobs that would add nothing the test checks stay out.
 CLUSTER_TINY = {**TINY, "baselines": {**TINY["baselines"], "methods": ["knn"]},
@@ -157,13 +157,13 @@ def old_scheduler_run(directory: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def cluster_run(tmp_path_factory, request):
-    """Table 3 of CLUSTER_TINY made by the README's cluster command, cancelling the first GAN
+    """Table 3 of CLUSTER_TINY made by docs/cluster.md's command, cancelling the first GAN
     job seen running; then, where the test SLURM is .ci/slurm.sh's, the old-scheduler variant.
     The local run they are compared with (the workflow tests' run) goes on meanwhile, where
     these mostly wait for job states."""
     directory = workflow_copy(tmp_path_factory.mktemp("cluster") / "ganprint", CLUSTER_TINY)
     environment = {**os.environ, "TORCH_HOME": str(directory / "torch_home")}
-    run = subprocess.Popen([sys.executable, "-m", "snakemake", *README_COMMAND], cwd=directory, env=environment,
+    run = subprocess.Popen([sys.executable, "-m", "snakemake", *CLUSTER_COMMAND], cwd=directory, env=environment,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     state = {"directory": directory, "cancelled": []}
 
@@ -212,7 +212,7 @@ def test_an_old_scheduler_gets_its_gpus_through_gres(cluster_run):
 @needs_slurm
 def test_a_rule_asking_for_more_than_any_node_has_is_named_before_submission(tmp_path):
     directory = workflow_copy(tmp_path / "ganprint", TINY)
-    result = run_snakemake(directory, *README_COMMAND, "--set-resources", "evaluate_baseline:mem_mb=10000000")
+    result = run_snakemake(directory, *CLUSTER_COMMAND, "--set-resources", "evaluate_baseline:mem_mb=10000000")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "rule evaluate_baseline asks for 10000000 MB" in output and "nothing was submitted" in output
