@@ -5,6 +5,7 @@ import copy
 import json
 import re
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -78,6 +79,7 @@ def test_the_gpu_config_runs_end_to_end_with_its_sizes_shrunk(tmp_path):
     snakemake(tmp_path, config, "--cores", "2", *gpu_targets())
     for target in gpu_targets():
         assert (tmp_path / target).stat().st_size > 0, target
-    curve = (tmp_path / "results/gpu/training_length.csv").read_text()
-    assert all(f"{fraction:g}" in curve for fraction in config["training_length"]["fractions"])
-    assert {"noise", "jpeg"} <= set(re.findall(r"^(\w+),", (tmp_path / "results/gpu/table7.csv").read_text(), re.M))
+    curve = pd.read_csv(tmp_path / "results/gpu/training_length.csv")
+    assert set(curve["fraction"]) == {*config["training_length"]["fractions"], 1.0}
+    assert set(curve["method"]) == {"ours", *config["training_length"]["methods"]}
+    assert list(pd.read_csv(tmp_path / "results/gpu/table7.csv")["attack"]) == ["none", "noise", "jpeg"]
