@@ -7,7 +7,8 @@ from snakemake.utils import min_version
 PACKAGE_PARENT = f"{workflow.basedir}/workflow"
 sys.path.insert(0, PACKAGE_PARENT)
 
-from ganprint.config_checks import check_constraints, check_schema
+from ganprint import GanprintError
+from ganprint.config_checks import check_constraints, check_data_paths, check_schema
 from ganprint.settings import with_defaults
 
 min_version("9.13")
@@ -20,9 +21,14 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
-check_schema(config)
-config.update(with_defaults(config))
-check_constraints(config)
+# A config error ends the run in one line naming the key, without Snakemake's traceback.
+try:
+    check_schema(config)
+    config.update(with_defaults(config))
+    check_constraints(config)
+    check_data_paths(config)
+except GanprintError as error:
+    sys.exit(f"config error: {error}")
 
 
 report: "workflow/report/workflow.rst"

@@ -23,6 +23,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -33,6 +34,7 @@ import yaml
 from baseline_throughput import bench_knn, bench_prnu
 from ganprint import runtime
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
+from ganprint.config_checks import data_paths
 from ganprint.gans import make_settings, make_trainer
 from ganprint.gans.latents import draw_latents
 from ganprint.settings import with_defaults
@@ -114,10 +116,22 @@ def measure(config: dict, device, quick: bool) -> dict:
 
 # The jobs of each table and what each costs.
 
-def planned_jobs(configfile: str, target: str | None) -> list[tuple[str, dict]] | None:
+def stand_in_folders(config: dict, folder: Path) -> list[str]:
+    """--config options that point each data set and folder source whose images are not on
+    this machine at an empty `folder`: planning a run needs the folders, not the images."""
+    missing = {}
+    for key, _, path in data_paths(config):
+        if not (REPO / path).exists():
+            section, name, _ = key.split(".")
+            missing.setdefault(section, {})[name] = {"path": str(folder)}
+    return ["--config", *(f"{section}={json.dumps(names)}" for section, names in missing.items())] if missing else []
+
+
+def planned_jobs(configfile: str, target: str | None, options: list[str] = ()) -> list[tuple[str, dict]] | None:
     """(rule, wildcards) of every job a from-scratch run of `target` (default: all) needs;
     None when the config has no such target."""
-    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", *([target] if target else []), "--configfile", configfile]
+    command = [sys.executable, "-m", "snakemake", "-n", "--forceall", *([target] if target else []), "--configfile",
+               configfile, *options]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         if "MissingRuleException" in result.stderr + result.stdout:
@@ -206,8 +220,9 @@ def main() -> None:
     report(stage="measured", seconds=round(time.perf_counter() - started, 1))
 
     rows = []
+    stand_ins = stand_in_folders(config, Path(tempfile.mkdtemp(prefix="paper_scale-")))
     for table in args.tables:
-        jobs = planned_jobs(configfile, None if table == "all" else f"{results}/{table}.csv")
+        jobs = planned_jobs(configfile, None if table == "all" else f"{results}/{table}.csv", stand_ins)
         if jobs is None:
             continue
         hours, uncharged = table_hours(jobs, config, rates)

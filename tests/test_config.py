@@ -3,14 +3,18 @@ cheap enough for every run of the tests (no job runs)."""
 
 import json
 import re
+import shlex
 import subprocess
 import sys
+import types
+from pathlib import Path
 
 import pytest
 import yaml
 
 from ganprint import GanprintError
-from ganprint.config_checks import check_constraints, check_schema
+from ganprint.cli import USER_COMMANDS, command_help
+from ganprint.config_checks import check_constraints, check_data_paths, check_schema
 from ganprint.settings import with_defaults
 from tiny_workflow import REPO, TINY, TWO_DATASETS, planned_jobs, planned_rules, snakemake
 
@@ -32,13 +36,22 @@ def test_two_data_sets_fill_table_7_and_table_8_each_from_its_own_data_set(tmp_p
     assert planned_jobs(result)["train_defense"] == 2 and planned_jobs(result)["attack_table"] == 2
 
 
+def paper_config(name: str, directory) -> dict:
+    """A paper config whose data set reads an empty folder in `directory`: a dry run needs the
+    folder to exist, not the images in it."""
+    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
+    for dataset in config["datasets"].values():
+        dataset["path"] = str(directory / "images")
+    (directory / "images").mkdir(exist_ok=True)
+    return config
+
+
 # Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
 # (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2). Five baselines on
 # each experiment (tables 1, 2 on CelebA, 3, and the two sanity comparisons).
 @pytest.mark.parametrize("name, n_gans, n_experiments", [("celeba", 11 + 3 + 11, 5), ("lsun", 11 + 3, 4)])
 def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
-    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
-    result = snakemake(tmp_path, config, "-n")
+    result = snakemake(tmp_path, paper_config(name, tmp_path), "-n")
     rules = planned_rules(result)
     assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "experiment_table", "figure_samples",
             "component_table", "figure_components", "table6", "figure_selection", "attack_table",
@@ -59,6 +72,9 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     # and visNet on Table 3; Table 1 without each of its five sources (open set)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1 + 5
     assert {"figure_fingerprints", "figure_fingerprint_map"} <= rules
+    if name == "celeba":  # the models of `ganprint attribute -h` and `visualise -h` are this run's
+        examples = "".join(command_help(command).examples for command in USER_COMMANDS)
+        assert set(re.findall(r"--model (\S+)", examples)) <= set(outputs) and "--model" in examples
 
 
 def planned_settings(result, stage: str) -> dict[str, dict]:
@@ -70,8 +86,7 @@ def planned_settings(result, stage: str) -> dict[str, dict]:
 def test_the_celeba_config_plans_the_authors_settings(tmp_path):
     """What the authors' code ran (ProGAN/config.py, SNGAN/configs, the MMD-GAN code base as
     launched in their README, the PRNU tool chain), as the jobs of a paper-scale run get it."""
-    config = yaml.safe_load((REPO / "workflow/configs/celeba.yaml").read_text())
-    result = snakemake(tmp_path, config, "-n", "-p")
+    result = snakemake(tmp_path, paper_config("celeba", tmp_path), "-n", "-p")
     assert planned_settings(result, "baseline")["prnu"]["sigmas"] == [2.0, 3.0, 5.0, 8.0]
     gans = planned_settings(result, "train-gan")
     assert gans["progan"]["learning_rate"] == 0.001 and gans["progan"]["learning_rates"] == {"128": 0.0015}
@@ -100,8 +115,7 @@ def test_paper_configs_plan_how_the_authors_wrote_samples_fed_sngan_and_estimate
     """SNGAN/evaluation.py truncates; the MMD-GAN code base's scipy.misc.imsave stretches each
     image; ProGAN's misc rounds. SNGAN/datasets/celeba.py feeds x / 128 - 1 + U(0, 1/128).
     Marra et al.'s fingerprint is the mean residual."""
-    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
-    result = snakemake(tmp_path, config, "-n", "-p")
+    result = snakemake(tmp_path, paper_config(name, tmp_path), "-n", "-p")
     exports = dict(re.findall(rf"sample-gan --checkpoint results/{name}/gans/{name}/([a-z]+)_\S+ .*?--export (\w+)",
                               result.stdout))
     assert exports == {"progan": "round", "sngan": "truncate", "cramergan": "stretch", "mmdgan": "stretch"}
@@ -198,3 +212,56 @@ def test_every_schema_entry_parses_into_json_schema_words_only():
     stray = {key: sorted(set(entry) - SCHEMA_WORDS) for key, entry in entries.items() if set(entry) - SCHEMA_WORDS}
     assert not stray
     assert entries["subsets.base_size"]["description"].endswith("of every diff subset.")
+
+
+@pytest.mark.parametrize("name, key, path", [("celeba", "datasets.celeba.path", "data/celeba/img_align_celeba"),
+                                             ("lsun", "datasets.lsun.path", "data/lsun/bedroom_train_lmdb")])
+def test_a_paper_config_without_its_images_stops_at_once_naming_the_key_and_the_folder(tmp_path, name, key, path):
+    config = yaml.safe_load((REPO / f"workflow/configs/{name}.yaml").read_text())
+    result = snakemake(tmp_path, config, "-n", check=False)
+    assert result.returncode == 1
+    [line] = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert line.startswith(f"config error: {key}: the ") and f" {path} does not exist" in line, line
+    assert f"set {key} to" in line and str(tmp_path) in line  # where a relative path was looked for
+
+
+def test_every_folder_of_a_folder_source_must_exist(tmp_path):
+    (tmp_path / "first").mkdir()
+    config = {**with_defaults(TINY), "folder_sources": {"conv-net": {"path": [str(tmp_path / "first"),
+                                                                            str(tmp_path / "second")]}}}
+    with pytest.raises(GanprintError) as error:
+        check_data_paths(config)
+    assert str(error.value).startswith(f"folder_sources.conv-net.path: the folder {tmp_path / 'second'} does not exist")
+
+
+def test_the_slurm_profiles_own_command_plans_its_target(tmp_path):
+    """The command in the profile's first lines, run where the paper config's images are an
+    empty folder (--config), plans the table it names."""
+    comment = (REPO / "workflow/profiles/slurm/config.yaml").read_text().splitlines()[1]
+    command = shlex.split(comment.lstrip("# "))
+    assert command[0] == "snakemake" and not command[1].startswith("-")  # the target before the options
+    arguments = [str(REPO / word) if word.startswith("workflow/") else word for word in command[1:]]
+    (tmp_path / "images").mkdir()
+    overrides = "datasets=" + json.dumps({name: {"path": str(tmp_path / "images")}
+                                         for name in yaml.safe_load(Path(arguments[-1]).read_text())["datasets"]})
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory",
+                             str(tmp_path), *arguments, "--config", overrides], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"output: {command[1]}" in result.stdout
+
+
+@pytest.mark.filterwarnings("ignore:Argument \"writer_name\":PendingDeprecationWarning")  # as Snakemake calls it
+def test_every_table_page_of_the_report_has_a_caption():
+    """Rendered as `snakemake --report` renders it: the template, then reStructuredText."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    titles = (REPO / "workflow/rules/common.smk").read_text().split("TABLE_TITLES = {")[1].split("}")[0]
+    template = jinja2.Template((REPO / "workflow/report/table.rst").read_text())
+    captions = {}
+    for table in re.findall(r'^\s+"(\w+)":', titles, re.M):
+        snakemake = types.SimpleNamespace(wildcards=types.SimpleNamespace(table=table), config=with_defaults(TINY))
+        captions[table] = publish_parts(template.render(snakemake=snakemake), writer_name="html",
+                                        settings_overrides={"halt_level": 2})["body"]
+    assert len(captions) == 11 and all(captions.values()), [table for table, text in captions.items() if not text]
+    assert "open-set attribution" in captions["open_set"] and "table3" in captions["open_set"]

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from ganprint import GanprintError
@@ -50,3 +51,37 @@ def test_the_fingerprint_map_separates_separable_features(tmp_path):
     with pytest.raises(GanprintError, match="does not hold the features"):
         fingerprint_map(str(tmp_path / "features.npz"), paths[:2], ["a", "b"], str(tmp_path / "bad.png"))
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_the_training_length_axis_follows_the_curves_and_coinciding_curves_stay_visible(tmp_path, monkeypatch):
+    """Two methods at 100% throughout (as DCT and ours in the demo) are both seen, and the
+    axis spans the curves' 93-100%, not 0-100; chance (25%) is named in the legend."""
+    from ganprint import figures
+
+    accuracies = {"dct": [100.0, 100.0], "knn": [99.5, 93.3], "ours": [100.0, 100.0]}
+    rows = [{"dataset": "d", "images_shown": shown, "method": method, "accuracy": accuracy, "n_classes": 4}
+            for method, values in accuracies.items() for shown, accuracy in zip((1000, 2000), values)]
+    pd.DataFrame(rows).to_csv(tmp_path / "length.csv", index=False)
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda figure, output: drawn.append(figure))
+    figures.training_length_curves(str(tmp_path / "length.csv"), "d", str(tmp_path / "length.png"))
+    axis = drawn[0].axes[0]
+    low, high = axis.get_ylim()
+    assert 92 < low < 93.3 and 100 < high < 101
+    curves = {line.get_label(): line for line in axis.lines if line.get_label() in accuracies}
+    assert len({line.get_marker() for line in curves.values()}) == 3
+    assert len({line.get_linestyle() for line in curves.values()}) == 3
+    # ours is drawn first and widest, so that DCT's line on top leaves it showing at both edges
+    assert curves["ours"].get_zorder() < curves["dct"].get_zorder()
+    assert curves["ours"].get_linewidth() > curves["dct"].get_linewidth() + 1
+    assert "chance (25%)" in [text.get_text() for text in axis.get_legend().get_texts()]
+    figures.plt.close(drawn[0])
+
+
+def test_the_accuracy_axis_reaches_chance_only_where_a_curve_comes_near_it():
+    from ganprint.figures import accuracy_limits
+
+    assert accuracy_limits([93.3, 100.0], 25.0) == pytest.approx((92.8, 100.5))  # the least margin, half a point
+    low, high = accuracy_limits([40.0, 90.0], 33.3)
+    assert low < 33.3 and 90 < high < 94
+    assert accuracy_limits([100.0, 100.0], 50.0) == (99.5, 100.5)

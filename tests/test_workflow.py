@@ -186,7 +186,7 @@ def test_the_report_shows_every_table_and_figure(finished_run):
                "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny"]
     for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
         assert name in report, name
-    assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report
+    assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report and "open-set attribution" in report
     page = (finished_run / "results/report/table3.html").read_text()
     assert page.count("<tr") == 1 + 7  # the header and one row per method (ours_visnet included)
 

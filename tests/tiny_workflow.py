@@ -69,15 +69,25 @@ def write_folder_source(directory, count=288, size=24):
         Image.fromarray(image).save(folder / f"{index:04d}.png")
 
 
+def make_folder_sources(directory, config: dict) -> None:
+    """The folders of the config's folder sources in `directory`, empty where a test has not
+    written them (write_folder_source): the workflow refuses a config whose folders are missing."""
+    for source in config.get("folder_sources", {}).values():
+        for path in [source["path"]] if isinstance(source["path"], str) else source["path"]:
+            (Path(directory) / path).mkdir(parents=True, exist_ok=True)
+
+
 def workflow_copy(directory: Path, config: dict) -> Path:
     """The repository's workflow in `directory` (as a user's clone), with the config as tiny.yaml."""
     shutil.copytree(REPO, directory, ignore=shutil.ignore_patterns(
         ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*"))
     (directory / "tiny.yaml").write_text(yaml.safe_dump(config))
+    make_folder_sources(directory, config)
     return directory
 
 
 def snakemake(directory, config, *arguments, check=True, snakefile=REPO / "Snakefile"):
+    make_folder_sources(directory, config)
     config_path = Path(directory) / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(directory),

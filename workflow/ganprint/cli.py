@@ -1,16 +1,22 @@
-"""The `ganprint` command: one subcommand per workflow stage.
+"""The `ganprint` command: the commands a user runs on new images, and one per workflow stage.
 
-Each stage below is a function whose signature is its command line: keyword parameters
+Each command below is a function whose signature is its command line: keyword parameters
 become options (`--n-train`), a list one or more values, a bool a flag, `settings` a JSON
 object of the stage's config block (its defaults are the config schema's, see
-`settings.py`). The first line of the docstring is the stage's help.
+`settings.py`). Its docstring is its help: the first paragraph says what it does, each
+`name: text` line what a parameter means (COMMON_HELP holds those that mean the same in
+every command), and an `examples:` paragraph ends the help of a user command.
 """
 
 import argparse
+import dataclasses
 import inspect
 import logging
+import re
+import shutil
 import signal
 import sys
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -54,36 +60,21 @@ CROPS = typing.Literal["centre", "celeba"]
 BAD_IMAGES = typing.Literal["fail", "skip"]
 EXPORTS = typing.Literal["round", "truncate", "stretch"]  # convert.EXPORTS
 
-HELP = {
-    "settings": "JSON object of the stage's config block; keys left out take the schema's defaults",
-    "train": "one training image array per source",
-    "test": "one test image array per source, in the order of the sources",
-    "sources": "source names, in the order of the image arrays",
-    "label": "KEY=VALUE pairs copied into the metrics",
+# Help of the parameters that mean the same in every command that has them; a command's
+# docstring line (`name: text`) describes each of its other parameters, or overrides these.
+COMMON_HELP = {
     "threads": "CPU threads",
-    "snapshot": "fractions of the run at which to keep the generator (train-gan), or the one to sample",
-    "nondeterministic": "on a GPU, let cuDNN pick its fastest kernels: a rerun differs in the last bits (the CPU's are deterministic anyway)",
-    "network": "full, visnet, or a component-analysis variant switching at r: low<r>, high<r>, patch<r>",
-    "visnet": "JSON object of the `visnet` block (with --network visnet): its optimiser keys replace the attribution block's",
-    "initial": "start from this attribution model's weights",
-    "metrics": "metrics files (JSON)",
+    "batch": "images per batch",
     "output": "the file written",
+    "title": "the title drawn above it",
+    "label": "KEY=VALUE pairs copied into the metrics (dataset=..., experiment=...)",
+    "sources": "source names, in the order of the image arrays",
+    "train": "one training image array (.npy) per source, in the order of the sources",
+    "test": "one test image array (.npy) per source, in the order of the sources",
+    "crop": "centre: the largest centred square; celeba: the 128x128 square around (89, 121) of an aligned CelebA"
+            " image",
     "on_bad_image": "an unreadable image, or one of a single colour, stops the run naming it (fail), or is skipped"
                     " with a warning (skip)",
-    "alpha_background": "the colour that transparent pixels are composited on",
-    "path": "image folders (their images in name order, the folders in turn) or one LMDB",
-    "per_source": "images of each source shown",
-    "shown": "images shown in the figure",
-    "validation": "one validation image array per source, which calibrate the open-set threshold",
-    "unknown": "test image arrays of sources the model was not trained on (open-set evaluation)",
-    "open_set": "JSON object of the `open_set` config block",
-    "calibration": "the open-set calibration written (evaluate) or read (attribute: default calibration.pt beside the model)",
-    "score": "rejection score (attribute): msp or distance; default the calibration's",
-    "threshold": "reject images whose score is below this instead of the calibrated threshold",
-    "format": "output format: CSV, or one JSON object per line",
-    "images": "image arrays (uint8 N x H x W x 3 .npy); for attribute and visualise, image files or folders of any size"
-              " and mode: decoded to RGB, the largest centred square (or the CelebA crop) resized to the model's"
-              " resolution (Lanczos), smaller images enlarged with a warning",
 }
 
 
@@ -93,7 +84,17 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
                  on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"),
                  alpha_background: typing.Literal["white", "black"] = schema_default("datasets", "*", "alpha_background"),
                  output: str):
-    """decode, crop and resize real images into an .npy array"""
+    """decode, crop and resize real images into an .npy array
+
+    source: deadleaves: drawn dead-leaves images; embedded: crops of the photographs bundled with
+        scikit-image; folder: the images of --path; lmdb: the LSUN LMDB of --path
+    size: side of the square images written (pixels)
+    count: images written (the first ones of a folder or LMDB)
+    path: image folders (their images in name order, the folders in turn) or one LMDB
+    seed: seed of the embedded crops and of the dead-leaves images
+    alpha_background: the colour that transparent pixels are composited on
+    output: the image array written (.npy)
+    """
     from .data.real import prepare_real as run
 
     run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background)
@@ -101,7 +102,14 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
                 seed: non_negative = schema_default("subsets", "seed"), output: str):
-    """indices of real_subset_diff_#i"""
+    """indices of real_subset_diff_#i: a base subset of the real images with i of them replaced
+
+    images: the real image array (.npy)
+    base_size: images in the base subset
+    difference: i, the images replaced by images from outside the base subset
+    seed: seed of the draw (the same for every i, so the subsets share their base)
+    output: the indices written (.npy)
+    """
     from .data.subsets import subset_diff
     from .storage import load_images, save_array
 
@@ -111,7 +119,17 @@ def real_subset(*, images: str, base_size: positive, difference: non_negative,
 def split_real(*, images: str, n_train: positive, n_test: positive, n_val: positive,
                seed: non_negative = schema_default("split", "seed"), train_output: str, test_output: str,
                val_output: str):
-    """the real class's train, test and validation images"""
+    """the real class's train, test and validation images
+
+    images: the real image array (.npy)
+    n_train: training images
+    n_test: test images
+    n_val: validation images
+    seed: seed of the split
+    train_output: the training images written (.npy)
+    test_output: the test images written (.npy)
+    val_output: the validation images written (.npy)
+    """
     from .data.subsets import real_split
     from .storage import load_images, write_rows
 
@@ -124,7 +142,20 @@ def split_real(*, images: str, n_train: positive, n_test: positive, n_val: posit
 def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset: str | None = None, seed: non_negative,
               threads: positive = 1, checkpoint_every: typing.Optional[positive] = None, log_every: typing.Optional[positive] = None,
               snapshot: list[float] = (), nondeterministic: bool = False, output: str):
-    """train one GAN instance (resumable; settings: its `gan.<arch>` block and resolution)"""
+    """train one GAN instance (resumable)
+
+    arch: progan, sngan, cramergan or mmdgan
+    settings: the `gan.<arch>` config block and `resolution`
+    images: the real image array it learns from (.npy)
+    subset: the indices of the real images to train on (.npy); all of them when absent
+    seed: seed of the weights and of the data order
+    checkpoint_every: images shown between resumable states; every 2% of the run when absent
+    log_every: images shown between progress lines; 5% of the run (at most 10,000) when absent
+    snapshot: fractions of the run at which the generator's weights are kept as well
+    nondeterministic: on a GPU, let cuDNN pick its fastest kernels: a rerun differs in the last bits (the
+        CPU's are deterministic anyway)
+    output: the checkpoint written (.pt)
+    """
     from .gans.training import train_gan as run
 
     run(arch, dict(settings), images, output, seed, threads, subset, checkpoint_every, log_every, snapshot,
@@ -134,8 +165,21 @@ def train_gan(*, arch: str, settings: Settings = Settings(), images: str, subset
 def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positive, n_test: positive,
                n_val: positive, seed: non_negative, batch: positive = schema_default("sampling", "batch"),
                export: EXPORTS = "round", threads: positive = 1, train_output: str, test_output: str, val_output: str):
-    """sample train, test and validation images from a trained GAN (or from one of its snapshots);
-    export: round, truncate or stretch (see sampling.export in the config schema)"""
+    """sample train, test and validation images from a trained GAN (or from one of its snapshots)
+
+    checkpoint: the GAN's checkpoint (.pt)
+    snapshot: the fraction of the run whose generator samples; the final one when absent
+    n_train: training images
+    n_test: test images, numbered after the training images
+    n_val: validation images, numbered after the test images
+    seed: seed of the latent vectors
+    batch: images generated per batch
+    export: how generated pixels become uint8: round, truncate or stretch (see sampling.export in the config
+        schema)
+    train_output: the training images written (.npy)
+    test_output: the test images written (.npy)
+    val_output: the validation images written (.npy)
+    """
     from .gans.sampling import sample_gan as run
 
     run(checkpoint, {train_output: n_train, test_output: n_test, val_output: n_val}, seed, batch, threads, snapshot,
@@ -145,7 +189,15 @@ def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positiv
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
                       visnet: Settings = Settings(), initial: str | None = None, network: str = "full",
                       threads: positive = 1, output: str):
-    """train the attribution network or visNet over sources (settings: the `attribution` block)"""
+    """train the attribution network or visNet over sources
+
+    settings: the `attribution` config block
+    visnet: the `visnet` config block (with --network visnet): its optimiser keys replace the attribution block's
+    initial: start from this attribution model's weights; from random weights when absent
+    network: full, visnet, or a component-analysis variant switching at resolution r: low<r>, high<r>,
+        patch<r>
+    output: the model written (.pt)
+    """
     from .attribution.training import OptimiserSettings, VisNetLoss, train_attribution as run
     from .names import VISNET
 
@@ -165,7 +217,18 @@ def evaluate(*, model: str, test: list[str], validation: list[str] = (), unknown
              batch: positive = schema_default("attribution", "eval_batch"),
              seed: non_negative = schema_default("attribution", "seed"), threads: positive = 1, metrics: str,
              features: str, confusion: str, calibration: str | None = None):
-    """accuracy, confusion, features and FD ratio of an attribution model (seed: of the FD-ratio halves), and its open-set calibration"""
+    """accuracy, confusion, features and FD ratio of an attribution model, and its open-set calibration
+
+    model: the attribution model (.pt)
+    validation: one validation image array per source; they calibrate the open-set rejection threshold
+    unknown: test image arrays of sources the model was not trained on (open-set evaluation)
+    open_set: the `open_set` config block
+    seed: seed of the halves of the test features that the FD ratio compares
+    metrics: the metrics written (JSON)
+    features: the test images' fingerprint features and labels written (.npz)
+    confusion: the confusion matrix written (CSV)
+    calibration: the open-set calibration written (.pt; with --validation)
+    """
     from .attribution.evaluation import evaluate_attribution
 
     if bool(validation) != bool(calibration):
@@ -179,7 +242,14 @@ def evaluate(*, model: str, test: list[str], validation: list[str] = (), unknown
 def baseline(*, method: str, train: list[str] = (), test: list[str], sources: list[str], settings: Settings = Settings(),
              label: list[key_value] = (), seed: non_negative = schema_default("baselines", "seed"),
              threads: positive = 1, metrics: str):
-    """attribute an experiment's test images with a baseline (knn, eigenface, prnu, dct, inception)"""
+    """attribute an experiment's test images with a baseline
+
+    method: knn, eigenface, prnu, dct or inception (FD ratio only)
+    train: one training image array (.npy) per source, in the order of the sources (not used by inception)
+    settings: the method's settings of the `baselines` config block
+    seed: seed of the method's random draws
+    metrics: the metrics written (JSON)
+    """
     from .baselines.evaluation import evaluate_baseline
 
     evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed)
@@ -190,7 +260,25 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
               crop: CROPS = "centre", batch: positive = schema_default("attribution", "eval_batch"),
               threads: positive = 1, on_bad_image: BAD_IMAGES = "skip", format: typing.Literal["csv", "jsonl"] = "csv",
               output: str | None = None):
-    """attribute image files or folders with a trained attribution model: "unknown" below the calibrated threshold"""
+    """attribute image files or folders with a trained attribution model: "unknown" below the calibrated threshold
+
+    images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
+        model's resolution (Lanczos); smaller images are enlarged, with a warning
+    model: the attribution model (model.pt of the workflow's results/.../attribution/...)
+    calibration: the open-set calibration; calibration.pt beside the model when absent
+    score: the rejection score: msp (highest softmax probability) or distance; the calibration's when absent
+    threshold: reject images whose score is below this instead of the calibrated threshold
+    format: CSV, or one JSON object per line
+    output: the attributions written (one row per image); standard output when absent
+
+    examples:
+      # a model of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
+      ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
+          --crop celeba --output attributions.csv aligned_faces/
+      # one JSON object per image on standard output, rejecting by softmax probability
+      ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
+          --score msp --format jsonl photo1.png photo2.jpg
+    """
     from .attribution.inference import attribute as run, write_attributions
 
     write_attributions(run(model, images, calibration, score, threshold, crop, batch, threads, on_bad_image,
@@ -198,7 +286,12 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
 
 
 def table(*, metrics: list[str], per_class: bool = False, selections: list[str] = (), output: str):
-    """assemble a CSV table from metrics files (selections: artifact-free, say how LPIPS was computed)"""
+    """assemble a CSV table from metrics files
+
+    metrics: metrics files (JSON), one row each
+    per_class: add a column of accuracy per source
+    selections: the artifact-free selections (.npz), which say how the LPIPS distances were computed
+    """
     from .tables import write_table
 
     print(write_table(metrics, output, per_class, list(selections)).to_string(index=False))
@@ -206,7 +299,14 @@ def table(*, metrics: list[str], per_class: bool = False, selections: list[str] 
 
 def select_artifact_free(*, real: str, test: str, settings: Settings = Settings(), threads: positive = 1,
                          selection: str, output: str):
-    """the generated test images closest (LPIPS) to a real image (settings: the `artifact_free` block)"""
+    """the generated test images closest (LPIPS) to a real image
+
+    real: the real image array (.npy)
+    test: the generated test image array (.npy)
+    settings: the `artifact_free` config block
+    selection: the distances and selected rows written (.npz)
+    output: the selected images written (.npy)
+    """
     from .artifact_free import select_artifact_free as run
 
     block = complete_block(dict(settings), "artifact_free")
@@ -216,7 +316,13 @@ def select_artifact_free(*, real: str, test: str, settings: Settings = Settings(
 
 def figure_selection(*, images: list[str], selections: list[str], labels: list[str], per_row: positive = 8,
                      title: str = "", output: str):
-    """selected and not selected images per source (Figure 5)"""
+    """selected and not selected images per source (Figure 5)
+
+    images: one test image array (.npy) per source
+    selections: one artifact-free selection (.npz) per image array
+    labels: one row label per image array
+    per_row: images per row
+    """
     from .figures import selection_grid
 
     selection_grid(images, selections, labels, output, per_row, title)
@@ -225,7 +331,16 @@ def figure_selection(*, images: list[str], selections: list[str], labels: list[s
 def attack(*, name: str, images: list[str], settings: Settings = Settings(),
            seed: non_negative = schema_default("attacks", "seed"),
            streams: list[str] = (), batch: positive = 1024, threads: positive = 1, output: list[str]):
-    """perturb every image of each array (noise, blur, crop, jpeg, relight, combination; settings: `attacks`)"""
+    """perturb every image of each array (noise, blur, crop, jpeg, relight, combination)
+
+    name: the attack: noise, blur, crop, jpeg, relight or combination
+    images: image arrays (.npy), each attacked into the output at its position
+    settings: the `attacks` config block
+    seed: seed of the perturbations
+    streams: one name per image array (e.g. its source and split) that gives it its own draws under the same
+        seed; the arrays' positions when absent
+    output: the attacked image arrays written (.npy), one per image array
+    """
     from .attacks import AttackSettings, attack_images
 
     attack_settings = settings_of(AttackSettings, complete_block(dict(settings), "attacks"), "attacks")
@@ -237,56 +352,88 @@ def attack(*, name: str, images: list[str], settings: Settings = Settings(),
 
 
 def attack_table(*, metrics: list[str], clean: list[str] = (), output: str):
-    """Table 7/8 from metrics files labelled attack=, stage= (clean: the row 'none')"""
+    """Table 7/8 from metrics files labelled attack= and stage=
+
+    metrics: metrics files (JSON) of the attacked evaluations
+    clean: metrics files (JSON) of the clean evaluations: the row 'none'
+    """
     from .tables import write_attack_table
 
     print(write_attack_table(metrics, output, list(clean)).to_string(index=False))
 
 
 def open_set_table(*, metrics: list[str], output: str):
-    """the open-set table from the metrics of classifiers each trained without one source"""
+    """the open-set table from the metrics of classifiers each trained without one source
+
+    metrics: metrics files (JSON) of the evaluations with --unknown
+    """
     from .tables import write_open_set_table
 
     print(write_open_set_table(metrics, output).to_string(index=False))
 
 
 def component_table(*, kind: typing.Literal["bands", "patches"], metrics: list[str], networks: list[str], output: str):
-    """Table 4 (bands) or Table 5 (patches) from metrics files, each standing for one network"""
+    """Table 4 (bands) or Table 5 (patches) from metrics files, each standing for one network
+
+    kind: bands (Table 4) or patches (Table 5)
+    metrics: metrics files (JSON), one per network
+    networks: the network of each metrics file: low<r>, high<r> or patch<r>
+    """
     from .tables import write_component_table
 
     print(write_component_table(kind, metrics, networks, output).to_string(index=False))
 
 
 def figure_components(*, table: str, kind: typing.Literal["bands", "patches"], title: str = "", output: str):
-    """accuracy against switching resolution (bands) or patch size (patches)"""
+    """accuracy against switching resolution (bands) or patch size (patches)
+
+    table: the component table (CSV)
+    kind: bands (Table 4) or patches (Table 5)
+    """
     from .figures import component_curves
 
     component_curves(table, kind, output, title)
 
 
 def length_table(*, metrics: list[str], images_per_run: typing.Optional[positive] = None, output: str):
-    """accuracy against GAN training length, from the metrics of an experiment and of its snapshots"""
+    """accuracy against GAN training length, from the metrics of an experiment and of its snapshots
+
+    metrics: metrics files (JSON) of the experiment and of its `_at<fraction>` snapshots
+    images_per_run: real images shown to each GAN in a whole run; adds the column images_shown
+    """
     from .tables import write_length_table
 
     print(write_length_table(metrics, output, images_per_run).to_string(index=False))
 
 
 def figure_length(*, table: str, dataset: str, title: str = "", output: str):
-    """accuracy of every method against GAN training length"""
+    """accuracy of every method against GAN training length
+
+    table: the training-length table (CSV)
+    dataset: the data set whose rows are drawn
+    """
     from .figures import training_length_curves
 
     training_length_curves(table, dataset, output, title)
 
 
 def table_page(*, table: str, title: str = "", output: str):
-    """a CSV table as an HTML page (for the Snakemake report)"""
+    """a CSV table as an HTML page (for the Snakemake report)
+
+    table: the table (CSV)
+    """
     from .report import write_table_page
 
     write_table_page(table, output, title)
 
 
 def figure_samples(*, images: list[str], labels: list[str], per_source: positive = 8, title: str = "", output: str):
-    """a labelled grid of samples, one row per source"""
+    """a labelled grid of samples, one row per source
+
+    images: one image array (.npy) per source
+    labels: one row label per image array
+    per_source: images shown per source
+    """
     from .figures import sample_grid
 
     sample_grid(images, labels, output, per_source, title)
@@ -295,7 +442,13 @@ def figure_samples(*, images: list[str], labels: list[str], per_source: positive
 def figure_fingerprints(*, model: str, test: list[str], per_source: positive = 2,
                         batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
                         title: str = "", correlations: str, output: str):
-    """Figure 7: a visNet's model and image fingerprints and their responses (correlations: the mean-correlation CSV)"""
+    """Figure 7: a visNet's model and image fingerprints and their responses
+
+    model: the visNet model (.pt)
+    per_source: images shown per source
+    correlations: the mean correlation of each source's image fingerprints with each model fingerprint written
+        (CSV)
+    """
     from .attribution.visualisation import fingerprint_figure
 
     print(fingerprint_figure(model, test, output, correlations, per_source, batch, threads, title).round(3).to_string())
@@ -303,7 +456,12 @@ def figure_fingerprints(*, model: str, test: list[str], per_source: positive = 2
 
 def figure_map(*, features: str, test: list[str], sources: list[str], per_source: positive = 500,
                seed: non_negative = 0, threads: positive = 1, title: str = "", output: str):
-    """Figure 1: t-SNE maps of test images by learned fingerprint features (an evaluation's features.npz) and by pixels"""
+    """Figure 1: t-SNE maps of test images by learned fingerprint features and by pixels
+
+    features: an evaluation's fingerprint features (features.npz)
+    per_source: images mapped per source
+    seed: seed of the drawn images and of t-SNE
+    """
     from .maps import fingerprint_map
 
     fingerprint_map(features, test, sources, output, per_source, seed, threads, title)
@@ -312,7 +470,22 @@ def figure_map(*, features: str, test: list[str], sources: list[str], per_source
 def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: positive = 8,
               batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
               on_bad_image: BAD_IMAGES = "skip", table: str | None = None, output: str):
-    """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown, a correlation table of all"""
+    """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown,
+    a correlation table of all
+
+    images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
+        model's resolution (Lanczos); smaller images are enlarged, with a warning
+    model: the visNet model (model.pt of the workflow's results/.../attribution/.../visnet/)
+    shown: images drawn in the figure (the first ones)
+    table: the correlation of every image with every model fingerprint written (CSV); standard output when
+        absent
+    output: the figure written (PNG)
+
+    examples:
+      # the visNet of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
+      ganprint visualise --model results/celeba/attribution/celeba/table3/visnet/model.pt \\
+          --crop celeba --output fingerprints.png --table correlations.csv aligned_faces/
+    """
     from .attribution.visualisation import visualise_files
 
     result = visualise_files(model, images, output, table, crop, shown, batch, threads, on_bad_image)
@@ -320,18 +493,53 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
         print(result.to_csv(index=False), end="")
 
 
-STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, attribute,
-          table, select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table, figure_components,
-          length_table, figure_length, table_page, figure_samples, figure_fingerprints, figure_map, visualise]
+# The commands a user runs by hand on new images; the stages are the workflow's rules.
+USER_COMMANDS = [attribute, visualise]
+STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
+          select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table,
+          figure_components, length_table, figure_length, table_page, figure_samples, figure_fingerprints, figure_map]
+PARAMETER_LINE = re.compile(r"^(\w+): (.+(?:\n +.+)*)", re.M)
+EXAMPLES = "examples:\n"
 
 
-def argument(parameter: inspect.Parameter) -> tuple[list[str], dict]:
-    """The argparse names and keywords of one parameter of a stage."""
+@dataclasses.dataclass(frozen=True)
+class CommandHelp:
+    summary: str
+    parameters: dict[str, str]
+    examples: str
+
+
+def command_help(command) -> CommandHelp:
+    """A command's help from its docstring: a summary paragraph, `name: text` lines (indented
+    lines continue them), and `examples:` with its lines as written."""
+    summary, _, rest = inspect.getdoc(command).partition("\n\n")
+    described, _, examples = rest.partition(EXAMPLES)
+    parameters = {name: " ".join(text.split()) for name, text in PARAMETER_LINE.findall(described)}
+    return CommandHelp(" ".join(summary.split()), parameters, EXAMPLES + examples if examples else "")
+
+
+def command_name(command) -> str:
+    return command.__name__.replace("_", "-")
+
+
+class CommandHelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows a default only where there is one: what an absent option means, its help says."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default in ("", [], {}):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def argument(parameter: inspect.Parameter, help_text: str) -> tuple[list[str], dict]:
+    """The argparse names and keywords of one parameter of a command."""
     kind, default = parameter.annotation, parameter.default
     required = default is inspect.Parameter.empty
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         kind = next(option for option in typing.get_args(kind) if option is not type(None))
-    keywords = {"help": HELP.get(parameter.name, "")}
+    if kind is Settings:
+        help_text += " (a JSON object; keys left out take the schema's defaults)"
+    keywords = {"help": help_text.replace("%", "%%")}
     if kind is bool:
         keywords.update(action="store_true")
     elif typing.get_origin(kind) is list:
@@ -347,18 +555,42 @@ def argument(parameter: inspect.Parameter) -> tuple[list[str], dict]:
     return ["--" + parameter.name.replace("_", "-")], keywords
 
 
+def help_width() -> int:
+    return shutil.get_terminal_size().columns - 2  # as argparse's
+
+
+def command_list(heading: str, commands: list) -> str:
+    """A heading and one line per command with its summary, laid out like argparse's lists."""
+    lines = [heading]
+    for command in commands:
+        lines += textwrap.wrap(command_help(command).summary, width=help_width(),
+                               initial_indent=f"  {command_name(command):<21} ", subsequent_indent=" " * 24)
+    return "\n".join(lines)
+
+
+def add_command(commands, command) -> None:
+    described = command_help(command)
+    parser = commands.add_parser(command_name(command), description=textwrap.fill(described.summary, help_width()),
+                                 epilog=described.examples, formatter_class=CommandHelpFormatter)
+    for parameter in inspect.signature(command).parameters.values():
+        help_text = described.parameters.get(parameter.name) or COMMON_HELP.get(parameter.name, "")
+        names, keywords = argument(parameter, help_text)
+        parser.add_argument(*names, **keywords)
+    parser.set_defaults(run=command)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganprint", description=__doc__.split("\n")[0])
+    description = "\n\n".join([textwrap.fill(__doc__.split("\n")[0], help_width()),
+                                command_list("user commands (on your own images):", USER_COMMANDS),
+                                command_list("workflow stages (the Snakemake rules run these):", STAGES)])
+    parser = argparse.ArgumentParser(prog="ganprint", description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
-    stages = parser.add_subparsers(dest="stage", required=True)
-    for stage in STAGES:
-        subparser = stages.add_parser(stage.__name__.replace("_", "-"), help=stage.__doc__.split("\n")[0],
-                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        for parameter in inspect.signature(stage).parameters.values():
-            names, keywords = argument(parameter)
-            subparser.add_argument(*names, **keywords)
-        subparser.set_defaults(run=stage)
+    commands = parser.add_subparsers(dest="stage", required=True, metavar="COMMAND",
+                                     help="one of the commands above; `ganprint COMMAND -h` shows its options")
+    for command in USER_COMMANDS + STAGES:
+        add_command(commands, command)
     return parser
 
 

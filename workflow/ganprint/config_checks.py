@@ -1,12 +1,13 @@
 """Checks of a whole config at parse time: against the schema, with one-line errors naming
 the key (unknown keys with the nearest valid names), before the Snakefile fills in the
 schema's defaults (`settings.with_defaults`); then the constraints between keys that the
-schema cannot state.
+schema cannot state, and the folders that the data sets and folder sources read.
 
 Torch-free: the Snakefile imports it.
 """
 
 import difflib
+from pathlib import Path
 
 from . import GanprintError
 from .settings import schema
@@ -85,3 +86,27 @@ def check_folder_sources(folders: dict, split: dict) -> None:
         if count is not None and count < needed:
             raise GanprintError(f"folder_sources.{name}.count ({count}) is below {SPLIT_SUM} ({needed}), which "
                                 "the split takes from it")
+
+
+def data_paths(config: dict):
+    """(config key, source kind, path) of every folder or LMDB that the data sets and the
+    folder sources read."""
+    for name, dataset in config["datasets"].items():
+        if dataset["source"] in PATH_SOURCES and dataset.get("path"):
+            yield f"datasets.{name}.path", dataset["source"], dataset["path"]
+    for name, folder in config.get("folder_sources", {}).items():
+        for path in [folder["path"]] if isinstance(folder["path"], str) else folder["path"]:
+            yield f"folder_sources.{name}.path", "folder", path
+
+
+def check_data_paths(config: dict) -> None:
+    """Every folder (and LMDB) that the config reads exists, so that a run, dry or not, stops
+    at once rather than at its first job that reads it. Relative paths start at the working
+    directory."""
+    for key, kind, path in data_paths(config):
+        found = Path(path).is_dir() if kind == "folder" else Path(path).exists()
+        if not found:
+            what = "folder" if kind == "folder" else "LMDB"
+            where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
+            raise GanprintError(f"{key}: the {what} {path} does not exist{where}; "
+                                f"set {key} to the {what} of the images")

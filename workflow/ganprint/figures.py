@@ -104,24 +104,44 @@ def component_curves(table_path: str, kind: str, output: str, title: str = "") -
     save_figure(figure, output)
 
 
+# (marker, line style) of each method's curve in turn; the first is drawn widest, underneath.
+CURVE_STYLES = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", (0, (5, 1, 1, 1, 1, 1))), ("P", (0, (1, 2)))]
+
+
+def accuracy_limits(accuracies, chance: float) -> tuple[float, float]:
+    """The accuracy axis around the curves, with a margin; down to chance where the lowest
+    curve is nearer chance than 100%."""
+    low, high = float(np.nanmin(accuracies)), float(np.nanmax(accuracies))
+    if low - chance < 100 - low:
+        low = min(low, chance)
+    margin = max(0.06 * (high - low), 0.5)
+    return low - margin, high + margin
+
+
 def training_length_curves(table_path: str, dataset: str, output: str, title: str = "") -> None:
-    """Accuracy of each method against the GANs' training length, with chance marked."""
+    """Accuracy of each method against the GANs' training length, chance in the legend (and
+    drawn where the axis reaches it). Curves that coincide stay visible: each later one is
+    narrower, with its own marker (hollow) and line style."""
     table = pd.read_csv(table_path)
     rows = table[table["dataset"] == dataset]
     if rows.empty:
         raise GanprintError(f"{table_path} has no rows for data set '{dataset}'")
     x_column = "images_shown" if "images_shown" in rows.columns else "fraction"
+    methods = sorted(rows["method"].unique(), key=lambda method: method != "ours")
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
-    for method, curve in rows.groupby("method", sort=False):
-        curve = curve.sort_values(x_column)
-        axis.plot(curve[x_column], curve["accuracy"], "o-" if method == "ours" else "s--",
-                  linewidth=2.2 if method == "ours" else 1.2, label=method)
-    axis.axhline(100.0 / rows["n_classes"].iloc[0], color="grey", linestyle=":", label="chance")
+    for order, method in enumerate(methods):
+        curve = rows[rows["method"] == method].sort_values(x_column)
+        marker, line_style = CURVE_STYLES[order % len(CURVE_STYLES)]
+        axis.plot(curve[x_column], curve["accuracy"], marker=marker, linestyle=line_style, label=method,
+                  linewidth=max(4.5 * 0.7**order, 0.8), markersize=max(12 - 1.5 * order, 4), markerfacecolor="none",
+                  markeredgewidth=1.5, zorder=2 + order)
+    chance = 100.0 / rows["n_classes"].iloc[0]
+    axis.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.3g}%)")
+    axis.set_ylim(*accuracy_limits(rows["accuracy"], chance))
     axis.set_xlabel("real images shown to each GAN" if x_column == "images_shown" else "fraction of the GAN run")
     axis.set_ylabel("test accuracy (%)")
-    axis.set_ylim(0, 101)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="lower left")
+    axis.legend(fontsize=7, loc="best")
     if title:
         axis.set_title(title, fontsize=10)
     save_figure(figure, output)
