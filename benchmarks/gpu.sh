@@ -3,7 +3,8 @@
 #  1. workflow/configs/gpu.yaml (GANs trained 100x longer than the demo's): Tables 1 and 3,
 #     the sanity check, the training-length curve and its figure, Table 7's noise and JPEG
 #     rows; several jobs share the device (--resources gpu=$GPU_JOBS);
-#  2. the GPU tests and the throughput, precision and device-hour benchmarks (--quick).
+#  2. the GPU tests and the throughput, precision and device-hour benchmarks (--quick), the
+#     device-hours projected for gpu.yaml and for CelebA among them.
 # Each part writes its output to its own file under the folder given (default gpu-checks/)
 # and one line to summary.txt as it ends; the config's tables are copied there too. A run
 # stopped at a time limit keeps what it measured.
@@ -38,4 +39,5 @@ run training_throughput python benchmarks/training_throughput.py $quick
 run baseline_throughput python benchmarks/baseline_throughput.py $quick
 run sampling_precision python benchmarks/sampling_precision.py
 run lpips_search python benchmarks/lpips_search.py $quick
+run paper_scale_gpu python benchmarks/paper_scale.py --configfile workflow/configs/gpu.yaml $quick
 run paper_scale_celeba python benchmarks/paper_scale.py --configfile workflow/configs/celeba.yaml $quick
