@@ -296,7 +296,7 @@ BREAKAGES = [
 def copy_of_checkout(folder: Path) -> Path:
     copy = folder / "checkout"
     shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-        ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache", ".slurm*"))
+        ".git", "results", ".snakemake", "__pycache__", "*.egg-info", ".pytest_cache", ".slurm*", ".venv"))
     return copy
 
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -31,3 +32,29 @@ def test_paper_scale_projection_charges_each_planned_job(tmp_path):
                                              "attribution inference", "PRNU", "kNN"}
     assert table3["jobs_not_charged"]["evaluate_baseline"] == 3  # Eigenface, DCT, Inception
     assert "| table3 |" in result.stdout
+
+
+def test_compare_results_names_each_differing_cell_and_skips_tables_the_demo_does_not_make(tmp_path):
+    expected, results = tmp_path / "expected", tmp_path / "results"
+    for folder in (expected / "attribution/x", results / "attribution/x"):
+        folder.mkdir(parents=True)
+    (expected / "table3.csv").write_text("dataset,method,accuracy\nd,ours,99.5\n")
+    (results / "table3.csv").write_text("dataset,method,accuracy\nd,ours,99.5\n")
+    (expected / "attribution/x/correlations.csv").write_text("source,a,b\na,0.1,0.0\n")
+    (results / "attribution/x/correlations.csv").write_text("source,a,b\na,0.1,0.2\n")
+    (expected / "seed_spread.csv").write_text("table,method,min\ntable3,ours,99.9\n")
+    command = [sys.executable, "benchmarks/compare_results.py", "--results", str(results), "--expected", str(expected)]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout
+    assert "attribution/x/correlations.csv: 1 differences" in run.stdout and "b: 0.0 against 0.2" in run.stdout
+    assert "seed_spread.csv: not made" in run.stdout and "1 of 2 tables equal" in run.stdout
+    (results / "attribution/x/correlations.csv").write_text("source,a,b\na,0.1,0.0\n")
+    assert subprocess.run(command, cwd=REPO, capture_output=True, text=True).returncode == 0
+
+
+def test_the_demo_results_hold_the_seed_spread_and_figure_7s_correlations():
+    """The figures the README and docs/demo.md quote beside the tables have their CSVs."""
+    spread = pd.read_csv(REPO / "docs/demo_results/seed_spread.csv")
+    assert {"table3", "sanity: same seed"} <= set(spread.table)
+    correlations = pd.read_csv(REPO / "docs/demo_results/attribution/deadleaves/table3/visnet/correlations.csv")
+    assert correlations.shape == (4, 5)

@@ -107,7 +107,7 @@ def test_figure_selection_shows_the_kept_and_the_other_images_of_each_source(sel
     test_path, _, selection_path, _ = selected
     ganprint("figure-selection", "--images", test_path, "--selections", selection_path, "--labels", "gan",
              "--per-row", 4, "--output", tmp_path / "selection.png")
-    assert_figure(tmp_path / "selection.png", (580, 262))  # two rows (selected, not) of four 16 px images
+    assert_figure(tmp_path / "selection.png", (538, 262))  # two rows (selected, not) of four 16 px images
 
 
 def test_attack_draws_from_each_arrays_stream_with_the_settings_given(tmp_path):
@@ -183,7 +183,7 @@ def test_figure_samples_shows_per_source_images_of_each_source(tmp_path):
     arrays = source_arrays(tmp_path, 5)
     ganprint("figure-samples", "--images", *arrays, "--labels", *SOURCES, "--per-source", 3,
              "--output", tmp_path / "samples.png")
-    assert_figure(tmp_path / "samples.png", (472, 373))  # three rows of three 16 px images, each shown at 96 px
+    assert_figure(tmp_path / "samples.png", (358, 348))  # three rows of three 16 px images, each shown at 96 px
 
 
 def test_figure_components_draws_the_patch_curve(tmp_path):

@@ -23,7 +23,7 @@ DOCS = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").gl
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
 SHELL = {"bash", "sh", "console"}
 # commands that are not checked here (installers, version control, the CI's own scripts)
-SKIPPED = {"pip", "git", "apt", "apt-get", "cd", "sbatch", "mamba", "conda"}
+SKIPPED = {"pip", "git", "apt", "apt-get", "cd", "sbatch", "mamba", "conda", "source"}
 OPERATORS = {"&&", "||", ";", "|"}
 ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "workflow"), os.environ.get("PYTHONPATH", "")])}
 
@@ -99,7 +99,7 @@ def classify(tokens: list[str]) -> str | None:
         return "script"
     if program == "bash" and arguments and arguments[0].endswith(".sh") or program.startswith((".ci/", "./")):
         return "file"
-    if program in SKIPPED:
+    if program in SKIPPED or program in ("python", "python3") and arguments[:2] == ["-m", "venv"]:
         return "skipped"
     return None
 
@@ -361,3 +361,11 @@ def test_the_configuration_page_names_every_config_key():
     page = (REPO / "docs/configuration.md").read_text()
     missing = [key for key in schema_keys(schema) if f"`{key}`" not in page]
     assert not missing, f"docs/configuration.md does not describe {missing}"
+
+
+def test_the_configuration_page_key_tables_are_the_schemas():
+    """Every default and description of docs/configuration.md as the schema has it."""
+    from ganprint import schema_doc
+
+    assert schema_doc.main([str(REPO / "docs/configuration.md"), "--check"]) == 0, \
+        "run python -m ganprint.schema_doc docs/configuration.md"

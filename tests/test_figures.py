@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from ganprint import GanprintError
-from ganprint.figures import sample_grid, sample_strip
+from ganprint.figures import sample_grid, sample_strip, strip_grid
 from tiny_workflow import assert_figure
 
 
@@ -20,12 +21,31 @@ def test_sample_grid_draws_a_row_per_source_and_names_bad_input(tmp_path):
         np.save(tmp_path / f"{name}.npy", rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8))
     output = tmp_path / "figure.png"
     sample_grid([str(tmp_path / "a.npy"), str(tmp_path / "b.npy")], ["real", "gan"], str(output), per_source=4)
-    assert_figure(output, (580, 262))  # two rows of four 16 px images, each shown at 96 px
+    assert_figure(output, (482, 237))  # two rows of four 16 px images, each shown at 96 px
     with pytest.raises(GanprintError, match="12 images per source"):
         sample_grid([str(tmp_path / "a.npy")], ["real"], str(tmp_path / "bad.png"), per_source=12)
     with pytest.raises(GanprintError, match="labels"):
         sample_grid([str(tmp_path / "a.npy")], ["real", "gan"], str(tmp_path / "bad.png"))
     assert not (tmp_path / "bad.png").exists()
+
+
+@pytest.mark.parametrize("size", [16, 32, 128])
+def test_strip_labels_and_titles_fit_in_the_figure_at_every_image_size(tmp_path, size):
+    """The longest names a workflow makes (a GAN on a 100000-image subset, seed 10, a twin) and
+    a long title: nothing drawn reaches the figure's edge, and every label is drawn left of
+    the images (its text's dark pixels in the margin)."""
+    labels = ["real", "cramergan_diff100000_s10_run2", "stable-diffusion-2-1-base\nnot selected"]
+    rng = np.random.default_rng(0)
+    strips = [sample_strip(rng.integers(0, 256, (4, size, size, 3), dtype=np.uint8), 4) for _ in labels]
+    output = tmp_path / "strips.png"
+    strip_grid(strips, labels, str(output), title="Figure 5: artifact-free test images (LPIPS backbone: alex)")
+    pixels = np.asarray(Image.open(output).convert("L")).astype(int)
+    edges = np.concatenate([pixels[:, :2].ravel(), pixels[:, -2:].ravel(), pixels[:2].ravel(), pixels[-2:].ravel()])
+    assert edges.min() == 255, "something is drawn at the figure's edge: a label or the title is cut"
+    image_columns = np.flatnonzero((pixels < 250).mean(axis=0) > 0.5)  # the strips' columns
+    margin = pixels[:, : image_columns.min()]
+    rows_with_text = np.flatnonzero((margin < 128).any(axis=1))
+    assert len(rows_with_text) > 3 * 6, "the labels are not drawn in the left margin"
 
 
 def test_the_fingerprint_map_separates_separable_features(tmp_path):

@@ -74,3 +74,12 @@ def test_fd_ratio_needs_as_many_images_per_half_as_feature_dimensions():
     assert enough["fd_ratio"] is not None and enough["fd_ratio_min_per_half"] == 20 and not enough["fd_ratio_note"]
     too_few = fd_ratio_entries(rng.normal(size=(80, 21)), labels)
     assert too_few["fd_ratio"] is None and "20 images per half" in too_few["fd_ratio_note"]
+
+
+def test_test_images_per_class_is_one_count_when_equal_and_each_class_count_otherwise():
+    """Table 6 keeps every real test image beside a tenth of each GAN's: 500 real, 50 per GAN."""
+    labels = np.repeat([0, 1, 2], [500, 50, 50])
+    unequal = classification_metrics(labels, labels, ["real", "gan_a", "gan_b"])
+    assert unequal["n_test_per_class"] == "500 50 50" and unequal["n_test"] == 600
+    equal = classification_metrics(np.repeat([0, 1], 64), np.zeros(128, int), ["real", "gan_a"])
+    assert equal["n_test_per_class"] == 64

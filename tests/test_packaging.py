@@ -46,6 +46,7 @@ def executable(path, body: str) -> None:
 def test_ci_without_slurm_fails_under_ci_true_and_warns_elsewhere(tmp_path, ci, status, message):
     """.ci/run in a copy whose SLURM does not come up, with pip and pytest that only say they ran."""
     executable(tmp_path / ".ci/slurm.sh", "exit 1")
+    executable(tmp_path / ".ci/runtime_env.sh", "echo /runtime/bin/python")
     shutil.copy(REPO / ".ci/run", tmp_path / ".ci/run")  # with its mode
     executable(tmp_path / "bin/pip", "echo pip ran")
     executable(tmp_path / "bin/pytest", "echo pytest ran")
@@ -53,4 +54,29 @@ def test_ci_without_slurm_fails_under_ci_true_and_warns_elsewhere(tmp_path, ci, 
     result = subprocess.run([tmp_path / ".ci/run"], env=environment, capture_output=True, text=True)
     assert result.returncode == status and message in result.stderr, result.stderr
     assert ("pytest ran" in result.stdout) == (status == 0)
+
+
+def test_ci_renders_the_report_with_the_install_without_test_extras(tmp_path):
+    """.ci/run installs the README's `pip install -e .` into a fresh environment first and
+    hands its Python to the tests, which render the tiny workflow's report with it."""
+    shutil.copytree(REPO / ".ci", tmp_path / ".ci")
+    executable(tmp_path / ".ci/slurm.sh", "exit 1")
+    executable(tmp_path / "bin/pip", 'echo "pip $*"')
+    executable(tmp_path / "bin/pytest", 'echo "pytest sees $GANPRINT_RUNTIME_PYTHON"')
+    executable(tmp_path / "bin/python3", 'mkdir -p "$3/bin"; printf \'#!/bin/sh\\necho "venv pip $*"\\n\' > "$3/bin/pip"; chmod +x "$3/bin/pip"')
+    environment = {**os.environ, "CI": "", "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run([tmp_path / ".ci/run"], env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "venv pip install --quiet --disable-pip-version-check -e ." in result.stderr
+    runtime = re.search(r"pytest sees (\S+)", result.stdout)[1]
+    assert runtime.endswith("/venv/bin/python") and not os.path.exists(runtime)  # removed on exit
+    assert "pip install -e .[test]" in result.stdout
+
+
+def test_the_python_floor_is_one_in_pyproject_the_environment_and_the_readme():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    environment = yaml.safe_load((REPO / "envs/ganprint.yaml").read_text())
+    floor = project["requires-python"].removeprefix(">=")
+    assert f"python>={floor}" in environment["dependencies"]
+    assert f"Python {floor} or newer" in (REPO / "README.md").read_text()
 

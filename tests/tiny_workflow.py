@@ -80,17 +80,26 @@ def make_folder_sources(directory, config: dict) -> None:
 def workflow_copy(directory: Path, config: dict) -> Path:
     """The repository's workflow in `directory` (as a user's clone), with the config as tiny.yaml."""
     shutil.copytree(REPO, directory, ignore=shutil.ignore_patterns(
-        ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*"))
+        ".git", "results", ".snakemake", "docs", "tests", "__pycache__", "*.egg-info", ".slurm*", ".venv"))
     (directory / "tiny.yaml").write_text(yaml.safe_dump(config))
     make_folder_sources(directory, config)
     return directory
 
 
-def snakemake(directory, config, *arguments, check=True, snakefile=REPO / "Snakefile"):
+def runtime_python() -> str:
+    """The Python of the README's install without the test extras, where CI made one
+    (.ci/runtime_env.sh sets GANPRINT_RUNTIME_PYTHON; under CI=true it must), else this one."""
+    python = os.environ.get("GANPRINT_RUNTIME_PYTHON")
+    if os.environ.get("CI") == "true":
+        assert python, "under CI, .ci/run sets GANPRINT_RUNTIME_PYTHON (.ci/runtime_env.sh)"
+    return python or sys.executable
+
+
+def snakemake(directory, config, *arguments, check=True, snakefile=REPO / "Snakefile", python=sys.executable):
     make_folder_sources(directory, config)
     config_path = Path(directory) / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(directory),
+    command = [python, "-m", "snakemake", "-s", str(snakefile), "--directory", str(directory),
                "--configfile", str(config_path), *arguments]
     # an empty torch cache: the Inception row must say its FD ratio was not computed
     environment = {**os.environ, "TORCH_HOME": str(Path(directory) / "torch_home")}

@@ -10,7 +10,8 @@ import logging
 import numpy as np
 import torch
 
-from . import GanprintError, runtime
+from . import runtime
+from .errors import GanprintError
 from .neighbours import nearest_neighbours
 from .perceptual import LpipsEmbedding, embed_images, how_to_get_backbone, locate_backbone, lpips_network
 from .settings import schema_default

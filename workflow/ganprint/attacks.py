@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import GanprintError
+from .errors import GanprintError
 from . import runtime
 from .convert import LUMINANCE, uint8_tensor
 from .filters import downsample_to, gaussian_kernel, separable_filter

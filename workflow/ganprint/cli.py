@@ -21,7 +21,8 @@ import types
 import typing
 from pathlib import Path
 
-from . import CPU_ISA, GanprintError, __version__
+from . import CPU_ISA, __version__
+from .errors import GanprintError
 from .settings import complete_block, json_object, schema_default, settings_of
 
 

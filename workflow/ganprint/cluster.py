@@ -11,7 +11,7 @@ import math
 import re
 import subprocess
 
-from . import GanprintError
+from .errors import GanprintError
 
 SINFO_FORMAT = "%P|%c|%m|%l|%G"
 

@@ -9,7 +9,7 @@ Torch-free: the Snakefile imports it.
 import difflib
 from pathlib import Path
 
-from . import GanprintError
+from .errors import GanprintError
 from .settings import schema
 from .sources import is_real, parse_instance
 

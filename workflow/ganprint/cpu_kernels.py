@@ -25,7 +25,7 @@ import os
 import sys
 import warnings
 
-from . import GanprintError
+from .errors import GanprintError
 
 ENVIRONMENT_VARIABLE = "GANPRINT_CPU_ISA"
 # The variables the last `pin` set, so that a process started by a pinned one (a workflow job

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import GanprintError  # noqa: E402
+from .errors import GanprintError  # noqa: E402
 from .storage import atomic_path, load_images  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -51,24 +51,44 @@ def selection_grid(image_paths: list[str], selection_paths: list[str], labels: l
     strip_grid(strips, row_labels, output, f"{title} (LPIPS backbone: {lpips_backbone(selection_paths)})")
 
 
+def text_width_inches(texts: list[str], fontsize: float) -> float:
+    """The width the widest of the texts takes when drawn (lines of a text one above the other)."""
+    figure = plt.figure(dpi=100)
+    renderer = figure.canvas.get_renderer()
+    width = max(figure.text(0, 0, text, fontsize=fontsize).get_window_extent(renderer).width for text in texts)
+    plt.close(figure)
+    return width / 100
+
+
 def strip_grid(strips: list[np.ndarray], labels: list[str], output: str, title: str = "") -> None:
-    """Image strips one above the other, each with its label on the left."""
+    """Image strips one above the other, each with its label on the left, in a margin as wide
+    as the widest label (all in inches, at 100 pixels per inch)."""
     height, width = strips[0].shape[:2]
     scale = max(1.0, 96 / height)  # readable rows even for 32x32 images
-    figure, axes = plt.subplots(len(strips), 1, squeeze=False,
-                                figsize=(width * scale / 100 + 1.6, len(strips) * (height * scale / 100 + 0.15) + 0.4))
-    for axis, strip, label in zip(axes[:, 0], strips, labels):
-        axis.imshow(strip, interpolation="nearest")
+    pad, gap, label_gap, fontsize = 0.15, 0.15, 0.08, 9
+    strip_width, strip_height = width * scale / 100, height * scale / 100
+    left = pad + text_width_inches(labels, fontsize) + label_gap
+    top = 0.4 if title else pad
+    figure_width = max(left + strip_width + pad, 2 * pad + text_width_inches([title], 10))
+    figure_height = top + len(strips) * strip_height + (len(strips) - 1) * gap + pad
+    figure = plt.figure(figsize=(figure_width, figure_height))
+    for row, (strip, label) in enumerate(zip(strips, labels)):
+        bottom = figure_height - top - (row + 1) * strip_height - row * gap
+        axis = figure.add_axes((left / figure_width, bottom / figure_height,
+                                strip_width / figure_width, strip_height / figure_height))
+        axis.imshow(strip, interpolation="nearest", aspect="auto")
         axis.set_xticks([])
         axis.set_yticks([])
-        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        figure.text((left - label_gap) / figure_width, (bottom + strip_height / 2) / figure_height, label,
+                    ha="right", va="center", fontsize=fontsize)
     if title:
-        figure.suptitle(title, fontsize=10)
-    save_figure(figure, output)
+        figure.suptitle(title, fontsize=10, y=1 - 0.1 / figure_height, va="top")
+    save_figure(figure, output, tight=False)
 
 
-def save_figure(figure, output: str) -> None:
-    figure.tight_layout()
+def save_figure(figure, output: str, tight: bool = True) -> None:
+    if tight:
+        figure.tight_layout()
     with atomic_path(output) as temporary:
         figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)

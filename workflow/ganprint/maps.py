@@ -3,7 +3,7 @@ features and by their raw pixels, coloured by source."""
 
 import numpy as np
 
-from . import GanprintError
+from .errors import GanprintError
 from .attribution.data import LabelledImages
 
 PIXEL_COMPONENTS = 50  # principal components of the pixels before t-SNE (the usual practice)

@@ -20,6 +20,13 @@ def per_class_accuracy_percent(confusion: np.ndarray) -> np.ndarray:
     return 100.0 * np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
 
 
+def per_class_count(counts) -> int | str:
+    """The number of test images of each class: one count where all classes have it, else
+    one count per class in the order of the sources, space-separated (as the `sources` cell)."""
+    counts = [int(count) for count in counts]
+    return counts[0] if len(set(counts)) == 1 else " ".join(map(str, counts))
+
+
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources: list[str]) -> dict:
     """The accuracy entries of a metrics file, for predictions over the given sources."""
     confusion = confusion_matrix(labels, predictions, len(sources))
@@ -32,7 +39,7 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources:
         "per_class_accuracy": dict(zip(sources, per_class.tolist())),
         "confusion": confusion.tolist(),
         "n_classes": len(sources),
-        "n_test_per_class": int(counts.min()),
+        "n_test_per_class": per_class_count(counts),
         "n_test": int(counts.sum()),
     }
 

@@ -7,7 +7,7 @@ Source names are in `sources` (also torch-free).
 
 import re
 
-from . import GanprintError
+from .errors import GanprintError
 
 # Each baseline method, and the shared blocks of the `baselines` config it reads besides its
 # own: the validation split that picks k or the number of components, the linear classifier.

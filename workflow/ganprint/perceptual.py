@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import GanprintError
+from .errors import GanprintError
 from .convert import to_unit_range
 
 log = logging.getLogger(__name__)

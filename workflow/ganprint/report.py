@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from . import GanprintError
+from .errors import GanprintError
 from .storage import atomic_path
 
 STYLE = """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import GanprintError
+from .errors import GanprintError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 

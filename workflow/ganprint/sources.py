@@ -13,7 +13,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from . import GanprintError
+from .errors import GanprintError
 
 REAL = "real"
 SNAPSHOT_SUFFIX = "_at"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import GanprintError
+from .errors import GanprintError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ score (open-set attribution)."""
 
 import pandas as pd
 
-from . import GanprintError
+from .errors import GanprintError
 from .attribution.network import AttributionSettings, patch_size, switch_receptive_field
 from .names import parse_network
 from .sources import split_held_out_experiment, split_snapshot_experiment

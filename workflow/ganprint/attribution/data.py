@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..convert import uint8_tensor
 from ..runtime import to_device
 from ..storage import load_images

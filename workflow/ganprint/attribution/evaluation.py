@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
 from ..settings import complete_block, schema_default

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..data.images import FlatImageError, centre_crop, crop_function, decode_image, list_images
 from ..settings import schema_default
 from ..storage import atomic_path

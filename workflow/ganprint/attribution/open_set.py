@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..storage import load_checkpoint, save_checkpoint
 
 SCORES = ("msp", "distance")

@@ -4,7 +4,7 @@ import dataclasses
 
 import torch
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..settings import defaults_from_schema
 
 LR_SCHEDULES = ("constant", "linear")

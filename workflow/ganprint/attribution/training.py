@@ -14,7 +14,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..convert import unit_range
 from ..names import VISNET, parse_network
 from ..settings import schema_default

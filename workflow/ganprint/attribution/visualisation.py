@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..settings import schema_default
 from ..storage import load_images, save_table

@@ -10,9 +10,10 @@ import logging
 import numpy as np
 import torch
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..attribution.data import LabelledImages
-from ..metrics import classification_metrics, fd_ratio_entries
+from ..metrics import classification_metrics, fd_ratio_entries, per_class_count
 from ..names import BASELINE_SHARED_SETTINGS, METHODS, WITHOUT_TRAINING
 from ..settings import block_defaults, schema_default
 from ..storage import save_json
@@ -169,7 +170,7 @@ def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str]
         raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
     result = RUNNERS[method](train, test, {**defaults, **settings}, seed, device)
     metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None, "fd_ratio": None,
-               "n_classes": len(sources), "n_test_per_class": min(test.counts), "n_test": len(test),
+               "n_classes": len(sources), "n_test_per_class": per_class_count(test.counts), "n_test": len(test),
                "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),
                "note": result.get("note", "")}
     if "predictions" in result:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_fid import inception as fid
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..convert import uint8_tensor
 
 WEIGHTS_URL = fid.FID_WEIGHTS_URL

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..attribution.data import LabelledImages
 from ..convert import uint8_tensor
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..neighbours import Vectors, nearest_neighbours
 
 

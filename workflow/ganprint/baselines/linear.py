@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..neighbours import Vectors
 from ..settings import defaults_from_schema
 from .inputs import chunked

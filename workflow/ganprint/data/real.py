@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import GanprintError
+from ..errors import GanprintError
 from ..settings import schema_default
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import GanprintError
+from ..errors import GanprintError
 
 
 def _permutation(total: int, seed: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from .. import GanprintError
+from ..errors import GanprintError
 from .cramergan import CramerGANSettings, CramerGANTrainer
 from .mmd_code_base import MMDCodeBaseGenerator
 from .mmdgan import MMDGANSettings, MMDGANTrainer

@@ -10,7 +10,8 @@ import logging
 import numpy as np
 import torch
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..convert import EXPORTS, to_uint8
 from ..settings import schema_default
 from ..sources import fraction_name

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import GanprintError, runtime
+from .. import runtime
+from ..errors import GanprintError
 from ..convert import to_unit_range, uint8_tensor
 from ..sources import fraction_name
 from ..storage import (
