@@ -8,7 +8,7 @@ PACKAGE_PARENT = f"{workflow.basedir}/workflow"
 sys.path.insert(0, PACKAGE_PARENT)
 
 from ganprint import GanprintError
-from ganprint.config_checks import check_constraints, check_data_paths, check_schema
+from ganprint.config_checks import check_constraints, check_data_paths, check_schema, check_untemplated
 from ganprint.settings import with_defaults
 
 min_version("9.13")
@@ -23,6 +23,7 @@ if not workflow.overwrite_configfiles:
 
 # A config error ends the run in one line naming the key, without Snakemake's traceback.
 try:
+    check_untemplated(workflow.overwrite_configfiles or [f"{workflow.basedir}/config.yaml"])
     check_schema(config)
     config.update(with_defaults(config))
     check_constraints(config)

@@ -1,4 +1,5 @@
 import ganprint  # noqa: F401  (first: it pins the CPU kernels before numpy and torch load)
+import subprocess
 import types
 
 import numpy as np
@@ -88,3 +89,24 @@ def finished_run(tmp_path_factory):
     write_folder_source(directory)
     snakemake(directory, TINY, "--cores", "2")
     return directory
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """tmpfs(name, size): a small file system of its own (tmpfs, as root) at tmp_path/name,
+    unmounted afterwards; the test skips, saying why, where none can be mounted."""
+    mounted = []
+
+    def mount(name: str, size: str = "1m"):
+        folder = tmp_path / name
+        folder.mkdir()
+        made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"no file system of its own can be mounted here: {made.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)

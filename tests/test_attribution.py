@@ -1,18 +1,21 @@
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
-from ganprint import GanprintError
+from ganprint import GanprintError, cli
 from ganprint.attribution.evaluation import evaluate_attribution
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
 from ganprint.attribution.training import OptimiserSettings, train_attribution
 from ganprint.storage import load_checkpoint
 from ganprint.tables import write_table
+from tiny_workflow import undocumented_columns
 
 
 def test_paper_layout_at_128():
@@ -144,6 +147,7 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(toy, tmp_p
     evaluate_with_calibration(paths, tmp_path / "model.pt", tmp_path, score="msp")
     table = attribute(str(tmp_path / "model.pt"), [str(folder)])
     assert len(table) == 15 and list(table.columns[:5]) == ["image", "source", "nearest_source", "probability", "msp"]
+    assert undocumented_columns(cli.attribute, table.columns, ["a", "b", "c"]) == []
     truth = table.image.map(lambda name: "abc"[int(Path(name).name[0])])
     assert (table.nearest_source == truth).mean() > 0.8
     threshold = load_checkpoint(tmp_path / "calibration.pt")["thresholds"]["msp"]
@@ -155,6 +159,26 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(toy, tmp_p
     assert [row["image"] for row in rows] == list(table.image[:2]) and rows[0]["p_a"] == table.p_a[0]
     with pytest.raises(GanprintError, match="image not found"):
         attribute(str(tmp_path / "model.pt"), [str(tmp_path / "missing.png")])
+
+
+def test_attribute_uses_a_read_only_model_store_and_writes_nothing_beside_the_model(toy, tmp_path, tmpfs):
+    """A model store mounted read-only, holding a training's resumable state beside the model:
+    `ganprint attribute` reads the model and its calibration and leaves the store as it was."""
+    paths, model = toy
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(model, work / "model.pt")
+    evaluate_with_calibration(paths, work / "model.pt", work, score="msp")
+    store = tmpfs("store", "16m")
+    for name in ("model.pt", "calibration.pt"):
+        shutil.copy(work / name, store / name)
+    (store / "model.resume.pt").write_bytes(b"a training's state")
+    subprocess.run(["mount", "-o", "remount,ro", str(store)], check=True)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.load(paths["test"][0])[0]).save(image)
+    assert cli.main(["attribute", "--model", str(store / "model.pt"), "--output", str(tmp_path / "out.csv"), str(image)]) == 0
+    assert sorted(p.name for p in store.iterdir()) == ["calibration.pt", "model.pt", "model.resume.pt"]
+    assert pd.read_csv(tmp_path / "out.csv").image.tolist() == [str(image)]
 
 
 def test_calibration_reaches_its_target_rate_on_held_out_images(tmp_path):

@@ -1,11 +1,13 @@
 """Bad inputs a user has: each gives a correct result or one named error, and leaves nothing
 half-written."""
 
+import errno
 import os
 import struct
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from ganprint import GanprintError
 from ganprint.cli import main
 from ganprint.data.images import decode_image, list_images
 from ganprint.data.real import prepare_real
-from ganprint.storage import load_checkpoint, save_checkpoint, save_json
+from ganprint.storage import load_checkpoint, load_images, save_checkpoint, save_json
 
 
 def not_flat(height, width, value):
@@ -201,15 +203,32 @@ def test_a_checkpoint_of_another_kind_is_named(tmp_path):
         load_generator(tmp_path / "model.pt", "cpu")
 
 
-def test_temporaries_of_killed_processes_are_removed(tmp_path):
+def test_temporaries_of_killed_processes_of_this_host_are_removed_and_other_hosts_kept(tmp_path):
+    from ganprint.storage import HOST
+
     gone = subprocess.Popen(["true"])  # a process that is gone
     gone.wait()
-    stale = tmp_path / f".metrics.json.tmp{gone.pid}"
-    alive = tmp_path / f".metrics.json.tmp{os.getppid()}"  # another job still writing
-    stale.write_text("half")
-    alive.write_text("half")
+    stale = tmp_path / f".metrics.json.tmp{HOST}.{gone.pid}"
+    alive = tmp_path / f".metrics.json.tmp{HOST}.{os.getppid()}"  # another job still writing
+    elsewhere = tmp_path / f".metrics.json.tmpnode-17.{gone.pid}"  # a job on another node, whose pid means nothing here
+    for temporary in (stale, alive, elsewhere):
+        temporary.write_text("half")
     save_json(tmp_path / "metrics.json", {"a": 1})
-    assert not stale.exists() and alive.exists() and (tmp_path / "metrics.json").exists()
+    assert not stale.exists() and alive.exists() and elsewhere.exists() and (tmp_path / "metrics.json").exists()
+
+
+def test_an_output_and_its_folder_reach_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """After a power loss a renamed file must not be empty: the file is flushed before the
+    rename, and the folder that holds the new name after it."""
+    from ganprint import storage
+
+    events = []
+    monkeypatch.setattr(storage, "_fsync", lambda path: events.append(("fsync", Path(path))))
+    replace = os.replace
+    monkeypatch.setattr(storage.os, "replace", lambda a, b: (events.append(("rename", Path(b))), replace(a, b)))
+    save_json(tmp_path / "metrics.json", {"a": 1})
+    assert [kind for kind, _ in events] == ["fsync", "rename", "fsync"]
+    assert events[0][1].name.startswith(".metrics.json.tmp") and events[2][1] == tmp_path
 
 
 def test_a_terminated_job_leaves_no_temporary(tmp_path):
@@ -244,3 +263,62 @@ def test_image_arrays_carry_a_digest_that_catches_flipped_bytes(tmp_path):
     assert load_array(tmp_path / "rows.npy").tolist() == list(range(10))
     np.save(tmp_path / "plain.npy", expected)  # written by another tool: no digest, still read
     assert np.array_equal(load_images(tmp_path / "plain.npy"), expected)
+
+
+class CallsSystem:
+    def __reduce__(self):
+        return os.system, ("echo this ran",)
+
+
+def test_a_model_file_that_would_run_code_is_refused_naming_the_call(tmp_path, capfd):
+    path = tmp_path / "model.pt"
+    torch.save({"model": CallsSystem(), "settings": {}, "sources": ["a"]}, path)
+    with pytest.raises(GanprintError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f"{path} holds code, not only weights: loading it would call ")
+    assert "system" in message and "weights_only=False, which would run it" in message
+    assert "this ran" not in capfd.readouterr().out
+
+
+def test_checkpoints_are_not_loaded_with_a_torch_that_weights_only_loading_cannot_be_trusted_in(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "model.pt", {"model": {}})
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cu121")
+    with pytest.raises(GanprintError, match=r"torch 2.5.1\+cu121 has known ways around weights-only loading"):
+        load_checkpoint(tmp_path / "model.pt")
+    monkeypatch.setattr(torch, "__version__", "2.10.0")
+    assert load_checkpoint(tmp_path / "model.pt") == {"model": {}}
+
+
+def test_a_full_disk_is_one_named_error_no_temporary_and_the_earlier_output_intact(tmpfs):
+    from ganprint.storage import image_array_writer
+
+    small_disk = tmpfs("disk", "1m")
+
+    earlier = small_disk / "images.npy"
+    with image_array_writer(earlier, 4, 8) as array:
+        array[:] = 7
+    with pytest.raises(GanprintError, match=rf"no space to write {earlier}: it needs 2.0 MB, and 1.0 MB are free in {small_disk}"):
+        with image_array_writer(earlier, 40, 128) as array:  # 1.97 MB
+            array[:] = 1
+    assert sorted(path.name for path in small_disk.iterdir()) == ["images.npy"]
+    assert (load_images(earlier) == 7).all()
+    with pytest.raises(GanprintError, match=f"no space left to write {small_disk / 'model.pt'}"):
+        save_checkpoint(small_disk / "model.pt", {"model": {"weight": torch.zeros(600, 600)}})
+    with pytest.raises(GanprintError, match=f"no space left to write {small_disk / 'table.json'}"):
+        save_json(small_disk / "table.json", {"rows": ["x" * 100] * 20000})
+    assert sorted(path.name for path in small_disk.iterdir()) == ["images.npy"]
+
+
+def test_an_image_array_reserves_its_space_before_it_is_mapped(tmp_path, monkeypatch):
+    """Where no small file system can be mounted: posix_fallocate failing as on a full disk."""
+    from ganprint.storage import image_array_writer
+
+    def no_space(descriptor, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    with pytest.raises(GanprintError, match=f"no space to write {tmp_path / 'images.npy'}: it needs 6.1 MB, and .+ are free"):
+        with image_array_writer(tmp_path / "images.npy", 5, 640):
+            pytest.fail("the array was handed out before its space was reserved")
+    assert list(tmp_path.iterdir()) == []

@@ -265,3 +265,17 @@ def test_every_table_page_of_the_report_has_a_caption():
                                         settings_overrides={"halt_level": 2})["body"]
     assert len(captions) == 11 and all(captions.values()), [table for table, text in captions.items() if not text]
     assert "open-set attribution" in captions["open_set"] and "table3" in captions["open_set"]
+
+
+def test_a_templated_config_is_refused_in_one_line_naming_it(tmp_path):
+    """`__use_yte__: true` turns a config's `?` values into Python that Snakemake runs while
+    it reads the file; ganprint refuses such a file, dry run included. The refusal comes after
+    Snakemake's reading, as docs/trust.md says: the expression has run."""
+    templated = tmp_path / "shared.yaml"
+    marker = tmp_path / "evaluated"
+    templated.write_text(f'__use_yte__: true\nimage_size: ?__import__("pathlib").Path("{marker}").touch() or 16\n')
+    result = snakemake(tmp_path, TINY, "-n", "--configfile", str(templated), check=False)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith(f"config error: {templated} sets __use_yte__") and "docs/trust.md" in lines[0]
+    assert marker.exists()

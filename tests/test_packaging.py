@@ -3,6 +3,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -80,3 +81,78 @@ def test_the_python_floor_is_one_in_pyproject_the_environment_and_the_readme():
     assert f"python>={floor}" in environment["dependencies"]
     assert f"Python {floor} or newer" in (REPO / "README.md").read_text()
 
+
+
+def test_the_breakages_record_lists_every_breakage_of_the_script_all_caught():
+    """tests/breakages.md is the last run of tests/breakages.py over its whole list: rerun it
+    after adding a breakage."""
+    from breakages import BREAKAGES, REPORT
+
+    record = REPORT.read_text()
+    assert re.findall(r"^\| (.+?) \| `", record, flags=re.M) == [breakage.name for breakage in BREAKAGES]
+    assert record.rstrip().endswith(f"{len(BREAKAGES)} of {len(BREAKAGES)} caught.")
+
+
+def requirement_closure(requirements: list[str]) -> set[str]:
+    """The distributions that installing `requirements` brings (extras' requirements left out),
+    as far as the installed distributions' metadata tells."""
+    import importlib.metadata
+
+    wanted, found = [package_name(r) for r in requirements], set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        wanted += [package_name(r) for r in requires if "extra ==" not in r.replace('"', "").replace("'", "")]
+    return found
+
+
+def test_what_snakemakes_report_needs_comes_with_ganprints_own_dependencies():
+    """The README's `pip install -e .` then `snakemake --report`: the packages that Snakemake's
+    report says must be installed (it does not require them itself) come without the test extras."""
+    import snakemake
+
+    report_code = "\n".join(path.read_text() for path in (Path(snakemake.__file__).parent / "report").rglob("*.py"))
+    needed = {name.lower() for name in re.findall(r"Python package (\w+) must be installed to create reports", report_code)}
+    assert "pygments" in needed
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert needed <= requirement_closure(dependencies), needed - requirement_closure(dependencies)
+
+
+def test_the_error_type_sits_at_the_bottom_of_the_package():
+    """ganprint.errors imports nothing of the package, and no module of the package takes
+    GanprintError from the package's root (whose import pins the CPU kernels first)."""
+    import ast
+
+    package = REPO / "workflow/ganprint"
+    assert not [node for node in ast.walk(ast.parse((package / "errors.py").read_text()))
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    upward = []
+    for path in package.rglob("*.py"):
+        depth = len(path.relative_to(package).parts)  # a module's level-`depth` import is the package root
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == depth and node.module is None:
+                if "GanprintError" in {alias.name for alias in node.names}:
+                    upward.append(str(path.relative_to(package)))
+    assert not upward, upward
+
+
+# The oldest releases without the advisories that concern ganprint's untrusted inputs:
+# torch.load(weights_only=True) bypasses (fixed in 2.6, a later one < 2.10); Pillow's WebP heap
+# overflow (10.0.1), ImageMath code execution (10.2.0), buffer overflows (10.3.0, 11.3.0).
+ADVISORY_FREE = {"torch": "2.10", "pillow": "11.3"}
+
+
+@pytest.mark.parametrize("path", ["pyproject.toml", "envs/ganprint.yaml"])
+def test_dependency_floors_exclude_releases_with_known_advisories(path):
+    from packaging.version import Version
+
+    text = (REPO / path).read_text()
+    for package, safe in ADVISORY_FREE.items():
+        floor = re.search(rf"^\W*{package}>=([\d.]+)", text, flags=re.M | re.I)
+        assert floor and Version(floor[1]) >= Version(safe), (path, package, floor and floor[0])

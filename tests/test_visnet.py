@@ -10,7 +10,7 @@ import torch
 from ganprint.attribution.network import AttributionSettings
 from ganprint.attribution.optimiser import OptimiserSettings
 from ganprint.attribution.visnet import VisNet, VisNetLoss, VisNetTrainer, unit_patterns
-from tiny_workflow import assert_figure
+from tiny_workflow import assert_figure, undocumented_columns
 
 
 @pytest.mark.parametrize("resolution", [16, 32, 128])
@@ -138,7 +138,7 @@ def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
     from PIL import Image
     from test_attribution import make_sources, train
 
-    from ganprint import GanprintError
+    from ganprint import GanprintError, cli
     from ganprint.attribution.visualisation import fingerprint_figure, visualise_files
 
     paths = make_sources(tmp_path, 200)
@@ -158,6 +158,7 @@ def test_figure_7_and_visualise_from_a_trained_visnet(tmp_path):
     assert_figure(tmp_path / "v.png", (690, 460))  # rows for the 3 shown, no matrix
     assert len(table) == 12
     assert (table.source == [Path(name).name[0] for name in table.image]).mean() > 0.9
+    assert undocumented_columns(cli.visualise, table.columns, ["a", "b", "c"]) == []
     assert list(pd.read_csv(tmp_path / "v.csv").columns) == ["image", "source", "correlation_a", "correlation_b",
                                                             "correlation_c"]
     train(paths, tmp_path / "classifier.pt")

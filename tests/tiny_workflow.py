@@ -130,3 +130,12 @@ def assert_figure(path, size: tuple[int, int]):
     coloured = (pixels.max(axis=2) - pixels.min(axis=2) > 40).mean()
     assert pixels.std() > 10 and coloured > 0.001, f"{path}: std {pixels.std():.1f}, coloured {coloured:.4f}"
 
+
+def undocumented_columns(command, columns, sources: list[str]) -> list[str]:
+    """The output columns that the details of a user command's help (`ganprint <command>
+    --help`) do not name, a column per source named as <prefix><source>."""
+    from ganprint import cli
+
+    details = " ".join(cli.command_help(command).details)
+    generic = {re.sub(rf"^(\w+_)({'|'.join(sources)})$", r"\1<source>", column) for column in columns}
+    return sorted(name for name in generic if not re.search(rf"(?<![\w<>]){re.escape(name)}(?![\w<>])", details))

@@ -263,22 +263,34 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
               output: str | None = None):
     """attribute image files or folders with a trained attribution model: "unknown" below the calibrated threshold
 
+    Output columns, one row per image: image (its path), source (the attributed source, or "unknown" when its score
+    is below the threshold), nearest_source (the source of highest probability, even when rejected), probability
+    (that highest softmax probability), the score used (msp or distance), and p_<source> for every source.
+
     images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
         model's resolution (Lanczos); smaller images are enlarged, with a warning
     model: the attribution model (model.pt of the workflow's results/.../attribution/...)
     calibration: the open-set calibration; calibration.pt beside the model when absent
-    score: the rejection score: msp (highest softmax probability) or distance; the calibration's when absent
-    threshold: reject images whose score is below this instead of the calibrated threshold
+    score: the rejection score; the calibration's when absent. msp: the highest softmax probability, 1/(number of
+        sources) to 1. distance: minus the mean, over the network's layers, of each layer's squared Mahalanobis
+        distance to the nearest source, in standard deviations of the validation images' (0: a typical validation
+        image; lower: farther from every known source)
+    threshold: reject images whose score is below this instead of the calibrated threshold (which rejects
+        open_set.false_rejection_rate of the validation images: for msp near 1 when the classifier is confident,
+        for distance about -1.5 at the default rate, 0.05)
     format: CSV, or one JSON object per line
     output: the attributions written (one row per image); standard output when absent
 
     examples:
+      # the demo's Table 3 classifier (after `snakemake --cores 2`) on a folder of 32x32 images
+      ganprint attribute --model results/attribution/deadleaves/table3/full/model.pt \\
+          --output attributions.csv new_images/
+      # one JSON object per image on standard output, rejecting by softmax probability below 0.9
+      ganprint attribute --model results/attribution/deadleaves/table3/full/model.pt \\
+          --score msp --threshold 0.9 --format jsonl image1.png image2.png
       # a model of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
       ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
           --crop celeba --output attributions.csv aligned_faces/
-      # one JSON object per image on standard output, rejecting by softmax probability
-      ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
-          --score msp --format jsonl photo1.png photo2.jpg
     """
     from .attribution.inference import attribute as run, write_attributions
 
@@ -474,6 +486,9 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
     """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown,
     a correlation table of all
 
+    Table columns, one row per image: image (its path), source (the source whose model fingerprint correlates
+    best with the image fingerprint) and correlation_<source> for every source (from -1 to 1).
+
     images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
         model's resolution (Lanczos); smaller images are enlarged, with a warning
     model: the visNet model (model.pt of the workflow's results/.../attribution/.../visnet/)
@@ -483,6 +498,9 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
     output: the figure written (PNG)
 
     examples:
+      # the demo's visNet (after `snakemake --cores 2`) on a folder of 32x32 images
+      ganprint visualise --model results/attribution/deadleaves/table3/visnet/model.pt \\
+          --output fingerprints.png --table correlations.csv new_images/
       # the visNet of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
       ganprint visualise --model results/celeba/attribution/celeba/table3/visnet/model.pt \\
           --crop celeba --output fingerprints.png --table correlations.csv aligned_faces/
@@ -508,15 +526,18 @@ class CommandHelp:
     summary: str
     parameters: dict[str, str]
     examples: str
+    details: tuple[str, ...] = ()  # paragraphs after the summary (what the command writes)
 
 
 def command_help(command) -> CommandHelp:
-    """A command's help from its docstring: a summary paragraph, `name: text` lines (indented
-    lines continue them), and `examples:` with its lines as written."""
+    """A command's help from its docstring: a summary paragraph, paragraphs of details, `name:
+    text` lines (indented lines continue them), and `examples:` with its lines as written."""
     summary, _, rest = inspect.getdoc(command).partition("\n\n")
     described, _, examples = rest.partition(EXAMPLES)
     parameters = {name: " ".join(text.split()) for name, text in PARAMETER_LINE.findall(described)}
-    return CommandHelp(" ".join(summary.split()), parameters, EXAMPLES + examples if examples else "")
+    details = tuple(" ".join(paragraph.split()) for paragraph in described.split("\n\n")
+                    if paragraph.strip() and not PARAMETER_LINE.match(paragraph.strip()))
+    return CommandHelp(" ".join(summary.split()), parameters, EXAMPLES + examples if examples else "", details)
 
 
 def command_name(command) -> str:
@@ -571,7 +592,9 @@ def command_list(heading: str, commands: list) -> str:
 
 def add_command(commands, command) -> None:
     described = command_help(command)
-    parser = commands.add_parser(command_name(command), description=textwrap.fill(described.summary, help_width()),
+    paragraphs = (described.summary, *described.details)
+    parser = commands.add_parser(command_name(command),
+                                 description="\n\n".join(textwrap.fill(text, help_width()) for text in paragraphs),
                                  epilog=described.examples, formatter_class=CommandHelpFormatter)
     for parameter in inspect.signature(command).parameters.values():
         help_text = described.parameters.get(parameter.name) or COMMON_HELP.get(parameter.name, "")

@@ -38,6 +38,28 @@ def unknown_keys(node: dict, value, where: str = ""):
             yield dotted, sorted(properties)
 
 
+TEMPLATING_KEY = "__use_yte__"
+
+
+def check_untemplated(paths) -> None:
+    """Refuse a config file that turns on Snakemake's YTE templating (`__use_yte__: true`),
+    whose `?` values are Python that Snakemake runs as it reads the file. The file is read
+    here as plain YAML, which runs nothing; Snakemake has read it before the Snakefile
+    runs, so this refusal stops the run but cannot undo what the file's code did."""
+    import yaml
+
+    for path in paths:
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
+            raise GanprintError(f"{path}: not readable as YAML: {error}") from error
+        if isinstance(content, dict) and TEMPLATING_KEY in content:
+            raise GanprintError(
+                f"{path} sets {TEMPLATING_KEY} (YTE templating: its '?' values are Python code); ganprint takes "
+                "plain configs only. Snakemake has already evaluated that code when it read the file: treat a "
+                "config from elsewhere as a script and read it before you run it (docs/trust.md)")
+
+
 def check_schema(config: dict) -> None:
     import jsonschema
 

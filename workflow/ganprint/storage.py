@@ -6,10 +6,14 @@ torch is imported only by the checkpoint functions: tables and figures do withou
 """
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import re
+import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -29,26 +33,67 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def temporary_name(final: Path) -> Path:
+    """Where `final` is written until complete: named by host and process, so that jobs on
+    two nodes of a shared file system never take each other's temporaries for stale ones."""
+    return final.with_name(f".{final.name}.tmp{HOST}.{os.getpid()}")
+
+
 def remove_stale_temporaries(final: Path) -> None:
-    """Delete the temporaries of `final` left by processes that are gone (a killed job)."""
+    """Delete the temporaries of `final` left by processes of this host that are gone (a
+    killed job); another host's are left alone (its process may be running)."""
     for stale in final.parent.glob(f".{final.name}.tmp*"):
-        pid = stale.name.rsplit(".tmp", 1)[1]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        host, _, pid = stale.name.rsplit(".tmp", 1)[1].rpartition(".")
+        if host == HOST and pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             log.info("removing %s, left by process %s", stale, pid)
             stale.unlink(missing_ok=True)
 
 
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def human_bytes(count: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{int(count)} bytes"
+
+
+def disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether a write failed for want of space (torch's writer does not say so: a failure
+    with under 1 MiB left counts)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return shutil.disk_usage(folder).free < (1 << 20)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path; rename it to `path` on success, delete it on failure (and the
-    temporaries that killed processes left beside it)."""
+    """Yield a temporary path; once the caller has written it, flush it and its folder to
+    the disk and rename it to `path`; on failure delete it (and the temporaries that killed
+    processes of this host left beside it). A full disk is one error naming the file."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(final)
-    temporary = final.with_name(f".{final.name}.tmp{os.getpid()}")
+    temporary = temporary_name(final)
     try:
         yield temporary
+        _fsync(temporary)
         os.replace(temporary, final)
+        _fsync(final.parent)
+    except (OSError, RuntimeError) as error:
+        if disk_full(error, final.parent):
+            raise GanprintError(f"no space left to write {final}: "
+                                f"{human_bytes(shutil.disk_usage(final.parent).free)} free in {final.parent}") from error
+        raise
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -97,12 +142,33 @@ def check_array_digest(path: Path) -> None:
     _verified_arrays.add(version)
 
 
+def reserve(path: Path, size: int, final: Path) -> None:
+    """Allocate the file's blocks now (a memory-mapped write into a sparse file that the disk
+    cannot hold dies of SIGBUS, without a word): a full disk is an error naming the file."""
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(descriptor, 0, size)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise GanprintError(f"no space to write {final}: it needs {human_bytes(size)}, and "
+                                f"{human_bytes(shutil.disk_usage(path.parent).free)} are free in {final.parent}") from error
+        if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # file systems without it: write as before
+            raise
+    finally:
+        os.close(descriptor)
+
+
 @contextlib.contextmanager
 def image_array_writer(path: str | os.PathLike, count: int, size: int):
     """Yield a writable uint8 memmap of shape (count, size, size, 3) that lands at `path`,
-    with its digest."""
+    with its digest; its space is reserved before it is mapped."""
     with atomic_path(path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
+        try:
+            reserve(temporary, array.offset + array.nbytes, Path(path))
+        except BaseException:
+            del array
+            raise
         yield array
         array.flush()
         del array
@@ -203,20 +269,43 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save({**state, DIGEST_KEY: content_digest(state)}, temporary)
 
 
+# The first torch release whose weights-only loading has no known bypass.
+SAFE_TORCH = (2, 10)
+
+
+def check_torch_release(version: str) -> None:
+    release = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    if release < SAFE_TORCH:
+        raise GanprintError(f"torch {version} has known ways around weights-only loading, so a model file could run "
+                            f"code; ganprint loads checkpoints with torch {'.'.join(map(str, SAFE_TORCH))} or newer")
+
+
+def unreadable_checkpoint(path: Path, kind: str, error: Exception) -> GanprintError:
+    """The error of a file that torch.load(weights_only=True) refused, in one line: code it
+    would have called, or what else was wrong."""
+    code = re.search(r"unsupported GLOBAL ([\w.]+)|Unsupported global: GLOBAL ([\w.]+)", str(error))
+    if code:
+        return GanprintError(f"{path} holds code, not only weights: loading it would call {code[1] or code[2]}. "
+                             "Refused: ganprint runs no code from a model file (do not load it with "
+                             "weights_only=False, which would run it)")
+    detail = (str(error).strip().splitlines() or [""])[0][:200]
+    return GanprintError(f"{path} is not a readable {kind} (truncated, corrupted or another kind of file): "
+                         f"{type(error).__name__} {detail}".rstrip())
+
+
 def load_checkpoint(path: str | os.PathLike, device="cpu", required: tuple = (), kind: str = "ganprint checkpoint") -> dict:
     """A checkpoint's contents, checked against its digest; `required` keys name what a
     `kind` of checkpoint must hold. Any failure is an error naming the file."""
     import torch
 
+    check_torch_release(torch.__version__)
     path = Path(path)
     if not path.exists():
         raise GanprintError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch raises many types for a file that is not a checkpoint
-        detail = (str(error).strip().splitlines() or [""])[0][:200]
-        raise GanprintError(f"{path} is not a readable {kind} (truncated, corrupted or another "
-                            f"kind of file): {type(error).__name__} {detail}".rstrip()) from error
+        raise unreadable_checkpoint(path, kind, error) from error
     if not isinstance(state, dict):
         raise GanprintError(f"{path} is not a {kind}: it holds a {type(state).__name__}")
     stored = state.pop(DIGEST_KEY, None)

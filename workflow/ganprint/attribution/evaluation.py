@@ -21,14 +21,17 @@ from .visnet import VisNet
 log = logging.getLogger(__name__)
 
 
-def load_model(path: str, device) -> AttributionNetwork | VisNet:
-    """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation."""
+def load_model(path: str, device, retire_resume: bool = False) -> AttributionNetwork | VisNet:
+    """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation;
+    the workflow's stages that read a finished training's model retire its resumable state
+    (`retire_resume`), the user commands never write beside a model."""
     checkpoint = load_checkpoint(path, required=("settings", "model", "sources"), kind="ganprint attribution model")
     settings = AttributionSettings(**checkpoint["settings"])
     model = VisNet(settings) if checkpoint.get("architecture") == VisNet.architecture else AttributionNetwork(settings)
     model.load_state_dict(checkpoint["model"])
     model.sources = list(checkpoint["sources"])
-    retire_resume_state(path)
+    if retire_resume:
+        retire_resume_state(path)
     return model.to(device).eval().requires_grad_(False)
 
 
@@ -90,7 +93,7 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     config block) and measure it; with `unknown_paths`, on images of sources the model was not
     trained on."""
     device = runtime.configure(threads, seed)
-    model = load_model(model_path, device)
+    model = load_model(model_path, device, retire_resume=True)
     for kind, paths in (("test", test_paths), ("validation", validation_paths)):
         if paths and len(paths) != len(model.sources):
             raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(paths)} {kind} sets")

@@ -138,7 +138,7 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
 
 
 def _start_from(learner, initial: str, device) -> None:
-    start = load_model(initial, device)
+    start = load_model(initial, device, retire_resume=True)
     if start.architecture != learner.architecture:
         raise GanprintError(f"{initial} is a {start.architecture} model; cannot start a {learner.architecture} from it")
     learner.model.load_state_dict(start.state_dict())
