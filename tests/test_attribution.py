@@ -13,7 +13,7 @@ from ganprint import GanprintError, cli
 from ganprint.attribution.evaluation import evaluate_attribution
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
 from ganprint.attribution.training import OptimiserSettings, train_attribution
-from ganprint.storage import load_checkpoint
+from ganprint.storage import load_checkpoint, save_checkpoint
 from ganprint.tables import write_table
 from tiny_workflow import undocumented_columns
 
@@ -161,6 +161,23 @@ def test_attribute_image_files_unknown_below_the_calibrated_threshold(toy, tmp_p
         attribute(str(tmp_path / "model.pt"), [str(tmp_path / "missing.png")])
 
 
+def test_a_calibration_of_another_model_with_the_same_sources_is_refused(toy, tmp_path):
+    """Two runs of one experiment: each model's calibration.pt belongs to it alone."""
+    from ganprint.attribution.inference import attribute
+
+    paths, model = toy
+    shutil.copy(model, tmp_path / "model.pt")
+    evaluate_with_calibration(paths, tmp_path / "model.pt", tmp_path, score="msp")
+    other = load_checkpoint(model)
+    other["model"] = {name: value + 0.01 for name, value in other["model"].items()}
+    save_checkpoint(tmp_path / "other.pt", other)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.load(paths["test"][0])[0]).save(image)
+    assert len(attribute(str(tmp_path / "model.pt"), [str(image)])) == 1
+    with pytest.raises(GanprintError, match=f"{tmp_path / 'calibration.pt'} calibrates the model of digest .*, not this one"):
+        attribute(str(tmp_path / "other.pt"), [str(image)], calibration_path=str(tmp_path / "calibration.pt"))
+
+
 def test_attribute_uses_a_read_only_model_store_and_writes_nothing_beside_the_model(toy, tmp_path, tmpfs):
     """A model store mounted read-only, holding a training's resumable state beside the model:
     `ganprint attribute` reads the model and its calibration and leaves the store as it was."""
@@ -193,14 +210,16 @@ def test_calibration_reaches_its_target_rate_on_held_out_images(tmp_path):
         logits = rng.normal(0, 1, (count, 3)) + 2 * np.eye(3)[labels]
         return Predictions(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), layers), labels
 
-    calibrate(*draw(8000), ["a", "b", "c"], 0.1, "distance").save(str(tmp_path / "calibration.pt"))
-    calibration = Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b", "c"])
+    calibrate(*draw(8000), ["a", "b", "c"], 0.1, "distance", "digest-1").save(str(tmp_path / "calibration.pt"))
+    calibration = Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b", "c"], "digest-1")
     held_out = calibration.rejection_scores(draw(4000)[0])
     sampling_error = 100 * np.sqrt(0.1 * 0.9 * (1 / 4000 + 1 / 4000))  # 4000 calibrating, 4000 held out
     for score, threshold in calibration.thresholds.items():
         assert abs(rejected_percent(held_out[score], threshold) - 10.0) < 3 * sampling_error
     with pytest.raises(GanprintError, match="calibrates a model of sources"):
-        Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b"])
+        Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b"], "digest-1")
+    with pytest.raises(GanprintError, match="calibrates the model of digest digest-1, not this one"):
+        Calibration.load(str(tmp_path / "calibration.pt"), ["a", "b", "c"], "digest-2")
 
 
 def test_shrunk_covariance_is_ledoit_wolf():
@@ -310,3 +329,44 @@ def test_training_flips_each_image_left_right_with_probability_one_half(tmp_path
     assert flips_seen_in_training(tmp_path / "again", monkeypatch, flip=True) == batches  # the seed fixes them
     unflipped = flips_seen_in_training(tmp_path / "unflipped", monkeypatch, flip=False)
     assert [flag for batch in unflipped for flag in batch] == [False] * 300
+
+
+def test_attributions_read_back_in_any_program_whatever_the_file_names(toy, tmp_path, monkeypatch):
+    """Names that a spreadsheet would run as a formula, a carriage return, bytes that are not
+    UTF-8: every row reads back as one row, no text cell starts a formula, the run completes."""
+    import csv
+    import os
+
+    paths, model = toy
+    shutil.copy(model, tmp_path / "model.pt")
+    folder = tmp_path / "new"
+    folder.mkdir()
+    pixels = np.load(paths["test"][0])
+    names = ["=cmd|' -C calc'!A0.png", "two\rlines.png", "plain.png"]
+    for index, name in enumerate(names):
+        Image.fromarray(pixels[index]).save(folder / name)
+    Image.fromarray(pixels[3]).save(os.path.join(os.fsencode(folder), b"caf\xe9.png"))
+    output = tmp_path / "out.csv"
+    monkeypatch.chdir(folder)  # the images named relative to it: a name is a cell's whole text
+    assert cli.main(["attribute", "--model", str(tmp_path / "model.pt"), "--threshold", "0.5", "--output", str(output),
+                     "."]) == 0
+    rows = list(csv.reader(output.open(newline="")))
+    assert len(rows) == 1 + 4
+    cells = [cell for row in rows[1:] for cell in row[:3]]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    images = [row[0] for row in rows[1:]]
+    assert sorted(images) == ["'=cmd|' -C calc'!A0.png", "caf\\xe9.png", "plain.png", "two\rlines.png"]
+    assert pd.read_csv(output)["probability"].dtype == float
+
+
+@pytest.mark.parametrize("target", ["model", "folder"])
+def test_an_output_that_is_the_model_or_a_folder_is_refused_and_the_model_kept(toy, tmp_path, target):
+    paths, model = toy
+    shutil.copy(model, tmp_path / "model.pt")
+    image = tmp_path / "image.png"
+    Image.fromarray(np.load(paths["test"][0])[0]).save(image)
+    before = (tmp_path / "model.pt").read_bytes()
+    output = {"model": tmp_path / "model.pt", "folder": tmp_path}[target]
+    with pytest.raises(GanprintError, match="is an input of this command|is a folder; give the name"):
+        cli.attribute([str(image)], model=str(tmp_path / "model.pt"), threshold=0.5, output=str(output))
+    assert (tmp_path / "model.pt").read_bytes() == before

@@ -1,6 +1,7 @@
 """Bad inputs a user has: each gives a correct result or one named error, and leaves nothing
 half-written."""
 
+import dataclasses
 import errno
 import os
 import struct
@@ -322,3 +323,27 @@ def test_an_image_array_reserves_its_space_before_it_is_mapped(tmp_path, monkeyp
         with image_array_writer(tmp_path / "images.npy", 5, 640):
             pytest.fail("the array was handed out before its space was reserved")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["settings"].update(surprise=1), r"unknown network settings \['surprise'\]"),
+    (lambda c: c.update(settings=[8, 2]), "its settings are a list, not a mapping"),
+    (lambda c: c["settings"].update(resolution=1 << 20), "resolution 1048576 is not one of"),
+    (lambda c: c["settings"].update(fmap_base=10**12), r"fmap_base 1000000000000 is not a whole number in \[1, 65536\]"),
+    (lambda c: c.update(sources=["a", "b"]), r"its sources \['a', 'b'\] are not 3 names, one per output"),
+    (lambda c: c["model"].update({name: value[:1] for name, value in c["model"].items() if value.ndim == 2}),
+     "its weights do not fit the network its settings describe"),
+])
+def test_a_model_file_that_passes_weights_only_but_cannot_describe_its_network_is_named(tmp_path, change, message):
+    from ganprint.attribution.evaluation import load_model
+    from ganprint.attribution.network import AttributionNetwork, AttributionSettings
+
+    settings = AttributionSettings(resolution=8, n_classes=3, fmap_base=8, fmap_max=8)
+    checkpoint = {"settings": dataclasses.asdict(settings), "sources": ["a", "b", "c"],
+                  "model": AttributionNetwork(settings).state_dict()}
+    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    assert load_model(tmp_path / "model.pt", "cpu").sources == ["a", "b", "c"]
+    change(checkpoint)
+    save_checkpoint(tmp_path / "model.pt", checkpoint)
+    with pytest.raises(GanprintError, match=f"{tmp_path / 'model.pt'}: {message}"):
+        load_model(tmp_path / "model.pt", "cpu")

@@ -292,8 +292,11 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
       ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
           --crop celeba --output attributions.csv aligned_faces/
     """
-    from .attribution.inference import attribute as run, write_attributions
+    from .attribution.inference import attribute as run, image_files, write_attributions
+    from .storage import check_output_path
 
+    beside_model = str(Path(model).with_name("calibration.pt"))
+    check_output_path(output, [model, calibration or beside_model, *map(str, image_files(images))])
     write_attributions(run(model, images, calibration, score, threshold, crop, batch, threads, on_bad_image,
                            progress=True), output, format)
 
@@ -505,8 +508,13 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
       ganprint visualise --model results/celeba/attribution/celeba/table3/visnet/model.pt \\
           --crop celeba --output fingerprints.png --table correlations.csv aligned_faces/
     """
+    from .attribution.inference import image_files
     from .attribution.visualisation import visualise_files
+    from .storage import check_output_path
 
+    inputs = [model, *map(str, image_files(images))]
+    check_output_path(output, inputs)
+    check_output_path(table, [*inputs, output], "--table")
     result = visualise_files(model, images, output, table, crop, shown, batch, threads, on_bad_image)
     if not table:
         print(result.to_csv(index=False), end="")

@@ -229,6 +229,46 @@ def save_table(path: str | os.PathLike, table) -> None:
         table.to_csv(temporary, index=False)
 
 
+# A spreadsheet takes a cell that starts with one of these for a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe_csv(table) -> str:
+    """CSV of a table whose text comes from outside (file names, a model's source names):
+    every field quoted, so that a line break in a name stays in its cell, and text cells that
+    a spreadsheet would run as a formula prefixed with an apostrophe (numbers are left as
+    they are)."""
+    import csv
+
+    import pandas as pd
+
+    safe = table.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
+                            for cell in safe[column]]
+    return safe.to_csv(index=False, quoting=csv.QUOTE_ALL)
+
+
+def printable_path(path: str | os.PathLike) -> str:
+    """A path as text that can be written anywhere: bytes that are not UTF-8 (possible in
+    file names) shown as backslash escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_output_path(output: str | os.PathLike | None, inputs: list, option: str = "--output") -> None:
+    """Refuse an output that is a folder, or that would overwrite one of the inputs."""
+    if output is None:
+        return
+    target = Path(output)
+    if target.is_dir():
+        raise GanprintError(f"{option} {target} is a folder; give the name of the file to write")
+    for source in filter(None, inputs):
+        same_name = target.resolve() == Path(source).resolve()
+        if same_name or target.exists() and Path(source).exists() and target.samefile(source):
+            raise GanprintError(f"{option} {target} is an input of this command ({source}); refusing to overwrite it")
+
+
 DIGEST_KEY = "content_digest"
 
 

@@ -11,8 +11,8 @@ from .. import runtime
 from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
-from ..settings import complete_block, schema_default
-from ..storage import atomic_path, load_checkpoint, retire_resume_state, save_json, save_table
+from ..settings import schema, complete_block, schema_default
+from ..storage import atomic_path, content_digest, load_checkpoint, retire_resume_state, save_json, save_table
 from .data import LabelledImages
 from .network import AttributionNetwork, AttributionSettings
 from .open_set import CALIBRATION_ROWS, Calibration, calibrate, open_set_entries
@@ -21,15 +21,51 @@ from .visnet import VisNet
 log = logging.getLogger(__name__)
 
 
+# Bounds of the numbers a model file's settings may hold: beyond them a crafted file could ask
+# for networks that exhaust memory.
+SETTING_BOUNDS = {"n_classes": (2, 100_000), "fmap_base": (1, 1 << 16), "fmap_max": (1, 1 << 13)}
+
+
+def checked_settings(path, settings, sources) -> AttributionSettings:
+    """A model file's network settings and source names, refused with one error naming the
+    file where they cannot describe a network ganprint would make."""
+    if not isinstance(settings, dict):
+        raise GanprintError(f"{path}: its settings are a {type(settings).__name__}, not a mapping")
+    known = {field.name for field in dataclasses.fields(AttributionSettings)}
+    unknown = sorted(map(str, set(settings) - known))
+    if unknown:
+        raise GanprintError(f"{path}: unknown network settings {unknown}; known: {sorted(known)}")
+    sizes = schema()["properties"]["image_size"]["enum"]
+    if settings.get("resolution") not in sizes:
+        raise GanprintError(f"{path}: resolution {settings.get('resolution')!r} is not one of {sizes}")
+    for key, (low, high) in SETTING_BOUNDS.items():
+        value = settings.get(key)
+        if key in settings and (not isinstance(value, int) or not low <= value <= high):
+            raise GanprintError(f"{path}: {key} {value!r} is not a whole number in [{low}, {high}]")
+    try:
+        checked = AttributionSettings(**settings)
+    except (TypeError, ValueError) as error:
+        raise GanprintError(f"{path}: bad network settings: {error}") from error
+    if not isinstance(sources, (list, tuple)) or not all(isinstance(name, str) for name in sources) \
+            or len(sources) != checked.n_classes:
+        raise GanprintError(f"{path}: its sources {sources!r} are not {checked.n_classes} names, one per output")
+    return checked
+
+
 def load_model(path: str, device, retire_resume: bool = False) -> AttributionNetwork | VisNet:
     """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation;
     the workflow's stages that read a finished training's model retire its resumable state
     (`retire_resume`), the user commands never write beside a model."""
     checkpoint = load_checkpoint(path, required=("settings", "model", "sources"), kind="ganprint attribution model")
-    settings = AttributionSettings(**checkpoint["settings"])
+    settings = checked_settings(path, checkpoint["settings"], checkpoint["sources"])
     model = VisNet(settings) if checkpoint.get("architecture") == VisNet.architecture else AttributionNetwork(settings)
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (RuntimeError, TypeError, AttributeError) as error:
+        detail = (str(error).strip().splitlines() or [""])[0][:200]
+        raise GanprintError(f"{path}: its weights do not fit the network its settings describe: {detail}") from error
     model.sources = list(checkpoint["sources"])
+    model.content_digest = content_digest(checkpoint)
     if retire_resume:
         retire_resume_state(path)
     return model.to(device).eval().requires_grad_(False)
@@ -122,7 +158,8 @@ def _calibrate_and_measure(model, validation_paths, test: Predictions, unknown_p
                            device) -> tuple[Calibration, dict]:
     settings = complete_block(settings, "open_set")
     validation, truth = predict_arrays(model, validation_paths, batch, device)
-    calibration = calibrate(validation, truth, model.sources, settings["false_rejection_rate"], settings["score"])
+    calibration = calibrate(validation, truth, model.sources, settings["false_rejection_rate"], settings["score"],
+                            model.content_digest)
     unknown_scores = None
     if unknown_paths:
         unknown_scores = calibration.rejection_scores(predict_arrays(model, unknown_paths, batch, device)[0])

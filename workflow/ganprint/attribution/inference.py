@@ -18,7 +18,7 @@ from .. import runtime
 from ..errors import GanprintError
 from ..data.images import FlatImageError, centre_crop, crop_function, decode_image, list_images
 from ..settings import schema_default
-from ..storage import atomic_path
+from ..storage import atomic_path, printable_path, spreadsheet_safe_csv
 from .evaluation import load_model, predict
 from .open_set import UNKNOWN, Calibration
 
@@ -97,7 +97,7 @@ def decoded_images(paths: list[str], size: int, crop: str, on_bad_image: str = "
     return [f for files, _ in chunks for f in files], np.concatenate([images for _, images in chunks])
 
 
-def rejection_rule(model_path: str, sources: list[str], calibration_path: str | None, score: str | None,
+def rejection_rule(model_path: str, model, calibration_path: str | None, score: str | None,
                    threshold: float | None) -> tuple[str, float, Calibration | None]:
     """(score, threshold, calibration): the calibrated ones unless given."""
     path = Path(calibration_path) if calibration_path else Path(model_path).parent / CALIBRATION_NAME
@@ -106,7 +106,7 @@ def rejection_rule(model_path: str, sources: list[str], calibration_path: str | 
             raise GanprintError(f"no calibration at {path}: evaluate the model with validation images (the workflow "
                                 f"writes {CALIBRATION_NAME} beside model.pt), or give --threshold for the msp score")
         return "msp", threshold, None
-    calibration = Calibration.load(str(path), sources)
+    calibration = Calibration.load(str(path), model.sources, model.content_digest)
     score = score or calibration.score
     return score, calibration.thresholds[score] if threshold is None else threshold, calibration
 
@@ -120,7 +120,7 @@ def attribute(model_path: str, paths: list[str], calibration_path: str | None = 
     probability of every source."""
     device = runtime.configure(threads)
     model = load_model(model_path, device)
-    score, threshold, calibration = rejection_rule(model_path, model.sources, calibration_path, score, threshold)
+    score, threshold, calibration = rejection_rule(model_path, model, calibration_path, score, threshold)
     log.info("rejecting images whose %s score is below %.5g", score, threshold)
     files, probabilities, values = [], [], []
     for chunk_files, images in decoded_chunks(image_files(paths), model.settings.resolution, crop, on_bad_image,
@@ -133,7 +133,7 @@ def attribute(model_path: str, paths: list[str], calibration_path: str | None = 
     probabilities, values = np.concatenate(probabilities), np.concatenate(values)
     nearest = np.asarray(model.sources, dtype=object)[probabilities.argmax(1)]
     table = pd.DataFrame({
-        "image": [str(f) for f in files],
+        "image": [printable_path(f) for f in files],
         "source": np.where(values >= threshold, nearest, UNKNOWN),
         "nearest_source": nearest,
         "probability": probabilities.max(1).round(5),
@@ -148,7 +148,7 @@ def write_attributions(table: pd.DataFrame, output: str | None, format: str = "c
     """The table as CSV or JSON lines, to a file (written whole or not at all) or to stdout."""
     if format not in FORMATS:
         raise GanprintError(f"unknown format '{format}'; choose one of {list(FORMATS)}")
-    text = (table.to_csv(index=False) if format == "csv"
+    text = (spreadsheet_safe_csv(table) if format == "csv"
             else "".join(json.dumps(row) + "\n" for row in table.to_dict(orient="records")))
     if output is None:
         print(text, end="")

@@ -52,6 +52,7 @@ class Calibration:
     false_rejection_rate: float
     thresholds: dict[str, float]
     layers: list[LayerMetric]
+    model_digest: str = ""  # the content digest of the model it calibrates (storage.content_digest)
 
     def rejection_scores(self, predictions) -> dict[str, np.ndarray]:
         """Each score of each image of `predictions` (evaluation.Predictions)."""
@@ -67,19 +68,25 @@ class Calibration:
         layers = [{"whitening": torch.from_numpy(metric.whitening), "means": torch.from_numpy(metric.means),
                    "centre": metric.centre, "spread": metric.spread} for metric in self.layers]
         save_checkpoint(path, {"sources": self.sources, "score": self.score, "thresholds": self.thresholds,
-                               "false_rejection_rate": self.false_rejection_rate, "layers": layers})
+                               "false_rejection_rate": self.false_rejection_rate, "layers": layers,
+                               "model_digest": self.model_digest})
 
     @classmethod
-    def load(cls, path: str, sources: list[str]) -> "Calibration":
-        """The calibration of the model attributing `sources`."""
+    def load(cls, path: str, sources: list[str], model_digest: str) -> "Calibration":
+        """The calibration of the model attributing `sources` whose content digest is `model_digest`."""
         fields = ("sources", "score", "false_rejection_rate", "thresholds", "layers")
         content = load_checkpoint(path, required=fields, kind="ganprint calibration")
         if list(content["sources"]) != list(sources):
             raise GanprintError(f"{path} calibrates a model of sources {content['sources']}, not {list(sources)}")
+        if content.get("model_digest") != model_digest:
+            made_for = f"the model of digest {content['model_digest'][:12]}" if content.get("model_digest") else \
+                "a model it does not name (made before calibrations named theirs)"
+            raise GanprintError(f"{path} calibrates {made_for}, not this one ({model_digest[:12]}): its thresholds "
+                                "would not hold; evaluate this model with validation images to calibrate it")
         layers = [LayerMetric(metric["whitening"].numpy(), metric["means"].numpy(), float(metric["centre"]),
                               float(metric["spread"])) for metric in content["layers"]]
         return cls(list(content["sources"]), content["score"], float(content["false_rejection_rate"]),
-                   {name: float(value) for name, value in content["thresholds"].items()}, layers)
+                   {name: float(value) for name, value in content["thresholds"].items()}, layers, model_digest)
 
 
 def shrunk_covariance(centred: np.ndarray) -> np.ndarray:
@@ -116,7 +123,7 @@ def standardise(metric: LayerMetric, descriptors: np.ndarray) -> LayerMetric:
 
 
 def calibrate(validation, labels: np.ndarray, sources: list[str], false_rejection_rate: float,
-              score: str) -> Calibration:
+              score: str, model_digest: str = "") -> Calibration:
     """The metrics from half the validation images (evaluation.Predictions), and thresholds
     rejecting `false_rejection_rate` of the other half, for every score."""
     if score not in SCORES:
@@ -126,7 +133,7 @@ def calibrate(validation, labels: np.ndarray, sources: list[str], false_rejectio
     fitting, calibrating = validation[FIT_ROWS], validation[CALIBRATION_ROWS]
     layers = [standardise(fit_metric(fit, labels[FIT_ROWS], len(sources)), held)
               for fit, held in zip(fitting.layers, calibrating.layers)]
-    calibration = Calibration(list(sources), score, false_rejection_rate, {}, layers)
+    calibration = Calibration(list(sources), score, false_rejection_rate, {}, layers, model_digest)
     held_scores = calibration.rejection_scores(calibrating)
     thresholds = {name: float(np.quantile(values, false_rejection_rate)) for name, values in held_scores.items()}
     return dataclasses.replace(calibration, thresholds=thresholds)

@@ -10,7 +10,7 @@ from .. import runtime
 from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..settings import schema_default
-from ..storage import load_images, save_table
+from ..storage import atomic_path, load_images, printable_path, save_table, spreadsheet_safe_csv
 from .data import LabelledImages
 from .evaluation import load_model
 from .visnet import VisNet, fingerprint_panels, unit_patterns
@@ -99,9 +99,10 @@ def visualise_files(model_path: str, paths: list[str], output: str, table_output
     labels = [f"{f.name}\n-> {source}" for f, source in zip(files[:shown], attributed)]
     fingerprint_grid(model_fingerprint_images(model), model.sources, image_rows(model, images[:shown], labels, device),
                      output)
-    table = pd.DataFrame({"image": [str(f) for f in files], "source": attributed})
+    table = pd.DataFrame({"image": [printable_path(f) for f in files], "source": attributed})
     for index, source in enumerate(model.sources):
         table[f"correlation_{source}"] = correlations[:, index].round(5)
     if table_output:
-        save_table(table_output, table)
+        with atomic_path(table_output) as temporary:
+            temporary.write_text(spreadsheet_safe_csv(table))
     return table
