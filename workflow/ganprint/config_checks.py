@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import GanprintError
 from .settings import schema
-from .sources import is_real, parse_instance
+from .sources import HELD_OUT_INFIX, SNAPSHOT_EXPERIMENT, is_real, parse_instance
 
 PATH_SOURCES = ("folder", "lmdb")
 SPLIT_SUM = "split.n_train + split.n_test + split.n_val"
@@ -61,6 +61,8 @@ def check_untemplated(paths) -> None:
 
 
 def check_schema(config: dict) -> None:
+    """The config as given (before the defaults fill in) against the schema, and the
+    analysis experiments it names."""
     import jsonschema
 
     for dotted, valid in unknown_keys(schema(), config):
@@ -72,10 +74,62 @@ def check_schema(config: dict) -> None:
     if errors:
         where = ".".join(map(str, errors[0].path)) or "(top level)"
         raise GanprintError(f"config key '{where}': {errors[0].message}")
+    check_analysis_experiments(config)
+
+
+# The blocks that run an analysis on one experiment (its `experiment` key).
+ANALYSES = ("components", "training_length", "open_set", "visnet", "artifact_free", "attacks")
+
+
+def check_experiment_names(experiments: dict) -> None:
+    """Names that the rules would read as another experiment's: a held-out experiment
+    (`x_without_y`, open set) or a snapshot one (`x_at0.5`, training length)."""
+    for name in experiments:
+        if HELD_OUT_INFIX in name:
+            raise GanprintError(f"experiments.{name}: a name cannot contain '{HELD_OUT_INFIX}', which names an "
+                                "experiment with one of its sources held out (open set); rename it")
+        if SNAPSHOT_EXPERIMENT.match(name):
+            raise GanprintError(f"experiments.{name}: a name cannot end in '_at<fraction>', which names an experiment "
+                                "on its GANs' snapshots (training_length); rename it")
+
+
+def check_analysis_experiments(config: dict) -> None:
+    """An analysis whose experiment a config names must find it (an analysis left at its
+    default experiment is skipped where the config lacks it). Run before the defaults fill in."""
+    experiments = config.get("experiments") or schema()["properties"]["experiments"]["default"]
+    for block in ANALYSES:
+        named = (config.get(block) or {}).get("experiment")
+        if named is not None and named not in experiments:
+            near = difflib.get_close_matches(named, list(experiments), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise GanprintError(f"{block}.experiment: no experiment '{named}' in experiments "
+                                f"({', '.join(experiments)}){hint}")
+
+
+def check_experiment_sources(config: dict) -> None:
+    """Every source can be built: 'real', a folder source, or a trained GAN instance of a
+    configured architecture (snapshots are the training_length block's, not a source's)."""
+    folders = config.get("folder_sources", {})
+    architectures = sorted(key for key, value in config["gan"].items() if isinstance(value, dict))
+    for experiment, spec in config["experiments"].items():
+        where = f"experiments.{experiment}.sources"
+        for name in spec["sources"]:
+            if is_real(name) or name in folders:
+                continue
+            instance = parse_instance(name, where)
+            if instance.snapshot is not None:
+                raise GanprintError(f"{where}: '{name}' is a snapshot of '{instance.base}'; list '{instance.base}' and "
+                                    f"set training_length.fractions to attribute its snapshots")
+            if instance.arch not in architectures:
+                raise GanprintError(f"{where}: unknown GAN architecture '{instance.arch}' in '{name}'; known: "
+                                    f"{', '.join(architectures)}")
 
 
 def check_constraints(config: dict) -> None:
-    """Source names, paths, split sizes and subset sizes against each data set's image count."""
+    """Experiment names and sources, paths, split sizes and subset sizes against each data
+    set's image count."""
+    check_experiment_names(config["experiments"])
+    check_experiment_sources(config)
     sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
     folders = config.get("folder_sources", {})
     differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference

@@ -107,20 +107,6 @@ def open_set_flags(wildcards, input, output):
 FOLDER_SOURCES = sorted(config["folder_sources"])
 
 
-def check_sources():
-    """Fail at parse time, naming the key, on a source the workflow cannot build."""
-    for experiment, spec in config["experiments"].items():
-        for name in spec["sources"]:
-            if is_real(name) or name in FOLDER_SOURCES:
-                continue
-            instance = parse_instance(name, f"experiments.{experiment}.sources")
-            known = sorted(key for key, value in config["gan"].items() if isinstance(value, dict))
-            if instance.arch not in known:
-                raise GanprintError(
-                    f"experiments.{experiment}.sources: unknown GAN '{instance.arch}' in '{name}'; known: {known}"
-                )
-
-
 def source_images(dataset, source, split):
     return f"<results>/sources/{dataset}/{source}/{split}.npy"
 
@@ -452,7 +438,6 @@ def configured_outputs():
     return tables + pages + figures
 
 
-check_sources()
 # GAN instances that must train bit-identically (gan.deterministic: twins).
 TWINS = same_seed_twins(name for spec in config["experiments"].values() for name in spec["sources"])
 
