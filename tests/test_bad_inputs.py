@@ -347,3 +347,53 @@ def test_a_model_file_that_passes_weights_only_but_cannot_describe_its_network_i
     save_checkpoint(tmp_path / "model.pt", checkpoint)
     with pytest.raises(GanprintError, match=f"{tmp_path / 'model.pt'}: {message}"):
         load_model(tmp_path / "model.pt", "cpu")
+
+
+def noise_image(size=16, seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["gif", "webp", "tiff"])
+def test_an_animation_or_a_multi_page_file_is_refused_by_name(tmp_path, kind):
+    frames = [noise_image(seed=seed) for seed in range(3)]
+    path = tmp_path / f"moving.{kind}"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    with pytest.raises(GanprintError, match=f"image {path} holds 3 frames"):
+        decode_image(str(path), str(path))
+    frames[0].save(tmp_path / f"still.{kind}")
+    assert decode_image(str(tmp_path / f"still.{kind}"), "still").pixels.shape == (16, 16, 3)
+
+
+def test_32_bit_grey_is_read_within_16_bits_and_refused_beyond(tmp_path):
+    ramp = np.arange(256, dtype=np.int32).reshape(16, 16) * 257
+    Image.fromarray(ramp).save(tmp_path / "within.tif")
+    pixels = decode_image(str(tmp_path / "within.tif"), "within").pixels
+    assert (pixels[..., 0] == np.arange(256).reshape(16, 16)).all()
+    Image.fromarray(ramp * 1000).save(tmp_path / "beyond.tif")
+    with pytest.raises(GanprintError, match="beyond.tif has 32-bit pixels from 0 to 65535000, outside the 16-bit range"):
+        decode_image(str(tmp_path / "beyond.tif"), str(tmp_path / "beyond.tif"))
+
+
+def test_folders_read_every_image_format_name_the_files_they_leave_and_follow_linked_folders(tmp_path, caplog):
+    folder = tmp_path / "images"
+    (folder / "sub").mkdir(parents=True)
+    noise_image().save(folder / "a.jfif", format="JPEG")
+    noise_image().save(folder / "b.gif")
+    (folder / "c.heic").write_bytes(b"not read")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    noise_image().save(elsewhere / "d.png")
+    (folder / "sub" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "loop").symlink_to(folder, target_is_directory=True)  # a link back up: read once
+    with caplog.at_level("WARNING"):
+        found = list_images(folder)
+    assert [path.name for path in found] == ["a.jfif", "b.gif", "d.png"]
+    assert f"{folder}: 1 files are not read" in caplog.text and "c.heic" in caplog.text
+
+
+def test_an_image_near_the_decompression_limit_is_named_in_its_warning(tmp_path, monkeypatch, caplog):
+    noise_image(64).save(tmp_path / "large.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # 4,096 pixels: past the warning, short of the refusal
+    with caplog.at_level("WARNING"):
+        decode_image(str(tmp_path / "large.png"), str(tmp_path / "large.png"))
+    assert f"image {tmp_path / 'large.png'}: Image size (4096 pixels) exceeds limit" in caplog.text

@@ -1,6 +1,9 @@
 """The one image reader and the crops applied to real images."""
 
 import io
+import logging
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +13,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import GanprintError
 from ..settings import schema_default
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
+log = logging.getLogger(__name__)
+
+# Image files by their names: the formats ganprint reads, where this Pillow reads them (AVIF
+# since Pillow 11.3; HEIC needs a plugin Pillow does not have).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".gif",
+                  ".avif", ".heic"} & set(Image.registered_extensions())
 # The colours transparent pixels can be composited on (white: what image viewers show).
 ALPHA_BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 ALPHA_MODES = ("RGBA", "LA", "PA")
-# Pillow's modes of one channel of 16 or 32 bits; their values are read as 16-bit (0-65535).
+# Pillow's modes of one channel of 16 or 32 bits; their values are read as 16-bit (0-65535),
+# and 32-bit values outside that range are refused.
 WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+SIXTEEN_BITS = 65535
 
 # CelebA aligned images are 178 x 218; the authors crop 128 x 128 around this point.
 CELEBA_CENTRE = (89, 121)
@@ -23,11 +33,27 @@ CELEBA_CROP = 128
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files below a folder, sorted by path; hidden files and folders (names starting
-    with a dot, such as macOS's AppleDouble `._x.png`) are not images."""
+    """Image files below a folder, linked folders followed (each real folder once), sorted by
+    path; hidden files and folders (names starting with a dot, such as macOS's AppleDouble
+    `._x.png`) are not images. Files that are not images by their names are named in a warning."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    images, others, seen = [], [], set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            (images if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() else others).append(path)
+    if others:
+        log.warning("%s: %d files are not read, their names not those of images ganprint reads (%s): %s",
+                    folder, len(others), " ".join(sorted(IMAGE_SUFFIXES)), ", ".join(map(str, sorted(others)[:5])))
+    return sorted(images)
 
 
 class FlatImageError(GanprintError):
@@ -47,16 +73,30 @@ def decode_image(data: bytes | str, name: str,
     transparency is composited on `background` (a name of ALPHA_BACKGROUNDS); floating-point
     images, and images of one colour after all that (FlatImageError), are refused."""
     try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            image.load()
-            mode = image.mode
-            pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+                _refuse_frames(image, name)
+                image.load()
+                mode = image.mode
+                pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
+        for warning in caught:
+            log.warning("image %s: %s", name, warning.message)
     except Image.DecompressionBombError as error:
         raise GanprintError(f"cannot read image {name}: too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanprintError(f"cannot read image {name}: {error}") from error
     _refuse_flat(pixels, name, mode, background)
     return DecodedImage(pixels, None if mode == "RGB" else mode)
+
+
+def _refuse_frames(image: Image.Image, name: str) -> None:
+    """A generator makes one picture per file: an animation or a multi-page file is refused
+    rather than read as its first frame."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        raise GanprintError(f"image {name} holds {frames} frames (an animation or a multi-page file); ganprint reads "
+                            "files of one picture: save the frame you mean as an image of its own")
 
 
 def _refuse_flat(pixels: np.ndarray, name: str, mode: str, background: str) -> None:
@@ -73,7 +113,10 @@ def _rgb_pixels(image: Image.Image, name: str, background: tuple[int, int, int])
         raise GanprintError(f"image {name} has floating-point pixels; save it with 8 or 16 bits per channel")
     if image.mode in WIDE_GREY_MODES:
         grey = np.asarray(image).astype(np.float64)
-        grey = np.clip(np.round(grey / 257.0), 0, 255).astype(np.uint8)
+        if grey.min() < 0 or grey.max() > SIXTEEN_BITS:
+            raise GanprintError(f"image {name} has 32-bit pixels from {grey.min():.0f} to {grey.max():.0f}, outside the "
+                                "16-bit range; save it with 8 or 16 bits per channel")
+        grey = np.round(grey / 257.0).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
