@@ -1,3 +1,5 @@
+import sys
+
 import lmdb
 import numpy as np
 import pytest
@@ -138,3 +140,37 @@ def test_same_seed_twins_are_the_runs_of_one_trained_instance():
              "sngan_all_s1", "progan_diff1_s1", "progan_diff1_s1_run3_at0.5", "progan_diff1_s1"]
     assert same_seed_twins(names) == {"progan_all_s1", "progan_all_s1_run2", "progan_diff1_s1", "progan_diff1_s1_run3"}
     assert same_seed_twins(["progan_all_s1", "progan_all_s2", "sngan_all_s1"]) == set()
+
+
+def damaged_lmdb(path, damage):
+    """An LMDB of 200 records of random bytes (their values in pages of their own), damaged."""
+    rng = np.random.default_rng(0)
+    make_lmdb(path, {f"{i:06d}": rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() for i in range(200)})
+    data = bytearray((path / "data.mdb").read_bytes())
+    if damage == "truncated":  # an interrupted copy
+        data = data[: len(data) // 2]
+    elif damage == "flipped":  # 200 bytes of an index page: the page after the two meta pages
+        data[2 * 4096 + 16 : 2 * 4096 + 216] = bytes(b ^ 0x5A for b in data[2 * 4096 + 16 : 2 * 4096 + 216])
+    (path / "data.mdb").write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated", r"db is truncated: its pages need 8\d+ bytes, .*data.mdb has 4\d+; copy it again"),
+    ("flipped", r"db is damaged: lmdb.CorruptedError: .*MDB_CORRUPTED.*; copy it again"),
+])
+def test_a_damaged_lmdb_is_one_named_error_before_anything_is_written(tmp_path, damage, message):
+    damaged_lmdb(tmp_path / "db", damage)
+    with pytest.raises(GanprintError, match=message):
+        prepare_real("lmdb", tmp_path / "out.npy", 16, 100, path=str(tmp_path / "db"))
+    assert not list(tmp_path.glob("*out.npy*"))
+
+
+def test_an_lmdb_whose_index_crashes_its_reader_is_a_named_error(tmp_path, monkeypatch):
+    """liblmdb aborts on some damage (an assertion): the walk runs in a process of its own."""
+    from ganprint.data import real
+
+    damaged_lmdb(tmp_path / "db", "none")
+    monkeypatch.setattr(real, "lmdb_walk_command",
+                        lambda path, count: [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGABRT)"])
+    with pytest.raises(GanprintError, match=r"db is damaged: reading its index crashed \(SIGABRT\); copy it again"):
+        prepare_real("lmdb", tmp_path / "out.npy", 16, 100, path=str(tmp_path / "db"))

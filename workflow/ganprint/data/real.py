@@ -3,6 +3,9 @@ procedural dead-leaves images."""
 
 import itertools
 import logging
+import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,6 +51,37 @@ def folder_items(folders: list[str | Path], count: int):
     return ((str(p), str(p)) for p in paths)
 
 
+# Walks the first N keys of an LMDB in a process of its own: damaged index pages can make
+# liblmdb abort (SIGABRT) or fault (SIGBUS), which no Python code survives.
+LMDB_WALK = """
+import sys, lmdb
+environment = lmdb.open(sys.argv[1], readonly=True, lock=False, readahead=False, subdir=sys.argv[2] == "dir")
+with environment.begin(write=False) as transaction:
+    for walked, _ in enumerate(transaction.cursor().iternext(values=False), 1):
+        if walked >= int(sys.argv[3]):
+            break
+"""
+
+
+def lmdb_walk_command(path: Path, count: int) -> list[str]:
+    return [sys.executable, "-c", LMDB_WALK, str(path), "dir" if path.is_dir() else "file", str(count)]
+
+
+def check_lmdb_intact(path: Path, environment, count: int) -> None:
+    """A truncated copy (its last page beyond the end of the file) or a damaged index (the
+    first `count` keys cannot be walked) is one error naming the database."""
+    data = path / "data.mdb" if path.is_dir() else path
+    last_page, page_size = environment.info()["last_pgno"], environment.stat()["psize"]
+    needed, size = (last_page + 1) * page_size, data.stat().st_size
+    if size < needed:
+        raise GanprintError(f"{path} is truncated: its pages need {needed} bytes, {data} has {size}; copy it again")
+    walk = subprocess.run(lmdb_walk_command(path, count), capture_output=True, text=True)
+    if walk.returncode != 0:
+        how = (f"reading its index crashed ({signal.Signals(-walk.returncode).name})" if walk.returncode < 0
+               else (walk.stderr.strip().splitlines() or ["reading its index failed"])[-1])
+        raise GanprintError(f"{path} is damaged: {how}; copy it again")
+
+
 def lmdb_items(path: str | Path, count: int):
     """The records of an LSUN LMDB (keys -> encoded image bytes), streamed, at least `count`."""
     import lmdb
@@ -57,16 +91,23 @@ def lmdb_items(path: str | Path, count: int):
         raise GanprintError(f"LMDB not found: {path}")
     try:
         environment = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=path.is_dir())
+        with environment.begin(write=False) as transaction:
+            _require_count(transaction.stat()["entries"], count, str(path))
     except lmdb.Error as error:
-        raise GanprintError(f"{path} is not an LMDB database: {error}") from error
-    with environment.begin(write=False) as transaction:
-        _require_count(transaction.stat()["entries"], count, str(path))
+        raise GanprintError(f"{path} is not an LMDB database, or not a readable one: {error}") from error
+    check_lmdb_intact(path, environment, count)
 
     def records():
-        with environment.begin(write=False) as transaction:
-            for key, value in transaction.cursor().iternext():
-                yield f"{path}[{key.decode(errors='replace')}]", bytes(value)
-        environment.close()
+        key = b""
+        try:
+            with environment.begin(write=False) as transaction:
+                for key, value in transaction.cursor().iternext():
+                    yield f"{path}[{key.decode(errors='replace')}]", bytes(value)
+        except lmdb.Error as error:
+            raise GanprintError(f"{path} is damaged: reading past record {key.decode(errors='replace')!r} failed "
+                                f"({error}); copy it again") from error
+        finally:
+            environment.close()
 
     return records()
 
