@@ -364,6 +364,15 @@ def test_an_animation_or_a_multi_page_file_is_refused_by_name(tmp_path, kind):
     assert decode_image(str(tmp_path / f"still.{kind}"), "still").pixels.shape == (16, 16, 3)
 
 
+def test_a_cameras_multi_picture_jpeg_is_read_as_its_photograph(tmp_path):
+    photograph, preview = noise_image(seed=1), noise_image(seed=2)
+    photograph.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[preview])
+    with Image.open(tmp_path / "phone.jpg") as image:
+        assert (image.format, image.n_frames) == ("MPO", 2)
+        expected = np.asarray(image.convert("RGB"))
+    assert (decode_image(str(tmp_path / "phone.jpg"), "phone").pixels == expected).all()
+
+
 def test_32_bit_grey_is_read_within_16_bits_and_refused_beyond(tmp_path):
     ramp = np.arange(256, dtype=np.int32).reshape(16, 16) * 257
     Image.fromarray(ramp).save(tmp_path / "within.tif")

@@ -92,9 +92,10 @@ def decode_image(data: bytes | str, name: str,
 
 def _refuse_frames(image: Image.Image, name: str) -> None:
     """A generator makes one picture per file: an animation or a multi-page file is refused
-    rather than read as its first frame."""
+    rather than read as its first frame. A camera's multi-picture JPEG (MPO: the photograph,
+    then previews or depth maps) is read as its first picture, the photograph."""
     frames = getattr(image, "n_frames", 1)
-    if frames > 1:
+    if frames > 1 and image.format != "MPO":
         raise GanprintError(f"image {name} holds {frames} frames (an animation or a multi-page file); ganprint reads "
                             "files of one picture: save the frame you mean as an image of its own")
 
