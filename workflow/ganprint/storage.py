@@ -53,9 +53,14 @@ def remove_stale_temporaries(final: Path) -> None:
 
 
 def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk (file systems that cannot flush a
+    folder, and say so, are left as they are)."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
+    except OSError as error:
+        if not (path.is_dir() and error.errno in (errno.EINVAL, errno.EBADF, errno.ENOTSUP)):
+            raise
     finally:
         os.close(descriptor)
 
