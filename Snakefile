@@ -23,7 +23,7 @@ if not workflow.overwrite_configfiles:
 
 # A config error ends the run in one line naming the key, without Snakemake's traceback.
 try:
-    check_untemplated(workflow.overwrite_configfiles or [f"{workflow.basedir}/config.yaml"])
+    check_untemplated(workflow.configfiles)
     check_schema(config)
     config.update(with_defaults(config))
     check_constraints(config)

@@ -178,6 +178,18 @@ def test_a_calibration_of_another_model_with_the_same_sources_is_refused(toy, tm
         attribute(str(tmp_path / "other.pt"), [str(image)], calibration_path=str(tmp_path / "calibration.pt"))
 
 
+def test_attribute_leaves_a_trainings_resumable_state_beside_the_model(toy, tmp_path):
+    """(visualise loads its visNet through the same load_model.)"""
+    paths, model = toy
+    shutil.copy(model, tmp_path / "model.pt")
+    (tmp_path / "model.resume.pt").write_bytes(b"a training's state")
+    image = tmp_path / "image.png"
+    Image.fromarray(np.load(paths["test"][0])[0]).save(image)
+    assert cli.main(["attribute", "--model", str(tmp_path / "model.pt"), "--threshold", "0.5", "--output",
+                     str(tmp_path / "out.csv"), str(image)]) == 0
+    assert (tmp_path / "model.resume.pt").read_bytes() == b"a training's state"
+
+
 def test_attribute_uses_a_read_only_model_store_and_writes_nothing_beside_the_model(toy, tmp_path, tmpfs):
     """A model store mounted read-only, holding a training's resumable state beside the model:
     `ganprint attribute` reads the model and its calibration and leaves the store as it was."""

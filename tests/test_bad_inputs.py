@@ -3,6 +3,7 @@ half-written."""
 
 import dataclasses
 import errno
+import json
 import os
 import struct
 import subprocess
@@ -405,4 +406,18 @@ def test_an_image_near_the_decompression_limit_is_named_in_its_warning(tmp_path,
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)  # 4,096 pixels: past the warning, short of the refusal
     with caplog.at_level("WARNING"):
         decode_image(str(tmp_path / "large.png"), str(tmp_path / "large.png"))
-    assert f"image {tmp_path / 'large.png'}: Image size (4096 pixels) exceeds limit" in caplog.text
+    assert f"image {tmp_path / 'large.png'} has 4096 pixels, more than Pillow's limit of 3000" in caplog.text
+
+
+def test_any_write_that_runs_out_of_space_is_one_named_error_and_leaves_nothing(tmp_path, monkeypatch):
+    """Where no small file system can be mounted: a write failing as on a full disk."""
+    save_json(tmp_path / "metrics.json", {"a": 1})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dumps", full)
+    with pytest.raises(GanprintError, match=f"no space left to write {tmp_path / 'metrics.json'}: .* free in {tmp_path}"):
+        save_json(tmp_path / "metrics.json", {"a": 2})
+    assert [path.name for path in tmp_path.iterdir()] == ["metrics.json"]
+    assert (tmp_path / "metrics.json").read_text().startswith('{\n  "a": 1')

@@ -72,9 +72,22 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     # and visNet on Table 3; Table 1 without each of its five sources (open set)
     assert planned_jobs(result)["train_attribution"] == n_experiments + 5 + 5 + 5 + 1 + 5
     assert {"figure_fingerprints", "figure_fingerprint_map"} <= rules
-    if name == "celeba":  # the models of `ganprint attribute -h` and `visualise -h` are this run's
-        examples = "".join(command_help(command).examples for command in USER_COMMANDS)
-        assert set(re.findall(r"--model (\S+)", examples)) <= set(outputs) and "--model" in examples
+    if name == "celeba":  # the CelebA models of `ganprint attribute -h` and `visualise -h` are this run's
+        assert set(example_models("results/celeba/")) <= set(outputs) and example_models("results/celeba/")
+
+
+def example_models(prefix: str) -> list[str]:
+    """The --model paths under `prefix` in the examples of the user commands' help."""
+    examples = "".join(command_help(command).examples for command in USER_COMMANDS)
+    return [path for path in re.findall(r"--model (\S+)", examples) if path.startswith(prefix)]
+
+
+def test_the_help_examples_name_models_the_demo_makes(tmp_path):
+    demo = yaml.safe_load((REPO / "config.yaml").read_text())
+    result = snakemake(tmp_path, demo, "-n")
+    outputs = {path for line in re.findall(r"^\s+output: (.*)$", result.stdout, re.M) for path in line.split(", ")}
+    demo_models = [path for path in example_models("results/") if not path.startswith("results/celeba/")]
+    assert len(demo_models) >= 2 and set(demo_models) <= outputs, set(demo_models) - outputs
 
 
 def planned_settings(result, stage: str) -> dict[str, dict]:

@@ -295,9 +295,10 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
     from .attribution.inference import attribute as run, image_files, write_attributions
     from .storage import check_output_path
 
+    files = [str(path) for path in image_files(images)]
     beside_model = str(Path(model).with_name("calibration.pt"))
-    check_output_path(output, [model, calibration or beside_model, *map(str, image_files(images))])
-    write_attributions(run(model, images, calibration, score, threshold, crop, batch, threads, on_bad_image,
+    check_output_path(output, [model, calibration or beside_model, *files])
+    write_attributions(run(model, files, calibration, score, threshold, crop, batch, threads, on_bad_image,
                            progress=True), output, format)
 
 
@@ -510,14 +511,14 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
     """
     from .attribution.inference import image_files
     from .attribution.visualisation import visualise_files
-    from .storage import check_output_path
+    from .storage import check_output_path, spreadsheet_safe_csv
 
-    inputs = [model, *map(str, image_files(images))]
-    check_output_path(output, inputs)
-    check_output_path(table, [*inputs, output], "--table")
-    result = visualise_files(model, images, output, table, crop, shown, batch, threads, on_bad_image)
+    files = [str(path) for path in image_files(images)]
+    check_output_path(output, [model, *files])
+    check_output_path(table, [model, *files, output], "--table")
+    result = visualise_files(model, files, output, table, crop, shown, batch, threads, on_bad_image)
     if not table:
-        print(result.to_csv(index=False), end="")
+        print(spreadsheet_safe_csv(result), end="")
 
 
 # The commands a user runs by hand on new images; the stages are the workflow's rules.

@@ -46,11 +46,18 @@ def check_untemplated(paths) -> None:
     whose `?` values are Python that Snakemake runs as it reads the file. The file is read
     here as plain YAML, which runs nothing; Snakemake has read it before the Snakefile
     runs, so this refusal stops the run but cannot undo what the file's code did."""
+    import json
+
     import yaml
 
     for path in paths:
         try:
-            content = yaml.safe_load(Path(path).read_text())
+            text = Path(path).read_text()
+            try:
+                json.loads(text)
+                continue  # Snakemake reads JSON as JSON, never as a template
+            except ValueError:
+                content = yaml.safe_load(text)
         except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
             raise GanprintError(f"{path}: not readable as YAML: {error}") from error
         if isinstance(content, dict) and TEMPLATING_KEY in content:

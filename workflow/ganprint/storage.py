@@ -47,22 +47,29 @@ def remove_stale_temporaries(final: Path) -> None:
     killed job); another host's are left alone (its process may be running)."""
     for stale in final.parent.glob(f".{final.name}.tmp*"):
         host, _, pid = stale.name.rsplit(".tmp", 1)[1].rpartition(".")
-        if host == HOST and pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if host in (HOST, "") and pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             log.info("removing %s, left by process %s", stale, pid)
             stale.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
-    """Flush a file, or a folder's entries, to the disk (file systems that cannot flush a
-    folder, and say so, are left as they are)."""
+    """Flush a file to the disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
-    except OSError as error:
-        if not (path.is_dir() and error.errno in (errno.EINVAL, errno.EBADF, errno.ENOTSUP)):
-            raise
     finally:
         os.close(descriptor)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a new name) to the disk, where its file system can: some
+    (FUSE, CIFS) refuse, and a folder one may write but not read cannot be opened."""
+    try:
+        _fsync(folder)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.ENOSYS, errno.EBADF, errno.EACCES, errno.EPERM):
+            raise
+        log.debug("%s cannot be flushed: %s", folder, error)
 
 
 def human_bytes(count: float) -> str:
@@ -93,7 +100,7 @@ def atomic_path(path: str | os.PathLike):
         yield temporary
         _fsync(temporary)
         os.replace(temporary, final)
-        _fsync(final.parent)
+        _fsync_folder(final.parent)
     except (OSError, RuntimeError) as error:
         if disk_full(error, final.parent):
             raise GanprintError(f"no space left to write {final}: "
@@ -148,17 +155,21 @@ def check_array_digest(path: Path) -> None:
 
 
 def reserve(path: Path, size: int, final: Path) -> None:
-    """Allocate the file's blocks now (a memory-mapped write into a sparse file that the disk
-    cannot hold dies of SIGBUS, without a word): a full disk is an error naming the file."""
+    """Allocate the file's blocks before anything is written to its mapping (a write through
+    a mapping of a sparse file that the disk cannot hold dies of SIGBUS, without a word): a
+    full disk is an error naming the file. Where the system cannot allocate ahead, the file
+    is written as it comes."""
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is None:
+        return
     descriptor = os.open(path, os.O_RDWR)
     try:
-        os.posix_fallocate(descriptor, 0, size)
+        allocate(descriptor, 0, size)
     except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise GanprintError(f"no space to write {final}: it needs {human_bytes(size)}, and "
                                 f"{human_bytes(shutil.disk_usage(path.parent).free)} are free in {final.parent}") from error
-        if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # file systems without it: write as before
-            raise
+        log.debug("%s: space not reserved ahead: %s", final, error)
     finally:
         os.close(descriptor)
 
@@ -166,7 +177,7 @@ def reserve(path: Path, size: int, final: Path) -> None:
 @contextlib.contextmanager
 def image_array_writer(path: str | os.PathLike, count: int, size: int):
     """Yield a writable uint8 memmap of shape (count, size, size, 3) that lands at `path`,
-    with its digest; its space is reserved before it is mapped."""
+    with its digest; its space is reserved before the caller writes to it."""
     with atomic_path(path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
         try:

@@ -3,7 +3,6 @@
 import io
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +39,15 @@ def list_images(folder: Path) -> list[Path]:
     images, others, seen = [], [], set()
     for root, folders, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
-        if real in seen:  # a link back up the tree
+        if real in seen:  # a link back up the tree, or a second way to a folder
             folders[:] = []
             continue
         seen.add(real)
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        for name in files:
+        # in name order, real folders before links: the images found do not depend on the
+        # order the file system lists folders in, and a folder is read under its own name
+        folders[:] = sorted((name for name in folders if not name.startswith(".")),
+                            key=lambda name: (os.path.islink(os.path.join(root, name)), name))
+        for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(root) / name
@@ -73,21 +75,26 @@ def decode_image(data: bytes | str, name: str,
     transparency is composited on `background` (a name of ALPHA_BACKGROUNDS); floating-point
     images, and images of one colour after all that (FlatImageError), are refused."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-                _refuse_frames(image, name)
-                image.load()
-                mode = image.mode
-                pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
-        for warning in caught:
-            log.warning("image %s: %s", name, warning.message)
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+            _warn_if_huge(image, name)
+            _refuse_frames(image, name)
+            image.load()
+            mode = image.mode
+            pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
     except Image.DecompressionBombError as error:
         raise GanprintError(f"cannot read image {name}: too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanprintError(f"cannot read image {name}: {error}") from error
     _refuse_flat(pixels, name, mode, background)
     return DecodedImage(pixels, None if mode == "RGB" else mode)
+
+
+def _warn_if_huge(image: Image.Image, name: str) -> None:
+    """Pillow's own warning of an image near its decompression limit does not say which."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        log.warning("image %s has %d pixels, more than Pillow's limit of %d: it takes that much memory to decode",
+                    name, image.width * image.height, limit)
 
 
 def _refuse_frames(image: Image.Image, name: str) -> None:

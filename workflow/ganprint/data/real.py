@@ -63,6 +63,10 @@ with environment.begin(write=False) as transaction:
 """
 
 
+# Reading the keys of LSUN's first 200k records takes seconds; far longer means a loop.
+LMDB_WALK_SECONDS = 3600
+
+
 def lmdb_walk_command(path: Path, count: int) -> list[str]:
     return [sys.executable, "-c", LMDB_WALK, str(path), "dir" if path.is_dir() else "file", str(count)]
 
@@ -75,11 +79,22 @@ def check_lmdb_intact(path: Path, environment, count: int) -> None:
     needed, size = (last_page + 1) * page_size, data.stat().st_size
     if size < needed:
         raise GanprintError(f"{path} is truncated: its pages need {needed} bytes, {data} has {size}; copy it again")
-    walk = subprocess.run(lmdb_walk_command(path, count), capture_output=True, text=True)
+    try:
+        walk = subprocess.run(lmdb_walk_command(path, count), capture_output=True, text=True, timeout=LMDB_WALK_SECONDS)
+    except subprocess.TimeoutExpired as error:
+        raise GanprintError(f"{path} is damaged: walking the index of its first {count} records took over "
+                            f"{LMDB_WALK_SECONDS} s (a loop in it?); copy it again") from error
     if walk.returncode != 0:
-        how = (f"reading its index crashed ({signal.Signals(-walk.returncode).name})" if walk.returncode < 0
+        how = (f"reading its index crashed ({signal_name(-walk.returncode)})" if walk.returncode < 0
                else (walk.stderr.strip().splitlines() or ["reading its index failed"])[-1])
         raise GanprintError(f"{path} is damaged: {how}; copy it again")
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def lmdb_items(path: str | Path, count: int):
@@ -91,11 +106,18 @@ def lmdb_items(path: str | Path, count: int):
         raise GanprintError(f"LMDB not found: {path}")
     try:
         environment = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=path.is_dir())
-        with environment.begin(write=False) as transaction:
-            _require_count(transaction.stat()["entries"], count, str(path))
     except lmdb.Error as error:
         raise GanprintError(f"{path} is not an LMDB database, or not a readable one: {error}") from error
-    check_lmdb_intact(path, environment, count)
+    try:
+        with environment.begin(write=False) as transaction:
+            _require_count(transaction.stat()["entries"], count, str(path))
+        check_lmdb_intact(path, environment, count)
+    except lmdb.Error as error:
+        environment.close()
+        raise GanprintError(f"{path} is not an LMDB database, or not a readable one: {error}") from error
+    except GanprintError:
+        environment.close()
+        raise
 
     def records():
         key = b""
