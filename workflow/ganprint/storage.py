@@ -180,11 +180,7 @@ def image_array_writer(path: str | os.PathLike, count: int, size: int):
     with its digest; its space is reserved before the caller writes to it."""
     with atomic_path(path) as temporary:
         array = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=(count, size, size, 3))
-        try:
-            reserve(temporary, array.offset + array.nbytes, Path(path))
-        except BaseException:
-            del array
-            raise
+        reserve(temporary, array.offset + array.nbytes, Path(path))
         yield array
         array.flush()
         del array
