@@ -117,6 +117,12 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
     # visNet (PAPER.md): Adam 1e-3 (0, 0.99), batch 32, loss weights 1 / 20 / 0.1, GP 10, drift 0.001, EMA 0.999
     [(attribution, visnet)] = re.findall(r"--settings '(\{[^']*\})' --visnet '(\{[^']*\})' --network visnet", result.stdout)
     attribution, visnet = json.loads(attribution), json.loads(visnet)
+    # every model records how its images were read: the authors' CelebA crop, resized to 128 px
+    recorded = {json.dumps(json.loads(record), sort_keys=True)
+                for record in re.findall(r"train-attribution .*?--preprocessing '(\{[^']*\})'", result.stdout)}
+    assert [json.loads(record) for record in recorded] == [{
+        "size": 128, "crop": "celeba", "resampling": "lanczos", "alpha_background": "white", "window": 128, "grid": 4,
+        "align": 8}]
     assert attribution["batch_size"] == 32 and "learning_rate" not in attribution
     assert visnet == {"learning_rate": 0.001, "betas": [0.0, 0.99], "epochs": 10, "lr_schedule": "constant",
                       "classification": 1.0, "reconstruction": 20.0, "adversarial": 0.1, "gp_weight": 10.0,

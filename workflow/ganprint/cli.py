@@ -57,7 +57,7 @@ class Settings(dict):
             raise argparse.ArgumentTypeError(str(error)) from error
 
 
-CROPS = typing.Literal["centre", "celeba"]
+CROPS = typing.Literal["centre", "celeba", "native"]  # patches.CROP_MODES
 BAD_IMAGES = typing.Literal["fail", "skip"]
 EXPORTS = typing.Literal["round", "truncate", "stretch"]  # convert.EXPORTS
 
@@ -72,8 +72,10 @@ COMMON_HELP = {
     "sources": "source names, in the order of the image arrays",
     "train": "one training image array (.npy) per source, in the order of the sources",
     "test": "one test image array (.npy) per source, in the order of the sources",
-    "crop": "centre: the largest centred square; celeba: the 128x128 square around (89, 121) of an aligned CelebA"
-            " image",
+    "crop": "centre: the largest centred square, resized; celeba: the 128x128 square around (89, 121) of an aligned"
+            " CelebA image, resized; native: no resizing, a centred window of native pixels",
+    "preprocessing": "how the images were made from their files (a JSON object of patches.Preprocessing: size, crop,"
+                     " window, grid, align, alpha_background); recorded with the model",
     "on_bad_image": "an unreadable image, or one of a single colour, stops the run naming it (fail), or is skipped"
                     " with a warning (skip)",
 }
@@ -84,7 +86,8 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
                  seed: non_negative = schema_default("datasets", "*", "seed"), threads: positive = 1,
                  on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"),
                  alpha_background: typing.Literal["white", "black"] = schema_default("datasets", "*", "alpha_background"),
-                 output: str):
+                 window: positive = schema_default("patches", "window"),
+                 align: positive = schema_default("patches", "align"), output: str):
     """decode, crop and resize real images into an .npy array
 
     source: deadleaves: drawn dead-leaves images; embedded: crops of the photographs bundled with
@@ -94,11 +97,13 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
     path: image folders (their images in name order, the folders in turn) or one LMDB
     seed: seed of the embedded crops and of the dead-leaves images
     alpha_background: the colour that transparent pixels are composited on
+    window: with --crop native, the side of the window of native pixels written (the images' side)
+    align: with --crop native, the window's corner lies on multiples of this many pixels
     output: the image array written (.npy)
     """
     from .data.real import prepare_real as run
 
-    run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background)
+    run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background, window, align)
 
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
@@ -188,8 +193,8 @@ def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positiv
 
 
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
-                      visnet: Settings = Settings(), initial: str | None = None, network: str = "full",
-                      threads: positive = 1, output: str):
+                      visnet: Settings = Settings(), preprocessing: Settings = Settings(), initial: str | None = None,
+                      network: str = "full", threads: positive = 1, output: str):
     """train the attribution network or visNet over sources
 
     settings: the `attribution` config block
@@ -210,7 +215,14 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
         loss = settings_of(VisNetLoss, visnet_block, "visnet")
     optimiser = settings_of(OptimiserSettings, block, "attribution")
     run(train, sources, output, optimiser, block["fmap_base"], block["fmap_max"], block["seed"], threads, initial,
-        network, loss)
+        network, loss, block["input"], preprocessing_of(preprocessing))
+
+
+def preprocessing_of(record: dict):
+    """The --preprocessing option's object (patches.Preprocessing); none when not given."""
+    from .patches import Preprocessing
+
+    return Preprocessing.from_record(dict(record), "--preprocessing") if record else None
 
 
 def evaluate(*, model: str, test: list[str], validation: list[str] = (), unknown: list[str] = (),
@@ -241,8 +253,8 @@ def evaluate(*, model: str, test: list[str], validation: list[str] = (), unknown
 
 
 def baseline(*, method: str, train: list[str] = (), test: list[str], sources: list[str], settings: Settings = Settings(),
-             label: list[key_value] = (), seed: non_negative = schema_default("baselines", "seed"),
-             threads: positive = 1, metrics: str):
+             preprocessing: Settings = Settings(), label: list[key_value] = (),
+             seed: non_negative = schema_default("baselines", "seed"), threads: positive = 1, metrics: str):
     """attribute an experiment's test images with a baseline
 
     method: knn, eigenface, prnu, dct or inception (FD ratio only)
@@ -253,12 +265,13 @@ def baseline(*, method: str, train: list[str] = (), test: list[str], sources: li
     """
     from .baselines.evaluation import evaluate_baseline
 
-    evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed)
+    evaluate_baseline(method, list(train), test, sources, dict(settings), metrics, dict(label), threads, seed,
+                      preprocessing_of(preprocessing))
 
 
 def attribute(images: list[str], *, model: str, calibration: str | None = None,
               score: typing.Optional[typing.Literal["msp", "distance"]] = None, threshold: float | None = None,
-              crop: CROPS = "centre", batch: positive = schema_default("attribution", "eval_batch"),
+              crop: typing.Optional[CROPS] = None, batch: positive = schema_default("attribution", "eval_batch"),
               threads: positive = 1, on_bad_image: BAD_IMAGES = "skip", format: typing.Literal["csv", "jsonl"] = "csv",
               output: str | None = None):
     """attribute image files or folders with a trained attribution model: "unknown" below the calibrated threshold
@@ -267,8 +280,11 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
     is below the threshold), nearest_source (the source of highest probability, even when rejected), probability
     (that highest softmax probability), the score used (msp or distance), and p_<source> for every source.
 
-    images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
-        model's resolution (Lanczos); smaller images are enlarged, with a warning
+    images: image files or folders of any size and mode, read as the model's training images were (the
+        preprocessing recorded with it): decoded to RGB, then cropped and resized to the model's resolution
+        (Lanczos; smaller images are enlarged, with a warning), or, for a model of native patches, cut into its
+        grid of patches of native pixels, whose predictions are combined
+    crop: the model's crop (recorded with it); another is refused
     model: the attribution model (model.pt of the workflow's results/.../attribution/...)
     calibration: the open-set calibration; calibration.pt beside the model when absent
     score: the rejection score; the calibration's when absent. msp: the highest softmax probability, 1/(number of
@@ -290,7 +306,7 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
           --score msp --threshold 0.9 --format jsonl image1.png image2.png
       # a model of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
       ganprint attribute --model results/celeba/attribution/celeba/table1/full/model.pt \\
-          --crop celeba --output attributions.csv aligned_faces/
+          --output attributions.csv aligned_faces/
     """
     from .attribution.inference import attribute as run, image_files, write_attributions
     from .storage import check_output_path
@@ -484,7 +500,7 @@ def figure_map(*, features: str, test: list[str], sources: list[str], per_source
     fingerprint_map(features, test, sources, output, per_source, seed, threads, title)
 
 
-def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: positive = 8,
+def visualise(images: list[str], *, model: str, crop: typing.Optional[CROPS] = None, shown: positive = 8,
               batch: positive = schema_default("attribution", "eval_batch"), threads: positive = 1,
               on_bad_image: BAD_IMAGES = "skip", table: str | None = None, output: str):
     """image fingerprints of image files or folders with a trained visNet: a figure of the first --shown,
@@ -493,8 +509,9 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
     Table columns, one row per image: image (its path), source (the source whose model fingerprint correlates
     best with the image fingerprint) and correlation_<source> for every source (from -1 to 1).
 
-    images: image files or folders of any size and mode: decoded to RGB, cropped (--crop) and resized to the
-        model's resolution (Lanczos); smaller images are enlarged, with a warning
+    images: image files or folders of any size and mode, read as the model's training images were (the
+        preprocessing recorded with it; for a model of native patches, the first patch of each image's grid)
+    crop: the model's crop (recorded with it); another is refused
     model: the visNet model (model.pt of the workflow's results/.../attribution/.../visnet/)
     shown: images drawn in the figure (the first ones)
     table: the correlation of every image with every model fingerprint written (CSV); standard output when
@@ -507,7 +524,7 @@ def visualise(images: list[str], *, model: str, crop: CROPS = "centre", shown: p
           --output fingerprints.png --table correlations.csv new_images/
       # the visNet of the CelebA run (workflow/configs/celeba.yaml) on aligned face images
       ganprint visualise --model results/celeba/attribution/celeba/table3/visnet/model.pt \\
-          --crop celeba --output fingerprints.png --table correlations.csv aligned_faces/
+          --output fingerprints.png --table correlations.csv aligned_faces/
     """
     from .attribution.inference import image_files
     from .attribution.visualisation import visualise_files

@@ -10,8 +10,9 @@ import difflib
 from pathlib import Path
 
 from .errors import GanprintError
-from .settings import schema
-from .sources import HELD_OUT_INFIX, SNAPSHOT_EXPERIMENT, is_real, parse_instance
+from .patches import NATIVE, Preprocessing
+from .settings import complete_block, schema
+from .sources import HELD_OUT_INFIX, REAL, SNAPSHOT_EXPERIMENT, is_real, parse_instance
 
 PATH_SOURCES = ("folder", "lmdb")
 SPLIT_SUM = "split.n_train + split.n_test + split.n_val"
@@ -132,11 +133,59 @@ def check_experiment_sources(config: dict) -> None:
                                     f"{', '.join(architectures)}")
 
 
+# Real images made at image_size, with no resizing of anyone's pixels.
+RENDERED_SOURCES = ("deadleaves",)
+
+
+def source_crops(config: dict, dataset: str, sources: list[str]) -> dict:
+    """{source: how its files became images}: a folder source's crop, the data set's for
+    'real' (its images resized to image_size unless rendered at that size); GANs' images are
+    made at image_size, so they have none."""
+    folders, real = config.get("folder_sources", {}), config["datasets"][dataset]
+    crops = {name: folders[name]["crop"] for name in sources if name in folders}
+    if any(map(is_real, sources)) and real["source"] not in RENDERED_SOURCES:
+        crops[REAL] = real.get("crop", "centre")
+    return crops
+
+
+def experiment_preprocessing(config: dict, dataset: str, sources: list[str]) -> Preprocessing:
+    """How an experiment's images were made from files, recorded with its models: native
+    patches when its folder sources are read natively, else its folder sources' or real
+    images' crop and resizing."""
+    crops = source_crops(config, dataset, sources)
+    crop = NATIVE if NATIVE in crops.values() else next(iter(crops.values()), config["datasets"][dataset].get("crop", "centre"))
+    folders = config.get("folder_sources", {})
+    backgrounds = [folders[name]["alpha_background"] for name in sources if name in folders]
+    background = backgrounds[0] if backgrounds else config["datasets"][dataset].get("alpha_background", "white")
+    return Preprocessing(size=config["image_size"], crop=crop, alpha_background=background,
+                         **complete_block(config.get("patches", {}), "patches"))
+
+
+def check_native_experiments(config: dict) -> None:
+    """An experiment reads all its files natively or none: a classifier of native patches
+    against resized images would learn the resizing, not the generators."""
+    for experiment, spec in config["experiments"].items():
+        for dataset in config["datasets"]:
+            crops = source_crops(config, dataset, spec["sources"])
+            native = sorted(name for name, crop in crops.items() if crop == NATIVE)
+            resized = sorted(name for name, crop in crops.items() if crop != NATIVE)
+            if native and resized:
+                raise GanprintError(
+                    f"experiments.{experiment}: {', '.join(native)} read at native resolution (crop native) but "
+                    f"{', '.join(resized)} resized to image_size (datasets.{dataset} or folder_sources crop): a "
+                    "classifier would learn the resizing; read them all one way")
+            window = complete_block(config.get("patches", {}), "patches")["window"]
+            if native and window < config["image_size"]:
+                raise GanprintError(f"patches.window ({window}) is smaller than image_size ({config['image_size']}), "
+                                    "the patches cut from it")
+
+
 def check_constraints(config: dict) -> None:
     """Experiment names and sources, paths, split sizes and subset sizes against each data
     set's image count."""
     check_experiment_names(config["experiments"])
     check_experiment_sources(config)
+    check_native_experiments(config)
     sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
     folders = config.get("folder_sources", {})
     differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference

@@ -49,6 +49,7 @@ use rule evaluate_baseline as baseline_artifact_free with:
         "<results>/artifact_free/{dataset}/metrics/{method}.json",
     params:
         sources=lambda wc: experiment_sources(ARTIFACT_FREE_EXPERIMENT),
+        preprocessing=preprocessing_flag(ARTIFACT_FREE_EXPERIMENT, native_only=True),
         labels=lambda wc: [f"dataset={wc.dataset}", "experiment=artifact_free"],
     log:
         "<results>/logs/baseline_artifact_free/{dataset}/{method}.log",

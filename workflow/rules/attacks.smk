@@ -57,6 +57,7 @@ use rule train_attribution as train_defense with:
         initial=lambda wc, input: optional_flag("--initial", input.initial),
         settings=training_settings(**config["attacks"]["defense"]),
         visnet="",
+        preprocessing=preprocessing_flag(ATTACK_EXPERIMENT),
     log:
         "<results>/logs/train_defense/{dataset}/{attack}.log",
     benchmark:
@@ -95,6 +96,7 @@ use rule evaluate_baseline as prnu_attacked with:
         method="prnu",
         sources=experiment_sources(ATTACK_EXPERIMENT),
         settings=baseline_settings("prnu"),
+        preprocessing=preprocessing_flag(ATTACK_EXPERIMENT, native_only=True),
         labels=lambda wc: [f"dataset={wc.dataset}", f"attack={wc.attack}", f"stage={wc.stage}"],
     resources:
         **cluster_resources(runtime=240, mem_mb=16000),

@@ -18,6 +18,7 @@ rule train_attribution:
         initial="",
         settings=network_training_settings,
         visnet=visnet_flag,
+        preprocessing=preprocessing_flag(),
     threads: 1
     # visNet first: it is the longest job of its experiment, which then ends sooner
     priority: lambda wc: 1 if wc.get("network") == VISNET else 0
@@ -32,7 +33,7 @@ rule train_attribution:
         "<results>/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
         "python -m ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
-        " --settings {params.settings:q} {params.visnet} --network {params.network} --threads {threads} --output {output:q} 2> {log:q}"
+        " --settings {params.settings:q} {params.visnet} --network {params.network} {params.preprocessing} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:

@@ -14,6 +14,7 @@ rule evaluate_baseline:
         settings=lambda wc: baseline_settings(wc.method),
         labels=lambda wc: [f"dataset={wc.dataset}", f"experiment={wc.experiment}"],
         seed=config["baselines"]["seed"],
+        preprocessing=preprocessing_flag(native_only=True),
     threads: 1
     resources:
         **cluster_resources(gpu=True, runtime=240, mem_mb=64000),
@@ -25,5 +26,5 @@ rule evaluate_baseline:
         "<results>/benchmarks/baselines/{dataset}/{experiment}/{method}.tsv"
     shell:
         "python -m ganprint baseline --method {params.method} --train {input.train:q} --test {input.test:q}"
-        " --sources {params.sources:q} --settings {params.settings:q} --seed {params.seed} --threads {threads}"
+        " --sources {params.sources:q} --settings {params.settings:q} {params.preprocessing} --seed {params.seed} --threads {threads}"
         " --label {params.labels:q} --metrics {output:q} 2> {log:q}"

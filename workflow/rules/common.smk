@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ganprint import GanprintError
 from ganprint.cluster import chained_retries, check_requests, job_request, job_resources, sinfo_partitions
-from ganprint.config_checks import images_per_source
+from ganprint.config_checks import experiment_preprocessing as preprocessing_of_experiment, images_per_source
 from ganprint.names import (
     ATTACKS,
     BASELINE_SHARED_SETTINGS,
@@ -205,6 +205,21 @@ def training_settings(**replaced):
     return block_settings("attribution", leave_out=["eval_batch"], **replaced)
 
 
+def preprocessing_flag(experiment=None, native_only=False):
+    """Input function: the --preprocessing of train-attribution and baseline, how the images of
+    the experiment (the `experiment` wildcard unless one is named) were made from their files
+    (native patches or resizing); with `native_only`, only where it is native patches."""
+
+    def flag(wildcards):
+        sources = experiment_sources(experiment or wildcards.experiment)
+        preprocessing = preprocessing_of_experiment(config, wildcards.dataset, sources)
+        if native_only and not preprocessing.native:
+            return ""
+        return optional_flag("--preprocessing", json.dumps(preprocessing.record(), sort_keys=True))
+
+    return flag
+
+
 def network_training_settings(wildcards):
     """train-attribution's --settings: the attribution block, for visNet without the keys that
     its own block replaces (which must not make it rerun)."""
@@ -400,6 +415,13 @@ def folder_source_paths(wildcards):
     """prepare-real's --path: the folder source's folder or folders."""
     path = config["folder_sources"][wildcards.folder]["path"]
     return "--path " + " ".join(shlex.quote(p) for p in ([path] if isinstance(path, str) else path))
+
+
+def native_window_flags(wildcards):
+    """prepare-real's --window and --align for a folder source read at native resolution."""
+    if config["folder_sources"][wildcards.folder]["crop"] != "native":
+        return ""
+    return f"--window {config['patches']['window']} --align {config['patches']['align']}"
 
 
 def folder_source_count(wildcards):

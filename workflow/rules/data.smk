@@ -13,6 +13,7 @@ rule prepare_real:
         on_bad_image=dataset_setting("on_bad_image"),
         alpha_background=dataset_setting("alpha_background"),
         size=config["image_size"],
+        native="",
     threads: 4
     conda:
         ENVIRONMENT
@@ -23,7 +24,7 @@ rule prepare_real:
     shell:
         "python -m ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --on-bad-image {params.on_bad_image}"
-        " --alpha-background {params.alpha_background} --threads {threads}"
+        " --alpha-background {params.alpha_background} {params.native} --threads {threads}"
         " --output {output:q} 2> {log:q}"
 
 
@@ -83,6 +84,7 @@ use rule prepare_real as prepare_folder_source with:
         seed=0,
         on_bad_image=folder_source_setting("on_bad_image"),
         alpha_background=folder_source_setting("alpha_background"),
+        native=native_window_flags,
     log:
         "<results>/logs/prepare_folder_source/{folder}.log",
     benchmark:

@@ -11,9 +11,10 @@ from .. import runtime
 from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..metrics import classification_metrics, fd_ratio_entries
+from ..patches import Preprocessing, combined_probabilities, mean_by_image
 from ..settings import schema, complete_block, schema_default
 from ..storage import atomic_path, content_digest, load_checkpoint, retire_resume_state, save_json, save_table
-from .data import LabelledImages
+from .data import LabelledImages, PatchGrid
 from .network import AttributionNetwork, AttributionSettings
 from .open_set import CALIBRATION_ROWS, Calibration, calibrate, open_set_entries
 from .visnet import VisNet
@@ -52,6 +53,18 @@ def checked_settings(path, settings, sources) -> AttributionSettings:
     return checked
 
 
+def model_preprocessing(path, checkpoint: dict, settings: AttributionSettings) -> Preprocessing:
+    """How the model's training images were prepared; a model file without the record was
+    trained on resized images."""
+    if "preprocessing" not in checkpoint:
+        return Preprocessing(size=settings.resolution)
+    preprocessing = Preprocessing.from_record(checkpoint["preprocessing"], str(path))
+    if preprocessing.size != settings.resolution:
+        raise GanprintError(f"{path}: its preprocessing makes {preprocessing.size}-pixel inputs for a network of "
+                            f"{settings.resolution} pixels")
+    return preprocessing
+
+
 def load_model(path: str, device, retire_resume: bool = False) -> AttributionNetwork | VisNet:
     """The attribution network or visNet of a checkpoint (its `architecture`), for evaluation;
     the workflow's stages that read a finished training's model retire its resumable state
@@ -65,6 +78,7 @@ def load_model(path: str, device, retire_resume: bool = False) -> AttributionNet
         detail = (str(error).strip().splitlines() or [""])[0][:200]
         raise GanprintError(f"{path}: its weights do not fit the network its settings describe: {detail}") from error
     model.sources = list(checkpoint["sources"])
+    model.preprocessing = model_preprocessing(path, checkpoint, settings)
     model.content_digest = content_digest(checkpoint)
     if retire_resume:
         retire_resume_state(path)
@@ -74,7 +88,8 @@ def load_model(path: str, device, retire_resume: bool = False) -> AttributionNet
 def network_description(model: AttributionNetwork | VisNet) -> dict:
     settings = model.settings
     return {"architecture": model.architecture, "variant": settings.variant,
-            "switch_resolution": settings.switch_resolution, "resolution": settings.resolution}
+            "switch_resolution": settings.switch_resolution, "resolution": settings.resolution,
+            "input": settings.input, "preprocessing": model.preprocessing.record()}
 
 
 @dataclasses.dataclass
@@ -97,6 +112,12 @@ class Predictions:
         return Predictions(np.concatenate([p.probabilities for p in parts]),
                            [np.concatenate(layer) for layer in zip(*(p.layers for p in parts))])
 
+    def by_image(self, image_rows: np.ndarray, n_images: int) -> "Predictions":
+        """The predictions of patches combined into their images': probabilities by mean
+        log-probability, the layer descriptors averaged."""
+        return Predictions(combined_probabilities(self.probabilities, image_rows, n_images),
+                           [mean_by_image(layer, image_rows, n_images).astype(np.float32) for layer in self.layers])
+
 
 @torch.no_grad()
 def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, device) -> Predictions:
@@ -108,14 +129,29 @@ def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, 
     return Predictions.concatenate(parts)
 
 
+def model_input_images(model, paths: list[str]) -> LabelledImages:
+    """The image arrays as the model reads them: native windows as its patches; resized
+    images must be of its resolution."""
+    preprocessing = model.preprocessing
+    data = LabelledImages(paths, preprocessing.size if preprocessing.native else None, preprocessing.align)
+    if data.resolution != model.settings.resolution:
+        raise GanprintError(f"{', '.join(paths)}: {data.resolution}-pixel images for a model of "
+                            f"{model.settings.resolution} pixels")
+    return data
+
+
 def predict_arrays(model: AttributionNetwork | VisNet, paths: list[str], batch: int, device) -> tuple[Predictions, np.ndarray]:
     """The predictions and labels of every image of the arrays (one per source), in chunks,
     so that arrays larger than memory can be evaluated."""
-    data = LabelledImages(paths)
-    rows = np.arange(len(data))
-    parts = [predict(model, data.gather(rows[start : start + 8 * batch])[0], batch, device)
+    data = model_input_images(model, paths)
+    patches = PatchGrid(data, model.preprocessing.grid)
+    rows = np.arange(len(patches))
+    parts = [predict(model, patches.gather(rows[start : start + 8 * batch])[0], batch, device)
              for start in range(0, len(rows), 8 * batch)]
-    return Predictions.concatenate(parts), data.labels
+    predictions = Predictions.concatenate(parts)
+    if len(patches) != len(data):
+        predictions = predictions.by_image(patches.image_rows, len(data))
+    return predictions, data.labels
 
 
 def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output: str, features_output: str,

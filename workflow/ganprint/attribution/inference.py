@@ -1,14 +1,18 @@
 """Attributing new image files with a trained attribution model, "unknown" where the rejection
 score falls below the threshold calibrated with the model (open_set.py).
 
-Every image is read as the model's training images were: decoded to 8-bit RGB (any mode),
-then its largest centred square (or the CelebA crop) resized to the model's resolution with
-a Lanczos filter; an image smaller than that is first enlarged, with a warning, since
-enlarging blurs away most of a fingerprint.
+Every image is read as the model's training images were (the preprocessing recorded with
+the model): decoded to 8-bit RGB (any mode), then either its largest centred square (or the
+CelebA crop) resized to the model's resolution with a Lanczos filter, an image smaller than
+that first enlarged, with a warning, since enlarging blurs away most of a fingerprint; or,
+for a model of native patches, the grid of patches of its native window, their predictions
+combined (an image smaller than the window gives a smaller one; smaller than a patch, it is
+refused).
 """
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ import pandas as pd
 from .. import runtime
 from ..errors import GanprintError
 from ..data.images import FlatImageError, centre_crop, crop_function, decode_image, list_images
+from ..patches import Preprocessing, grid_patches, native_window
 from ..settings import schema_default
 from ..storage import atomic_path, printable_path, spreadsheet_safe_csv
 from .evaluation import load_model, predict
@@ -43,27 +48,61 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def read_image(path: Path, size: int, crop: str) -> tuple[np.ndarray, bool]:
-    """The image as the model reads it, and whether it had to be enlarged."""
-    pixels = decode_image(str(path), str(path)).pixels
+def model_preprocessing(model, model_path: str, crop: str | None) -> Preprocessing:
+    """The preprocessing recorded with the model; a --crop that differs is refused, since new
+    images must be read as the training images were."""
+    recorded = model.preprocessing
+    if crop is not None and crop != recorded.crop:
+        raise GanprintError(f"{model_path} was trained on images read with crop {recorded.crop}; --crop {crop} would "
+                            f"read new images otherwise and its attributions would not hold: leave --crop out")
+    return recorded
+
+
+def read_image(path: Path, preprocessing: Preprocessing) -> tuple[np.ndarray, bool]:
+    """The image as the model reads it (K x size x size x 3: its patches, or its one resized
+    crop), and whether it had to be enlarged."""
+    pixels = decode_image(str(path), str(path), preprocessing.alpha_background).pixels
+    size, crop = preprocessing.size, preprocessing.crop
+    if preprocessing.native:
+        window = native_window(pixels, preprocessing.window, preprocessing.align, str(path), at_least=size)
+        return grid_patches(window, preprocessing), False
     enlarged = crop == "centre" and min(pixels.shape[:2]) < size
     if enlarged:
-        return centre_crop(pixels, size, str(path), enlarge=True), True
-    return crop_function(crop)(pixels, size, str(path)), False
+        return centre_crop(pixels, size, str(path), enlarge=True)[None], True
+    return crop_function(crop)(pixels, size, str(path))[None], False
 
 
-def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, chunk: int, progress: bool = False):
-    """(files, images) in chunks of at most `chunk` readable images; an unreadable one stops
-    the run (`fail`) or is left out with a warning naming it (`skip`)."""
+@dataclass
+class DecodedChunk:
+    """Images of a chunk of files: every patch read, and the file (position in `files`) of each."""
+
+    files: list[Path]
+    patches: np.ndarray
+    image_rows: np.ndarray
+
+    def first_patches(self) -> np.ndarray:
+        """One patch per file (its first): what a figure shows."""
+        return self.patches[np.searchsorted(self.image_rows, np.arange(len(self.files)))]
+
+
+def decoded_chunks(files: list[Path], preprocessing: Preprocessing, on_bad_image: str, chunk: int,
+                   progress: bool = False):
+    """DecodedChunks of at most `chunk` readable images; an unreadable one stops the run
+    (`fail`) or is left out with a warning naming it (`skip`)."""
     from tqdm import tqdm
 
     skipped, enlarged, read = [], 0, 0
     bar = tqdm(total=len(files), unit="image", disable=not progress or None, leave=False)
     batch_files, batch_images = [], []
+
+    def completed():
+        rows = np.repeat(np.arange(len(batch_files)), [len(image) for image in batch_images])
+        return DecodedChunk(batch_files, np.concatenate(batch_images), rows)
+
     for path in files:
         bar.update()
         try:
-            image, grown = read_image(path, size, crop)
+            image, grown = read_image(path, preprocessing)
         except GanprintError as error:
             if on_bad_image != "skip":
                 raise
@@ -75,13 +114,14 @@ def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, c
         batch_images.append(image)
         if len(batch_files) == chunk:
             read += len(batch_files)
-            yield batch_files, np.stack(batch_images)
+            yield completed()
             batch_files, batch_images = [], []
     bar.close()
     if batch_files:
         read += len(batch_files)
-        yield batch_files, np.stack(batch_images)
+        yield completed()
     if enlarged:
+        size = preprocessing.size
         log.warning("enlarged %d images smaller than %dx%d: their attribution is unreliable", enlarged, size, size)
     if skipped:
         flat = sum(isinstance(error, FlatImageError) for error in skipped)
@@ -91,10 +131,19 @@ def decoded_chunks(files: list[Path], size: int, crop: str, on_bad_image: str, c
         raise GanprintError(f"no readable images in {', '.join(sorted({str(f.parent) for f in files}))}")
 
 
-def decoded_images(paths: list[str], size: int, crop: str, on_bad_image: str = "skip") -> tuple[list[Path], np.ndarray]:
-    """All the readable image files of `paths` (files or folders), decoded and cropped."""
-    chunks = list(decoded_chunks(image_files(paths), size, crop, on_bad_image, chunk=1 << 30))
-    return [f for files, _ in chunks for f in files], np.concatenate([images for _, images in chunks])
+def decoded_images(paths: list[str], preprocessing: Preprocessing,
+                   on_bad_image: str = "skip") -> tuple[list[Path], np.ndarray]:
+    """All the readable image files of `paths` (files or folders), decoded and cropped: one
+    image (the first patch of a native model's grid) per file."""
+    chunks = list(decoded_chunks(image_files(paths), preprocessing, on_bad_image, chunk=1 << 30))
+    return [f for chunk in chunks for f in chunk.files], np.concatenate([chunk.first_patches() for chunk in chunks])
+
+
+def predict_files(model, chunk: DecodedChunk, batch: int, device):
+    """The predictions of a chunk's files: of their patches, combined per file."""
+    predictions = predict(model, chunk.patches, batch, device)
+    return predictions if len(chunk.patches) == len(chunk.files) else predictions.by_image(chunk.image_rows,
+                                                                                          len(chunk.files))
 
 
 def rejection_rule(model_path: str, model, calibration_path: str | None, score: str | None,
@@ -112,21 +161,22 @@ def rejection_rule(model_path: str, model, calibration_path: str | None, score: 
 
 
 def attribute(model_path: str, paths: list[str], calibration_path: str | None = None, score: str | None = None,
-              threshold: float | None = None, crop: str = "centre",
+              threshold: float | None = None, crop: str | None = None,
               batch: int = schema_default("attribution", "eval_batch"), threads: int = 1,
               on_bad_image: str = "skip", progress: bool = False) -> pd.DataFrame:
     """One row per readable image: its source ("unknown" when its rejection score is below the
     threshold), the nearest known source, the highest probability, the score, and the
-    probability of every source."""
+    probability of every source. Images are read as the model's training images were; a
+    `crop` other than the model's is refused."""
     device = runtime.configure(threads)
     model = load_model(model_path, device)
+    preprocessing = model_preprocessing(model, model_path, crop)
     score, threshold, calibration = rejection_rule(model_path, model, calibration_path, score, threshold)
     log.info("rejecting images whose %s score is below %.5g", score, threshold)
     files, probabilities, values = [], [], []
-    for chunk_files, images in decoded_chunks(image_files(paths), model.settings.resolution, crop, on_bad_image,
-                                              8 * batch, progress):
-        predictions = predict(model, images, batch, device)
-        files += chunk_files
+    for chunk in decoded_chunks(image_files(paths), preprocessing, on_bad_image, 8 * batch, progress):
+        predictions = predict_files(model, chunk, batch, device)
+        files += chunk.files
         probabilities.append(predictions.probabilities)
         values.append(calibration.rejection_scores(predictions)[score] if calibration
                       else predictions.probabilities.max(1))

@@ -26,13 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..filters import downsample_to, laplacian_band
+from ..filters import downsample_to, gaussian_kernel, laplacian_band, separable_filter
 from ..layers import (EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution,
                       minibatch_stddev)
 from ..names import VARIANTS, highest_switch
 from ..settings import defaults_from_schema, schema_default
 
 CONV = (3, 1)  # (kernel, stride) of a conv layer
+# What the first layer sees: the image, or its high-pass residual (the image minus its 3x3
+# binomial blur), scaled up by RESIDUAL_GAIN so that its spread is near the image's.
+INPUTS = ("image", "residual")
+RESIDUAL_GAIN = 4.0
 POOL = (2, 2)  # of a 2x2 average pooling
 
 
@@ -45,8 +49,11 @@ class AttributionSettings:
     fmap_max: int
     variant: str = "full"
     switch_resolution: int | None = None
+    input: str = "image"
 
     def __post_init__(self):
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {INPUTS}, got '{self.input}'")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got '{self.variant}'")
         if self.variant == "full":
@@ -123,7 +130,9 @@ class Encoder(nn.Module):
         self.final_conv = EqualConv2d(in_channels + deviation_channel, nf(4), 3, padding_mode="reflect")
 
     def network_input(self, images: torch.Tensor) -> torch.Tensor:
-        """What the first learned layer sees: the image, or its low or high band at r."""
+        """What the first learned layer sees: the image or its residual, or its low or high band at r."""
+        if self.settings.input == "residual":
+            images = (images - separable_filter(images, gaussian_kernel(3))) * RESIDUAL_GAIN
         if self.settings.variant == "low_band":
             return downsample_to(images, self.settings.switch_resolution)
         if self.settings.variant == "high_band":

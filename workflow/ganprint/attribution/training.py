@@ -20,6 +20,7 @@ from ..convert import unit_range
 from ..names import VISNET, parse_network
 from ..settings import schema_default
 from ..storage import load_resume_state, resume_path, save_checkpoint, save_resume_state, settings_fingerprint
+from ..patches import Preprocessing
 from .data import LabelledImages, epoch_batches
 from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
@@ -31,11 +32,13 @@ log = logging.getLogger(__name__)
 __all__ = ["OptimiserSettings", "train_attribution"]
 
 
-def network_settings(data: LabelledImages, fmap_base: int, fmap_max: int, network: str) -> AttributionSettings:
+def network_settings(data: LabelledImages, fmap_base: int, fmap_max: int, network: str,
+                     network_input: str = "image") -> AttributionSettings:
     variant, switch_resolution = parse_network(network)
     try:
         return AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays), fmap_base=fmap_base,
-                                   fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution)
+                                   fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution,
+                                   input=network_input)
     except ValueError as error:
         raise GanprintError(f"network '{network}' at {data.resolution}px: {error}") from error
 
@@ -92,16 +95,21 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
                       fmap_base: int = schema_default("attribution", "fmap_base"),
                       fmap_max: int = schema_default("attribution", "fmap_max"),
                       seed: int = schema_default("attribution", "seed"), threads: int = 1,
-                      initial: str | None = None, network: str = "full", loss: VisNetLoss | None = None) -> None:
+                      initial: str | None = None, network: str = "full", loss: VisNetLoss | None = None,
+                      network_input: str = schema_default("attribution", "input"),
+                      preprocessing: Preprocessing | None = None) -> None:
     """Train a classifier (or, for network 'visnet', visNet with `loss`) over the sources;
-    `initial` starts from another model's weights (fine-tuning)."""
+    `initial` starts from another model's weights (fine-tuning). `preprocessing` says how the
+    training images were made (recorded with the model); with a native crop, every epoch
+    reads one patch of each image at a position drawn afresh."""
     if len(sources) != len(train_paths):
         raise GanprintError(f"{len(sources)} source names for {len(train_paths)} training sets")
     device = runtime.configure(threads, seed)
-    data = LabelledImages(train_paths)
+    data = training_images(train_paths, preprocessing)
+    preprocessing = preprocessing or Preprocessing(size=data.resolution)
     steps_per_epoch = math.ceil(len(data) / optimiser.batch_size)
-    learner = build_learner(network, network_settings(data, fmap_base, fmap_max, network), device, optimiser,
-                            optimiser.epochs * steps_per_epoch, loss)
+    learner = build_learner(network, network_settings(data, fmap_base, fmap_max, network, network_input), device,
+                            optimiser, optimiser.epochs * steps_per_epoch, loss)
     if initial is not None:
         _start_from(learner, initial, device)
     stream = runtime.generator(seed)
@@ -110,6 +118,7 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
     fingerprint = settings_fingerprint(dict(train=list(map(str, train_paths)), optimiser=dataclasses.asdict(optimiser),
                                             fmap=(fmap_base, fmap_max), seed=seed, threads=threads,
                                             initial=str(initial), device=device.type, network=network,
+                                            input=network_input, preprocessing=preprocessing.record(),
                                             **({"loss": dataclasses.asdict(loss)} if loss else {})))
     first_epoch = 0
     state = load_resume_state(state_path, fingerprint)
@@ -131,10 +140,22 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         "settings": dataclasses.asdict(model.settings),
         "model": model.state_dict(),
         "sources": list(sources),
+        "preprocessing": preprocessing.record(),
         "optimiser": dataclasses.asdict(optimiser),
         "seed": seed,
         **({"loss": dataclasses.asdict(loss)} if loss else {}),
     })
+
+
+def training_images(paths: list[str], preprocessing: Preprocessing | None) -> LabelledImages:
+    """The training arrays, read as patches of the preprocessing's size when its crop is native."""
+    if preprocessing is None or not preprocessing.native:
+        data = LabelledImages(paths)
+        if preprocessing is not None and data.resolution != preprocessing.size:
+            raise GanprintError(f"{', '.join(paths)}: {data.resolution}-pixel images, not the {preprocessing.size} "
+                                "pixels of their preprocessing")
+        return data
+    return LabelledImages(paths, preprocessing.size, preprocessing.align)
 
 
 def _start_from(learner, initial: str, device) -> None:
@@ -148,9 +169,10 @@ def _train_epoch(learner, data, stream, optimiser, device) -> dict:
     learner.model.train()
     started = time.perf_counter()
     order = torch.randperm(len(data), generator=stream).numpy()
+    corners = data.random_corners(stream) if data.native else None
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    for images, targets in epoch_batches(data, order, optimiser.batch_size, device):
+    for images, targets in epoch_batches(data, order, optimiser.batch_size, device, corners=corners):
         inputs = unit_range(images)
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)

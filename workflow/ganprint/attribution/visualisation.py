@@ -82,17 +82,18 @@ def fingerprint_figure(model_path: str, test_paths: list[str], output: str, corr
 
 
 def visualise_files(model_path: str, paths: list[str], output: str, table_output: str | None = None,
-                    crop: str = "centre", shown: int = 8, batch: int = schema_default("attribution", "eval_batch"),
+                    crop: str | None = None, shown: int = 8, batch: int = schema_default("attribution", "eval_batch"),
                     threads: int = 1, on_bad_image: str = "skip") -> pd.DataFrame:
-    """Figure 7's panels for the first `shown` of the image files or folders (decoded and
-    cropped to the model's size), each labelled with its file and attributed source (the
+    """Figure 7's panels for the first `shown` of the image files or folders (read as the
+    model's training images were; for a model of native patches, the first patch of each
+    image's grid), each labelled with its file and attributed source (the
     model fingerprint of highest correlation); every image's correlations as a table."""
     from ..figures import fingerprint_grid
-    from .inference import decoded_images
+    from .inference import decoded_images, model_preprocessing
 
     device = runtime.configure(threads)
     model = load_visnet(model_path, device)
-    files, images = decoded_images(paths, model.settings.resolution, crop, on_bad_image)
+    files, images = decoded_images(paths, model_preprocessing(model, model_path, crop), on_bad_image)
     correlations = np.concatenate([image_correlations(model, images[start : start + batch], device)
                                    for start in range(0, len(images), batch)])
     attributed = np.asarray(model.sources, dtype=object)[correlations.argmax(1)]

@@ -2,7 +2,9 @@
 
 The metrics file has the form of the attribution network's (`method` is one of
 names.METHODS), plus `hyperparameters` (what was chosen on validation data) and a
-`note` where something was not computed.
+`note` where something was not computed. Each method gives a score per test image and
+source (logits, neighbour votes, correlations); on native-resolution sources it is fitted
+on, and scores, every patch of the grid, and an image's scores are its patches' mean.
 """
 
 import logging
@@ -12,14 +14,15 @@ import torch
 
 from .. import runtime
 from ..errors import GanprintError
-from ..attribution.data import LabelledImages
+from ..attribution.data import LabelledImages, PatchGrid
 from ..metrics import classification_metrics, fd_ratio_entries, per_class_count
+from ..patches import Preprocessing, mean_by_image
 from ..names import BASELINE_SHARED_SETTINGS, METHODS, WITHOUT_TRAINING
 from ..settings import block_defaults, schema_default
 from ..storage import save_json
 from . import dct, eigenface, knn
 from .inputs import chunked, pixel_vectors, row_vectors, stacked, validation_split
-from .linear import LinearSettings, fit_logistic, predict_classes
+from .linear import LinearSettings, fit_logistic, predict_logits
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def run_knn(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
     neighbours = knn.neighbour_labels(
         row_vectors(test, all_rows(test), pixel_vectors, device), len(test),
         row_vectors(train, all_rows(train), pixel_vectors, device), train.labels, k)
-    return {"predictions": knn.vote(neighbours, k, n_classes), "hyperparameters": f"k={k}"}
+    return {"scores": knn.vote_counts(neighbours, k, n_classes), "hyperparameters": f"k={k}"}
 
 
 def run_eigenface(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
@@ -55,17 +58,17 @@ def run_eigenface(train: LabelledImages, test: LabelledImages, settings: dict, s
     train_coordinates, n_classes = coordinates(train), len(train.arrays)
     linear = LinearSettings(**settings["linear"])
 
-    def classify(rows, n, queries):
+    def logits(rows, n, queries):
         classifier = fit_logistic(lambda p: train_coordinates[rows[p], :n], train.labels[rows], n_classes, linear, seed)
-        return predict_classes(classifier, lambda p: queries[p, :n], len(queries))
+        return predict_logits(classifier, lambda p: queries[p, :n], len(queries))
 
     usable = [n for n in candidates if n <= len(pca.components)] or [len(pca.components)]
-    validation = {n: float(np.mean(classify(fitting, n, train_coordinates[held_out]) == train.labels[held_out]))
-                  for n in usable}
+    validation = {n: float(np.mean(logits(fitting, n, train_coordinates[held_out]).argmax(1)
+                                   == train.labels[held_out])) for n in usable}
     n = max(usable, key=lambda c: (validation[c], -c))
     log.info("Eigenface validation accuracy by number of components: %s; %d components", validation, n)
     test_coordinates = coordinates(test)[:, :n]
-    return {"predictions": classify(all_rows(train), n, test_coordinates),
+    return {"scores": logits(all_rows(train), n, test_coordinates),
             "features": test_coordinates.cpu().numpy(), "hyperparameters": f"n_components={n}"}
 
 
@@ -73,7 +76,7 @@ def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
     classifier = fit_logistic(row_vectors(train, all_rows(train), dct.log_dct_spectra, device), train.labels,
                               len(train.arrays), LinearSettings(**settings["linear"]), seed)
     test_spectra = row_vectors(test, all_rows(test), dct.log_dct_spectra, device)
-    return {"predictions": predict_classes(classifier, test_spectra, len(test)), "hyperparameters": ""}
+    return {"scores": predict_logits(classifier, test_spectra, len(test)), "hyperparameters": ""}
 
 
 def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
@@ -119,7 +122,7 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
 
     test_residuals = row_vectors(test, all_rows(test), residuals, device)
     scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
-    return {"predictions": torch.cat(scores).argmax(1).cpu().numpy(),
+    return {"scores": torch.cat(scores).cpu().numpy(),
             "hyperparameters": f"sigma={sigma} levels={levels} estimator={estimator}"}
 
 
@@ -152,8 +155,9 @@ def default_settings() -> dict:
 
 def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str], sources: list[str],
                       settings: dict, metrics_output: str, labels: dict, threads: int = 1,
-                      seed: int = schema_default("baselines", "seed")) -> dict:
-    """Fit `method` on the training images, attribute the test images, write the metrics."""
+                      seed: int = schema_default("baselines", "seed"), preprocessing: Preprocessing | None = None) -> dict:
+    """Fit `method` on the training images, attribute the test images, write the metrics;
+    with a native `preprocessing`, on the grid of patches of every image."""
     if method not in RUNNERS:
         raise GanprintError(f"unknown baseline '{method}'; known: {list(METHODS)}")
     needs_training = method not in WITHOUT_TRAINING
@@ -164,19 +168,36 @@ def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str]
     if unknown:
         raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(defaults)}")
     device = runtime.configure(threads, seed)
-    test = LabelledImages(test_paths)
-    train = LabelledImages(train_paths) if needs_training else None
+    test = baseline_images(test_paths, preprocessing)
+    train = baseline_images(train_paths, preprocessing) if needs_training else None
     if train is not None and train.resolution != test.resolution:
         raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
     result = RUNNERS[method](train, test, {**defaults, **settings}, seed, device)
+    images = test.data
     metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None, "fd_ratio": None,
-               "n_classes": len(sources), "n_test_per_class": per_class_count(test.counts), "n_test": len(test),
+               "n_classes": len(sources), "n_test_per_class": per_class_count(images.counts), "n_test": len(images),
                "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),
                "note": result.get("note", "")}
-    if "predictions" in result:
-        metrics.update(classification_metrics(test.labels, result["predictions"], list(sources)))
+    if "scores" in result:
+        scores = by_image(result["scores"], test)
+        metrics.update(classification_metrics(images.labels, scores.argmax(1), list(sources)))
     if "features" in result:
-        metrics.update(fd_ratio_entries(result["features"], test.labels, seed))
+        metrics.update(fd_ratio_entries(by_image(result["features"], test), images.labels, seed))
     save_json(metrics_output, metrics)
     log.info("%s: accuracy %s, FD ratio %s", method, metrics["accuracy"], metrics["fd_ratio"])
     return metrics
+
+
+def baseline_images(paths: list[str], preprocessing: Preprocessing | None) -> PatchGrid:
+    """The arrays as rows a method reads: each image, or each patch of its grid (native crops)."""
+    if preprocessing is None or not preprocessing.native:
+        return PatchGrid(LabelledImages(paths), 1)
+    return PatchGrid(LabelledImages(paths, preprocessing.size, preprocessing.align), preprocessing.grid)
+
+
+def by_image(values: np.ndarray, rows: PatchGrid) -> np.ndarray:
+    """Per-row values as per-image ones: the mean over each image's patches."""
+    values = np.asarray(values)
+    if len(rows) == len(rows.data):
+        return values
+    return mean_by_image(values, rows.image_rows, len(rows.data))

@@ -7,10 +7,14 @@ from ..errors import GanprintError
 from ..neighbours import Vectors, nearest_neighbours
 
 
+def vote_counts(neighbour_labels: torch.Tensor, k: int, n_classes: int) -> np.ndarray:
+    """How many of each row's first k neighbours have each label."""
+    return torch.nn.functional.one_hot(neighbour_labels[:, :k], n_classes).sum(dim=1).cpu().numpy()
+
+
 def vote(neighbour_labels: torch.Tensor, k: int, n_classes: int) -> np.ndarray:
     """Majority label among each row's first k neighbours; ties go to the smallest label."""
-    counts = torch.nn.functional.one_hot(neighbour_labels[:, :k], n_classes).sum(dim=1)
-    return counts.argmax(dim=1).cpu().numpy()
+    return vote_counts(neighbour_labels, k, n_classes).argmax(1)
 
 
 def neighbour_labels(query_vectors: Vectors, n_queries: int, reference_vectors: Vectors,

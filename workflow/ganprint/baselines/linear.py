@@ -80,5 +80,9 @@ def fit_logistic(vectors: Vectors, labels: np.ndarray, n_classes: int, settings:
 
 
 @torch.no_grad()
+def predict_logits(classifier: LinearClassifier, vectors: Vectors, n: int, chunk: int = 4096) -> np.ndarray:
+    return np.concatenate([classifier.logits(vectors(p)).cpu().numpy() for p in chunked(n, chunk)])
+
+
 def predict_classes(classifier: LinearClassifier, vectors: Vectors, n: int, chunk: int = 4096) -> np.ndarray:
-    return np.concatenate([classifier.logits(vectors(p)).argmax(1).cpu().numpy() for p in chunked(n, chunk)])
+    return predict_logits(classifier, vectors, n, chunk).argmax(1)

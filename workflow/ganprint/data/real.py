@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import GanprintError
 from ..settings import schema_default
+from ..patches import NATIVE, native_window
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves
 from .images import (IMAGE_SUFFIXES, WIDE_GREY_MODES, FlatImageError, crop_function, decode_image, list_images,
@@ -152,30 +153,42 @@ MODE_CONVERSIONS = {
 BAD_IMAGE_POLICIES = ("fail", "skip")
 
 
+def image_cropper(crop: str, size: int, window: int, align: int):
+    """(crop function of pixels and a name, side of its images): a resizing crop to `size`, or
+    the native window (patches.native_window)."""
+    if crop == NATIVE:
+        return (lambda pixels, name: native_window(pixels, window, align, name)), window
+    resizing = crop_function(crop)
+    return (lambda pixels, name: resizing(pixels, size, name)), size
+
+
 def write_decoded(items, count: int, output: str | Path, size: int, crop: str, threads: int,
                   on_bad_image: str = "fail",
-                  background: str = schema_default("datasets", "*", "alpha_background")) -> None:
-    """Decode, crop and store the first `count` images of `items`; an unreadable image, or one
+                  background: str = schema_default("datasets", "*", "alpha_background"),
+                  window: int = schema_default("patches", "window"),
+                  align: int = schema_default("patches", "align")) -> None:
+    """Decode, crop and store the first `count` images of `items` (resized to size x size, or,
+    for crop native, their window x window native pixels); an unreadable image, or one
     that decodes to a single colour, stops the run (`fail`) or is skipped with a warning naming
     it, the next image taking its place (`skip`). Transparency is composited on `background`.
     Report the images converted to RGB, by mode, and those skipped, by kind, with examples."""
     if on_bad_image not in BAD_IMAGE_POLICIES:
         raise GanprintError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got '{on_bad_image}'")
-    crop_image = crop_function(crop)
+    crop_image, side = image_cropper(crop, size, window, align)
     converted, skipped = {}, []
 
     def prepare(item):
         name, data = item
         try:
             decoded = decode_image(data, name, background)
-            return name, crop_image(decoded.pixels, size, name), decoded.converted_from
+            return name, crop_image(decoded.pixels, name), decoded.converted_from
         except GanprintError as error:
             if on_bad_image == "fail":
                 raise
             return name, None, error
 
     filled = 0
-    with image_array_writer(output, count, size) as array, ThreadPoolExecutor(max(1, threads)) as pool:
+    with image_array_writer(output, count, side) as array, ThreadPoolExecutor(max(1, threads)) as pool:
         while filled < count:
             chunk = list(itertools.islice(items, min(CHUNK, count - filled)))
             if not chunk:
@@ -191,7 +204,7 @@ def write_decoded(items, count: int, output: str | Path, size: int, crop: str, t
                 if note:
                     converted.setdefault(note, []).append(name)
     _report_conversions(converted, skipped, background)
-    log.info("wrote %d images of %dx%d to %s", count, size, size, output)
+    log.info("wrote %d images of %dx%d to %s", count, side, side, output)
 
 
 def _report_conversions(converted: dict, skipped: list, background: str) -> None:
@@ -243,7 +256,8 @@ def write_embedded(output: str | Path, size: int, count: int, seed: int) -> None
 def prepare_real(source: str, output: str, size: int, count: int, path: str | list[str] | None = None,
                  crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
                  threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image"),
-                 alpha_background: str = schema_default("datasets", "*", "alpha_background")) -> None:
+                 alpha_background: str = schema_default("datasets", "*", "alpha_background"),
+                 window: int = schema_default("patches", "window"), align: int = schema_default("patches", "align")) -> None:
     """Real images of a source into one array; a folder source may be several folders."""
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
@@ -264,4 +278,4 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | li
         items = lmdb_items(paths[0], count)
     else:
         raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
-    write_decoded(items, count, output, size, crop, threads, on_bad_image, alpha_background)
+    write_decoded(items, count, output, size, crop, threads, on_bad_image, alpha_background, window, align)
