@@ -55,6 +55,7 @@ if ATTACK_EXPERIMENT in config["experiments"]:
 
 include: "workflow/rules/training_length.smk"
 include: "workflow/rules/open_set.smk"
+include: "workflow/rules/robustness.smk"
 
 
 # Tables, figures and report pages take seconds: on a cluster they run where Snakemake runs.
@@ -73,6 +74,8 @@ localrules:
     figure_components,
     figure_training_length,
     figure_fingerprint_map,
+    robustness_table,
+    figure_robustness,
 
 
 rule all:

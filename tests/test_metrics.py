@@ -3,6 +3,9 @@ import scipy.linalg
 
 from ganprint.metrics import (
     accuracy_percent,
+    average_precision,
+    open_set_classification_rate,
+    ranking_metrics,
     classification_metrics,
     confusion_matrix,
     fd_ratio,
@@ -83,3 +86,35 @@ def test_test_images_per_class_is_one_count_when_equal_and_each_class_count_othe
     assert unequal["n_test_per_class"] == "500 50 50" and unequal["n_test"] == 600
     equal = classification_metrics(np.repeat([0, 1], 64), np.zeros(128, int), ["real", "gan_a"])
     assert equal["n_test_per_class"] == 64
+
+
+def test_average_precision_and_roc_auc_per_source_are_scikit_learns_on_fixed_scores():
+    """One source against the rest, on scores with ties (votes) and without (probabilities)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 400)
+    probabilities = rng.dirichlet(np.ones(3), 400) + 0.6 * np.eye(3)[labels] * rng.random((400, 1))
+    votes = rng.integers(0, 6, (400, 3)) + 2 * np.eye(3, dtype=int)[labels]  # many ties
+    for scores in (probabilities, votes):
+        entries = ranking_metrics(labels, scores, ["a", "b", "c"])
+        for index, source in enumerate("abc"):
+            positive = labels == index
+            assert np.isclose(entries["per_class_ap"][source], 100 * average_precision_score(positive, scores[:, index]))
+            assert np.isclose(entries["per_class_auc"][source], 100 * roc_auc_score(positive, scores[:, index]))
+        assert np.isclose(entries["mean_ap"], np.mean(list(entries["per_class_ap"].values())))
+    assert np.isclose(average_precision(np.array([1, 0, 1, 0], bool), np.array([0.9, 0.8, 0.7, 0.1])), (1 + 2 / 3) / 2)
+
+
+def test_the_open_set_classification_rate_is_the_area_under_correct_against_false_positive_rate():
+    rng = np.random.default_rng(4)
+    known, unknown = rng.normal(1.0, 1.0, 300).round(1), rng.normal(0.0, 1.0, 200).round(1)  # ties
+    correct = rng.random(300) < 0.8
+    # the definition, one threshold at a time from above every score to below every score
+    points = [(0.0, 0.0)] + [((unknown >= t).mean(), (correct & (known >= t)).mean())
+                             for t in sorted(set(known) | set(unknown), reverse=True)]
+    expected = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(points, points[1:]))
+    assert np.isclose(open_set_classification_rate(correct, known, unknown), expected)
+    # known and unknown apart: the closed-set accuracy; known below every unknown: nothing
+    assert np.isclose(open_set_classification_rate(correct, known + 100, unknown), correct.mean())
+    assert np.isclose(open_set_classification_rate(correct, known - 100, unknown), 0.0)

@@ -101,7 +101,7 @@ def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(jpeg_bytes(image, quality))).convert("RGB"))
 
 
@@ -111,7 +111,7 @@ def jpeg(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tenso
     qualities = [stream.integers(low, high + 1) for stream in streams]
     pixels = to_uint8(images)
     with ThreadPoolExecutor(max_workers=torch.get_num_threads()) as pool:
-        decoded = list(pool.map(_jpeg_round_trip, pixels, qualities))
+        decoded = list(pool.map(jpeg_round_trip, pixels, qualities))
     return to_float(np.stack(decoded), images.device)
 
 

@@ -450,6 +450,46 @@ def figure_length(*, table: str, dataset: str, title: str = "", output: str):
     training_length_curves(table, dataset, output, title)
 
 
+def robustness(*, model: str, train: list[str], test: list[str], settings: Settings = Settings(),
+               baselines: Settings = Settings(), dataset: str, threads: positive = 1,
+               batch: positive = schema_default("attribution", "eval_batch"),
+               seed: non_negative = schema_default("baselines", "seed"), output: str):
+    """accuracy of a classifier and the baselines on degraded test images (JPEG, downscaling, blur), no retraining
+
+    model: the attribution model (.pt)
+    settings: the `robustness` config block
+    baselines: the `baselines` config block (each method's settings)
+    dataset: the data set's name, written in every row
+    seed: seed of the baselines' random draws
+    output: the table written (CSV): one row per perturbation, level and method
+    """
+    from .robustness import robustness_table
+
+    block = complete_block(dict(settings), "robustness")
+    robustness_table(model, train, test, block, dict(baselines), output, dataset, threads, batch, seed)
+
+
+def robustness_table(*, tables: list[str], output: str):
+    """the data sets' robustness tables as one
+
+    tables: the robustness tables (CSV) of the data sets
+    """
+    from .robustness import write_robustness_table
+
+    write_robustness_table(tables, output)
+
+
+def figure_robustness(*, table: str, dataset: str, title: str = "", output: str):
+    """accuracy of every method against the level of each perturbation
+
+    table: the robustness table (CSV)
+    dataset: the data set whose rows are drawn
+    """
+    from .figures import robustness_curves
+
+    robustness_curves(table, dataset, output, title)
+
+
 def table_page(*, table: str, title: str = "", output: str):
     """a CSV table as an HTML page (for the Snakemake report)
 
@@ -542,7 +582,8 @@ def visualise(images: list[str], *, model: str, crop: typing.Optional[CROPS] = N
 USER_COMMANDS = [attribute, visualise]
 STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
           select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table,
-          figure_components, length_table, figure_length, table_page, figure_samples, figure_fingerprints, figure_map]
+          figure_components, length_table, figure_length, robustness, robustness_table, figure_robustness, table_page,
+          figure_samples, figure_fingerprints, figure_map]
 PARAMETER_LINE = re.compile(r"^(\w+): (.+(?:\n +.+)*)", re.M)
 EXAMPLES = "examples:\n"
 

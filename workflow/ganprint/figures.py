@@ -167,6 +167,45 @@ def training_length_curves(table_path: str, dataset: str, output: str, title: st
     save_figure(figure, output)
 
 
+# The x axis of each perturbation of the robustness figure, from mild to strong.
+ROBUSTNESS_AXES = {"jpeg": ("JPEG quality", True), "downscale": ("downscaling factor", True),
+                   "blur": ("Gaussian blur sigma (pixels)", False)}
+
+
+def robustness_curves(table_path: str, dataset: str, output: str, title: str = "") -> None:
+    """One panel per perturbation: each method's accuracy against its level (mild on the left,
+    the clean images' accuracy as the first point), chance drawn."""
+    table = pd.read_csv(table_path)
+    rows = table[table["dataset"] == dataset]
+    if rows.empty:
+        raise GanprintError(f"{table_path} has no rows for data set '{dataset}'")
+    clean = rows[rows["perturbation"] == "none"].set_index("method")["accuracy"]
+    methods = sorted(rows["method"].unique(), key=lambda method: method != "ours")
+    shown = [name for name in ROBUSTNESS_AXES if name in set(rows["perturbation"])]
+    figure, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.4), sharey=True, squeeze=False)
+    chance = 100.0 / rows["n_classes"].iloc[0] if "n_classes" in rows else None
+    for axis, perturbation in zip(axes[0], shown):
+        label, descending = ROBUSTNESS_AXES[perturbation]
+        for order, method in enumerate(methods):
+            curve = rows[(rows["perturbation"] == perturbation) & (rows["method"] == method)].sort_values("level")
+            marker, line_style = CURVE_STYLES[order % len(CURVE_STYLES)]
+            axis.plot(curve["level"], curve["accuracy"], marker=marker, linestyle=line_style, label=method,
+                      markerfacecolor="none", linewidth=max(3 * 0.75**order, 0.8), zorder=2 + order)
+            axis.axhline(clean.get(method, np.nan), color=axis.lines[-1].get_color(), alpha=0.25, linewidth=1)
+        if descending:
+            axis.invert_xaxis()
+        if chance is not None:
+            axis.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.3g}%)")
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].set_ylim(*accuracy_limits(rows["accuracy"], chance if chance is not None else 0.0))
+    axes[0][-1].legend(fontsize=7, loc="best")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    save_figure(figure, output)
+
+
 def _signed_display(pattern: np.ndarray) -> tuple[np.ndarray, float]:
     """A signed pattern mapped to [0, 1] around grey by its largest magnitude m (returned)."""
     largest = float(np.abs(pattern).max()) or 1.0

@@ -1,4 +1,5 @@
-"""Accuracy, confusion and the Frechet-distance ratio of PAPER.md."""
+"""Accuracy, confusion, the ranking measures of each source against the rest (average
+precision, ROC-AUC), the open-set classification rate, and the Frechet-distance ratio of PAPER.md."""
 
 import itertools
 
@@ -27,8 +28,65 @@ def per_class_count(counts) -> int | str:
     return counts[0] if len(set(counts)) == 1 else " ".join(map(str, counts))
 
 
-def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources: list[str]) -> dict:
-    """The accuracy entries of a metrics file, for predictions over the given sources."""
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """The probability that a positive scores above a negative (ties count half): the area
+    under the ROC curve."""
+    from scipy.stats import rankdata
+
+    positive, negative = np.asarray(positive, np.float64), np.asarray(negative, np.float64)
+    ranks = rankdata(np.concatenate([positive, negative]))
+    return float((ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2)
+                 / (len(positive) * len(negative)))
+
+
+def average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    """The mean of the precision at each positive's rank, images of equal score taken
+    together (the area under the step precision-recall curve, no interpolation)."""
+    is_positive, scores = np.asarray(is_positive, bool), np.asarray(scores, np.float64)
+    order = np.argsort(-scores, kind="stable")
+    ranked_scores, ranked_positive = scores[order], is_positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(ranked_scores)), len(scores) - 1]
+    true_positives = np.cumsum(ranked_positive)[last_of_tie]
+    precision = true_positives / (last_of_tie + 1)
+    recall_steps = np.diff(np.r_[0, true_positives]) / max(int(is_positive.sum()), 1)
+    return float((recall_steps * precision).sum())
+
+
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray, sources: list[str]) -> dict:
+    """Average precision and ROC-AUC (%) of each source against the rest, from per-image
+    scores of every source (probabilities, logits, votes: higher means more likely), and
+    their means over the sources."""
+    labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
+    ap, auc = {}, {}
+    for index, source in enumerate(sources):
+        positive = labels == index
+        if positive.all() or not positive.any():
+            continue
+        ap[source] = 100.0 * average_precision(positive, scores[:, index])
+        auc[source] = 100.0 * roc_auc(scores[positive, index], scores[~positive, index])
+    mean = lambda values: float(np.mean(list(values.values()))) if values else None  # noqa: E731
+    return {"mean_ap": mean(ap), "mean_auc": mean(auc), "per_class_ap": ap, "per_class_auc": auc}
+
+
+def open_set_classification_rate(correct: np.ndarray, known: np.ndarray, unknown: np.ndarray) -> float:
+    """OSCR (Dhamija et al., 2018): the area under the curve of the correct classification rate
+    (known images attributed correctly and scoring at least the threshold) against the false
+    positive rate (unknown images scoring at least the threshold), over every threshold;
+    the closed-set accuracy when known and unknown images are perfectly apart."""
+    correct, known, unknown = np.asarray(correct, bool), np.asarray(known, np.float64), np.asarray(unknown, np.float64)
+    thresholds = np.unique(np.concatenate([known, unknown]))[::-1]
+
+    def share_at_least(values: np.ndarray, total: int) -> np.ndarray:
+        ordered = np.sort(values)
+        return np.r_[0.0, (len(ordered) - np.searchsorted(ordered, thresholds, side="left")) / total]
+
+    return float(np.trapezoid(share_at_least(known[correct], len(known)), share_at_least(unknown, len(unknown))))
+
+
+def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources: list[str],
+                           scores: np.ndarray | None = None) -> dict:
+    """The accuracy entries of a metrics file, for predictions over the given sources; with
+    per-image `scores` of every source, the ranking measures too (ranking_metrics)."""
     confusion = confusion_matrix(labels, predictions, len(sources))
     counts = confusion.sum(axis=1)
     per_class = per_class_accuracy_percent(confusion)
@@ -41,6 +99,7 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray, sources:
         "n_classes": len(sources),
         "n_test_per_class": per_class_count(counts),
         "n_test": int(counts.sum()),
+        **(ranking_metrics(labels, scores, sources) if scores is not None else {}),
     }
 
 

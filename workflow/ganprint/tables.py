@@ -11,6 +11,9 @@ from .sources import split_held_out_experiment, split_snapshot_experiment
 from .storage import load_json, save_table
 
 BASE_COLUMNS = ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
+# Per-source columns of a per-class table: accuracy, and average precision and ROC-AUC of the
+# source against the rest (%).
+PER_CLASS_MEASURES = ("accuracy", "ap", "auc")
 
 
 def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
@@ -22,7 +25,8 @@ def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
             raise GanprintError(f"metrics file {path} lacks {missing}")
         row = {key: value for key, value in metrics.items() if not isinstance(value, (list, dict))}
         if per_class:
-            row.update({f"accuracy_{name}": value for name, value in metrics["per_class_accuracy"].items()})
+            for measure in PER_CLASS_MEASURES:
+                row.update({f"{measure}_{name}": value for name, value in metrics.get(f"per_class_{measure}", {}).items()})
         row["sources"] = " ".join(metrics["sources"])
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -36,8 +40,9 @@ def write_table(paths: list[str], output: str, per_class: bool = False, selectio
         from .artifact_free import lpips_backbone
 
         table.insert(len(BASE_COLUMNS), "lpips_backbone", lpips_backbone(selections))
-    for column in ("accuracy", "balanced_accuracy", "fd_ratio"):
-        table[column] = table[column].astype(float).round(3)
+    for column in ("accuracy", "balanced_accuracy", "fd_ratio", "mean_ap", "mean_auc"):
+        if column in table:
+            table[column] = table[column].astype(float).round(3)
     save_table(output, table)
     return table
 
@@ -135,7 +140,7 @@ def write_length_table(paths: list[str], output: str, images_per_run: int | None
     return table
 
 
-OPEN_SET_COLUMNS = ["threshold", "auroc", "unknown_rejected", "test_rejected", "validation_rejected"]
+OPEN_SET_COLUMNS = ["threshold", "auroc", "oscr", "unknown_rejected", "test_rejected", "validation_rejected"]
 
 
 def write_open_set_table(paths: list[str], output: str) -> pd.DataFrame:
@@ -151,7 +156,7 @@ def write_open_set_table(paths: list[str], output: str) -> pd.DataFrame:
         for score, measured in entry["scores"].items():
             rows.append({"dataset": metrics["dataset"], "experiment": experiment, "held_out": held_out, "score": score,
                          "default_score": score == entry["score"], "target_rejected": entry["target_rejected"],
-                         **{column: measured[column] for column in OPEN_SET_COLUMNS},
+                         **{column: measured.get(column) for column in OPEN_SET_COLUMNS},
                          "closed_set_accuracy": metrics["accuracy"]})
     table = pd.DataFrame(rows).round(4)
     save_table(output, table)

@@ -376,6 +376,7 @@ TABLE_TITLES = {
     "table8": "Table 8: attacks and defense",
     "training_length": "Attribution against GAN training length",
     "open_set": "Open-set attribution: each source held out of the classifier in turn",
+    "robustness": "Attribution of degraded test images, no retraining",
 }
 
 
@@ -456,6 +457,9 @@ def configured_outputs():
         figures += [f"<results>/figures/training_length_{dataset}.png" for dataset in config["datasets"]]
     if len(config["experiments"].get(config["open_set"]["experiment"], {}).get("sources", [])) >= 3:
         tables.append("<results>/open_set.csv")
+    if config["robustness"]["experiment"] in config["experiments"]:
+        tables.append("<results>/robustness.csv")
+        figures += [f"<results>/figures/robustness_{dataset}.png" for dataset in config["datasets"]]
     pages = [f"<results>/report/{Path(table).stem}.html" for table in tables]
     return tables + pages + figures
 

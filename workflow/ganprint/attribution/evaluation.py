@@ -172,12 +172,12 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     test, truth = predict_arrays(model, test_paths, batch, device)
     metrics = {
         **labels,
-        **classification_metrics(truth, test.probabilities.argmax(1), model.sources),
+        **classification_metrics(truth, test.probabilities.argmax(1), model.sources, test.probabilities),
         **fd_ratio_entries(test.features, truth, seed),
         "network": network_description(model),
     }
     if validation_paths:
-        calibration, metrics["open_set"] = _calibrate_and_measure(model, validation_paths, test, unknown_paths,
+        calibration, metrics["open_set"] = _calibrate_and_measure(model, validation_paths, test, truth, unknown_paths,
                                                                   open_set or {}, batch, device)
         calibration.save(calibration_output)
     with atomic_path(features_output) as temporary:
@@ -190,8 +190,8 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     return metrics
 
 
-def _calibrate_and_measure(model, validation_paths, test: Predictions, unknown_paths, settings, batch,
-                           device) -> tuple[Calibration, dict]:
+def _calibrate_and_measure(model, validation_paths, test: Predictions, truth: np.ndarray, unknown_paths, settings,
+                           batch, device) -> tuple[Calibration, dict]:
     settings = complete_block(settings, "open_set")
     validation, truth = predict_arrays(model, validation_paths, batch, device)
     calibration = calibrate(validation, truth, model.sources, settings["false_rejection_rate"], settings["score"],
@@ -200,5 +200,6 @@ def _calibrate_and_measure(model, validation_paths, test: Predictions, unknown_p
     if unknown_paths:
         unknown_scores = calibration.rejection_scores(predict_arrays(model, unknown_paths, batch, device)[0])
     entries = open_set_entries(calibration, calibration.rejection_scores(validation[CALIBRATION_ROWS]),
-                               calibration.rejection_scores(test), unknown_scores)
+                               calibration.rejection_scores(test), unknown_scores,
+                               test.probabilities.argmax(1) == truth)
     return calibration, entries

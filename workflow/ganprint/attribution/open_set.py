@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import GanprintError
+from ..metrics import open_set_classification_rate, roc_auc
 from ..storage import load_checkpoint, save_checkpoint
 
 SCORES = ("msp", "distance")
@@ -143,20 +144,13 @@ def rejected_percent(scores: np.ndarray, threshold: float) -> float:
     return float(100.0 * (scores < threshold).mean())
 
 
-def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
-    """The probability that a known source's image scores above an unknown one's (ties: half)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.concatenate([known, unknown]))
-    return float((ranks[: len(known)].sum() - len(known) * (len(known) + 1) / 2) / (len(known) * len(unknown)))
-
-
 def open_set_entries(calibration: Calibration, validation_scores: dict, test_scores: dict,
-                     unknown_scores: dict | None = None) -> dict:
+                     unknown_scores: dict | None = None, test_correct: np.ndarray | None = None) -> dict:
     """The metrics entry of a calibration: per score its threshold and the percentages of
     the known sources' images it rejects (of the validation images that calibrated it, and of
     the test images); with images of a source the model was not trained on, the percentage
-    of those rejected and the AUROC of known against unknown."""
+    of those rejected, the AUROC of known against unknown and, given which test images are
+    attributed correctly, the open-set classification rate (OSCR)."""
     entries = {}
     for name, threshold in calibration.thresholds.items():
         entry = {"threshold": threshold,
@@ -164,6 +158,8 @@ def open_set_entries(calibration: Calibration, validation_scores: dict, test_sco
                  "test_rejected": rejected_percent(test_scores[name], threshold)}
         if unknown_scores is not None:
             entry["unknown_rejected"] = rejected_percent(unknown_scores[name], threshold)
-            entry["auroc"] = auroc(test_scores[name], unknown_scores[name])
+            entry["auroc"] = roc_auc(test_scores[name], unknown_scores[name])
+            if test_correct is not None:
+                entry["oscr"] = open_set_classification_rate(test_correct, test_scores[name], unknown_scores[name])
         entries[name] = entry
     return {"score": calibration.score, "target_rejected": 100.0 * calibration.false_rejection_rate, "scores": entries}

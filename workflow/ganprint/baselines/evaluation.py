@@ -7,7 +7,9 @@ source (logits, neighbour votes, correlations); on native-resolution sources it 
 on, and scores, every patch of the grid, and an image's scores are its patches' mean.
 """
 
+import dataclasses
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -31,7 +33,18 @@ def all_rows(data: LabelledImages) -> np.ndarray:
     return np.arange(len(data))
 
 
-def run_knn(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+@dataclasses.dataclass
+class Fitted:
+    """A method fitted on training images: `attribute` gives its entries for a set of test
+    images (`scores`: one per row and source; `features`: what its FD ratio measures)."""
+
+    attribute: Callable[[PatchGrid], dict]
+    hyperparameters: str = ""
+    note: str = ""
+    resolution: int | None = None  # of the training images' rows
+
+
+def fit_knn(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
     n_classes = len(train.arrays)
     validation = knn.neighbour_labels(
@@ -39,13 +52,17 @@ def run_knn(train: LabelledImages, test: LabelledImages, settings: dict, seed: i
         row_vectors(train, fitting, pixel_vectors, device), train.labels[fitting], max(settings["k_values"]))
     k, accuracies = knn.choose_k(validation, train.labels[held_out], settings["k_values"], n_classes)
     log.info("kNN validation accuracy by k: %s; k = %d", accuracies, k)
-    neighbours = knn.neighbour_labels(
-        row_vectors(test, all_rows(test), pixel_vectors, device), len(test),
-        row_vectors(train, all_rows(train), pixel_vectors, device), train.labels, k)
-    return {"scores": knn.vote_counts(neighbours, k, n_classes), "hyperparameters": f"k={k}"}
+
+    def attribute(test):
+        neighbours = knn.neighbour_labels(
+            row_vectors(test, all_rows(test), pixel_vectors, device), len(test),
+            row_vectors(train, all_rows(train), pixel_vectors, device), train.labels, k)
+        return {"scores": knn.vote_counts(neighbours, k, n_classes)}
+
+    return Fitted(attribute, f"k={k}")
 
 
-def run_eigenface(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+def fit_eigenface(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
     candidates = sorted(settings["n_components"])
     pca_rows = np.sort(np.random.default_rng(seed).permutation(fitting)[: settings["fit_images"]])
@@ -58,28 +75,38 @@ def run_eigenface(train: LabelledImages, test: LabelledImages, settings: dict, s
     train_coordinates, n_classes = coordinates(train), len(train.arrays)
     linear = LinearSettings(**settings["linear"])
 
-    def logits(rows, n, queries):
-        classifier = fit_logistic(lambda p: train_coordinates[rows[p], :n], train.labels[rows], n_classes, linear, seed)
-        return predict_logits(classifier, lambda p: queries[p, :n], len(queries))
+    def classifier(rows, n):
+        return fit_logistic(lambda p: train_coordinates[rows[p], :n], train.labels[rows], n_classes, linear, seed)
+
+    def logits(fitted, n, queries):
+        return predict_logits(fitted, lambda p: queries[p, :n], len(queries))
 
     usable = [n for n in candidates if n <= len(pca.components)] or [len(pca.components)]
-    validation = {n: float(np.mean(logits(fitting, n, train_coordinates[held_out]).argmax(1)
+    validation = {n: float(np.mean(logits(classifier(fitting, n), n, train_coordinates[held_out]).argmax(1)
                                    == train.labels[held_out])) for n in usable}
     n = max(usable, key=lambda c: (validation[c], -c))
     log.info("Eigenface validation accuracy by number of components: %s; %d components", validation, n)
-    test_coordinates = coordinates(test)[:, :n]
-    return {"scores": logits(all_rows(train), n, test_coordinates),
-            "features": test_coordinates.cpu().numpy(), "hyperparameters": f"n_components={n}"}
+    final = classifier(all_rows(train), n)
+
+    def attribute(test):
+        test_coordinates = coordinates(test)[:, :n]
+        return {"scores": logits(final, n, test_coordinates), "features": test_coordinates.cpu().numpy()}
+
+    return Fitted(attribute, f"n_components={n}")
 
 
-def run_dct(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+def fit_dct(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     classifier = fit_logistic(row_vectors(train, all_rows(train), dct.log_dct_spectra, device), train.labels,
                               len(train.arrays), LinearSettings(**settings["linear"]), seed)
-    test_spectra = row_vectors(test, all_rows(test), dct.log_dct_spectra, device)
-    return {"scores": predict_logits(classifier, test_spectra, len(test)), "hyperparameters": ""}
+
+    def attribute(test):
+        test_spectra = row_vectors(test, all_rows(test), dct.log_dct_spectra, device)
+        return {"scores": predict_logits(classifier, test_spectra, len(test))}
+
+    return Fitted(attribute)
 
 
-def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+def fit_prnu(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     """Fingerprints from the fitting rows for each candidate sigma, scored on the held-out
     rows; the chosen sigma's fingerprints then take every training image (the sums add up).
     The whole chain runs on `device`."""
@@ -120,27 +147,34 @@ def run_prnu(train: LabelledImages, test: LabelledImages, settings: dict, seed: 
     def residuals(images, device):
         return prnu.noise_residuals(images, sigma, levels, device)
 
-    test_residuals = row_vectors(test, all_rows(test), residuals, device)
-    scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
-    return {"scores": torch.cat(scores).cpu().numpy(),
-            "hyperparameters": f"sigma={sigma} levels={levels} estimator={estimator}"}
+    def attribute(test):
+        test_residuals = row_vectors(test, all_rows(test), residuals, device)
+        scores = [prnu.correlations(test_residuals(p), patterns) for p in chunked(len(test), 1024)]
+        return {"scores": torch.cat(scores).cpu().numpy()}
+
+    return Fitted(attribute, f"sigma={sigma} levels={levels} estimator={estimator}")
 
 
-def run_inception(train: None, test: LabelledImages, settings: dict, seed: int, device) -> dict:
+def fit_inception(train: None, settings: dict, seed: int, device) -> Fitted:
+    """Nothing to fit: the FID Inception network's features of the test images."""
     from . import inception  # torchvision's import alone takes seconds
 
     weights = inception.locate_weights(settings["weights"])
     if weights is None:
         note = f"FD ratio not computed: FID Inception weights not found; {inception.how_to_get_weights()}"
         log.warning(note)
-        return {"note": note}
+        return Fitted(lambda test: {}, note=note)
     network = inception.fid_inception(weights).to(device)
-    features = stacked(lambda p: inception.pool3_features(network, test.gather(p)[0], device).cpu(), len(test), 64)
-    return {"features": features.numpy()}
+
+    def attribute(test):
+        features = stacked(lambda p: inception.pool3_features(network, test.gather(p)[0], device).cpu(), len(test), 64)
+        return {"features": features.numpy()}
+
+    return Fitted(attribute)
 
 
-RUNNERS = {"knn": run_knn, "eigenface": run_eigenface, "prnu": run_prnu, "dct": run_dct, "inception": run_inception}
-assert set(RUNNERS) == set(METHODS)
+FITTERS = {"knn": fit_knn, "eigenface": fit_eigenface, "prnu": fit_prnu, "dct": fit_dct, "inception": fit_inception}
+assert set(FITTERS) == set(METHODS)
 
 
 def default_settings() -> dict:
@@ -153,36 +187,51 @@ def default_settings() -> dict:
     return merged
 
 
+def fit_baseline(method: str, train_paths: list[str], n_sources: int, settings: dict, seed: int, device,
+                 preprocessing: Preprocessing | None = None) -> Fitted:
+    """`method` fitted on the training images (one array per source), its settings checked."""
+    if method not in FITTERS:
+        raise GanprintError(f"unknown baseline '{method}'; known: {list(METHODS)}")
+    if method not in WITHOUT_TRAINING and len(train_paths) != n_sources:
+        raise GanprintError(f"{n_sources} sources but {len(train_paths)} train sets")
+    defaults = default_settings()
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(defaults)}")
+    train = baseline_images(train_paths, preprocessing) if method not in WITHOUT_TRAINING else None
+    fitted = FITTERS[method](train, {**defaults, **settings}, seed, device)
+    return dataclasses.replace(fitted, resolution=train.resolution if train is not None else None)
+
+
+def baseline_metrics(method: str, fitted: Fitted, test: PatchGrid, sources: list[str], labels: dict,
+                     seed: int) -> dict:
+    """The metrics of a fitted method on test images (rows: images, or their patches)."""
+    if fitted.resolution not in (None, test.resolution):
+        raise GanprintError(f"train images are {fitted.resolution}px, test images {test.resolution}px")
+    result = fitted.attribute(test)
+    images = test.data
+    metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None,
+               "fd_ratio": None, "n_classes": len(sources), "n_test_per_class": per_class_count(images.counts),
+               "n_test": len(images), "per_class_accuracy": {}, "hyperparameters": fitted.hyperparameters,
+               "note": fitted.note}
+    if "scores" in result:
+        scores = by_image(result["scores"], test)
+        metrics.update(classification_metrics(images.labels, scores.argmax(1), list(sources), scores))
+    if "features" in result:
+        metrics.update(fd_ratio_entries(by_image(result["features"], test), images.labels, seed))
+    return metrics
+
+
 def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str], sources: list[str],
                       settings: dict, metrics_output: str, labels: dict, threads: int = 1,
                       seed: int = schema_default("baselines", "seed"), preprocessing: Preprocessing | None = None) -> dict:
     """Fit `method` on the training images, attribute the test images, write the metrics;
     with a native `preprocessing`, on the grid of patches of every image."""
-    if method not in RUNNERS:
-        raise GanprintError(f"unknown baseline '{method}'; known: {list(METHODS)}")
-    needs_training = method not in WITHOUT_TRAINING
-    if len(test_paths) != len(sources) or (needs_training and len(train_paths) != len(sources)):
+    if len(test_paths) != len(sources):
         raise GanprintError(f"{len(sources)} sources but {len(train_paths)} train and {len(test_paths)} test sets")
-    defaults = default_settings()
-    unknown = sorted(set(settings) - set(defaults))
-    if unknown:
-        raise GanprintError(f"unknown baseline settings {unknown}; known: {sorted(defaults)}")
     device = runtime.configure(threads, seed)
-    test = baseline_images(test_paths, preprocessing)
-    train = baseline_images(train_paths, preprocessing) if needs_training else None
-    if train is not None and train.resolution != test.resolution:
-        raise GanprintError(f"train images are {train.resolution}px, test images {test.resolution}px")
-    result = RUNNERS[method](train, test, {**defaults, **settings}, seed, device)
-    images = test.data
-    metrics = {**labels, "method": method, "sources": list(sources), "accuracy": None, "balanced_accuracy": None, "fd_ratio": None,
-               "n_classes": len(sources), "n_test_per_class": per_class_count(images.counts), "n_test": len(images),
-               "per_class_accuracy": {}, "hyperparameters": result.get("hyperparameters", ""),
-               "note": result.get("note", "")}
-    if "scores" in result:
-        scores = by_image(result["scores"], test)
-        metrics.update(classification_metrics(images.labels, scores.argmax(1), list(sources)))
-    if "features" in result:
-        metrics.update(fd_ratio_entries(by_image(result["features"], test), images.labels, seed))
+    fitted = fit_baseline(method, train_paths, len(sources), settings, seed, device, preprocessing)
+    metrics = baseline_metrics(method, fitted, baseline_images(test_paths, preprocessing), sources, labels, seed)
     save_json(metrics_output, metrics)
     log.info("%s: accuracy %s, FD ratio %s", method, metrics["accuracy"], metrics["fd_ratio"])
     return metrics

@@ -1,0 +1,106 @@
+"""Attributing generators that differ only in a trace at native resolution (ganprint.data.traces):
+the README's own-images recipe (its mine.yaml) on folders of same-content images, each source
+with its own two-fold enlargement, read by resizing to image_size and by native patches, with
+the paper's network input (the image) and the residual one, beside the DCT, Eigenface and kNN
+baselines. Prints and writes <output>/native_traces.csv (accuracy, %).
+
+    python benchmarks/native_traces.py --output results/native_traces --cores 2          # 3,000 images per source
+    python benchmarks/native_traces.py --output /tmp/traces --count 300 --epochs 3      # a few minutes
+
+Every run is the README's Snakemake command on a config made from its mine.yaml (the same
+keys, the trace folders as sources, `crop` and `attribution.input` set per variant).
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINES = ("dct", "eigenface", "knn")
+CROPS = ("centre", "native")
+INPUTS = ("image", "residual")
+
+
+def readme_recipe() -> dict:
+    """The README's mine.yaml."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```yaml\n# mine\.yaml\n(.*?)```", text, re.S)
+    if block is None:
+        raise SystemExit("README.md holds no mine.yaml block")
+    return yaml.safe_load(block.group(1))
+
+
+def variant_config(recipe: dict, folders: dict, crop: str, network_input: str, results: Path,
+                   count: int | None, epochs: int | None) -> dict:
+    config = json.loads(json.dumps(recipe))
+    config["pathvars"] = {"results": str(results / crop)}
+    config["folder_sources"] = {name: {"path": str(path), "crop": crop} for name, path in folders.items()}
+    config["experiments"] = {"mine": {"sources": list(folders)}}
+    config["open_set"] = {"experiment": "mine"}
+    config["attribution"]["input"] = network_input
+    if epochs:
+        config["attribution"]["epochs"] = epochs
+    if count:
+        config["split"] = {"n_train": count * 2 // 3, "n_test": count // 6, "n_val": count - count * 2 // 3 - count // 6}
+    return config
+
+
+def run(config: dict, where: Path, targets: list[str], cores: int) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    command = ["snakemake", *targets, "--cores", str(cores), "--configfile", str(path), "--quiet", "rules"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    if result.returncode:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise SystemExit(f"snakemake failed: {' '.join(command)}")
+
+
+def accuracy(path: Path) -> float:
+    return round(json.loads(path.read_text())["accuracy"], 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", required=True, help="folder of the images, the results and native_traces.csv")
+    parser.add_argument("--count", type=int, default=None, help="images per source (default: what the recipe's split takes)")
+    parser.add_argument("--epochs", type=int, default=None, help="attribution epochs (default: the recipe's)")
+    parser.add_argument("--size", type=int, default=128, help="side of the traced images")
+    parser.add_argument("--cores", type=int, default=2)
+    args = parser.parse_args()
+
+    from ganprint.data.traces import TRACES, write_trace_folders
+
+    recipe = readme_recipe()
+    count = args.count or sum(recipe["split"][key] for key in ("n_train", "n_test", "n_val"))
+    output = Path(args.output).resolve()
+    images = output / "images"
+    if not all((images / trace).is_dir() for trace in TRACES):
+        write_trace_folders(images, list(TRACES), count, args.size)
+    folders = {trace: images / trace for trace in TRACES}
+    rows = []
+    for crop in CROPS:
+        for network_input in INPUTS:
+            config = variant_config(recipe, folders, crop, network_input, output, args.count, args.epochs)
+            results = Path(config["pathvars"]["results"])
+            metrics = results / "attribution/deadleaves/mine/full/metrics.json"
+            baselines = [results / f"baselines/deadleaves/mine/{method}.json" for method in BASELINES]
+            run(config, results, [str(metrics), *map(str, baselines)], args.cores)
+            row = {"input": "resized to image_size" if crop == "centre" else "native patches",
+                   "network_input": network_input, "ours": accuracy(metrics)}
+            row.update({method: accuracy(path) for method, path in zip(BASELINES, baselines)})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(output / "native_traces.csv", index=False)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
