@@ -75,14 +75,14 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
 
-    from ganprint.data.traces import TRACES, write_trace_folders
+    from ganprint.data.traces import TRACES, trace_sources, write_trace_folders
 
     recipe = readme_recipe()
     count = args.count or sum(recipe["split"][key] for key in ("n_train", "n_test", "n_val"))
     output = Path(args.output).resolve()
     images = output / "images"
     if not all((images / trace).is_dir() for trace in TRACES):
-        write_trace_folders(images, list(TRACES), count, args.size)
+        write_trace_folders(images, trace_sources(), count, args.size)
     folders = {trace: images / trace for trace in TRACES}
     rows = []
     for crop in CROPS:

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from ganprint import GanprintError
-from ganprint.attacks import AttackSettings, attack_batch, attack_images, jpeg_bytes
+from ganprint.attacks import AttackSettings, attack_batch, attack_images
+from ganprint.data.images import jpeg_bytes
 from ganprint.names import ATTACKS
 from ganprint.attribution.evaluation import evaluate_attribution
 from ganprint.attribution.training import OptimiserSettings, train_attribution

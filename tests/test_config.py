@@ -195,6 +195,12 @@ def config_error(config: dict) -> str:
      "experiments.table3.sources: unknown GAN architecture 'wgan' in 'wgan_all_s1'"),
     ({"open_set": {"experiment": "tabel3"}}, "open_set.experiment: no experiment 'tabel3' in experiments .*did you mean 'table3'"),
     ({"visnet": {"experiment": "table9"}}, "visnet.experiment: no experiment 'table9' in experiments"),
+    ({"folder_sources": {"conv-net": {"path": "x", "crop": "native"}}},
+     "experiments.table1: conv-net read at native resolution .* but real resized to image_size"),
+    ({"reencode": {"format": "jpeg", "quality": 50}},
+     r"reencode: experiments.table1 holds GAN instances \(progan_all_s1, .*\), whose images are never encoded"),
+    ({"reencode": {"format": "png", "quality": 50}}, r"config key 'reencode.format': 'png' is not one of \['jpeg'\]"),
+    ({"patches": {"align": 3}}, r"config key 'patches.align': 3 is not one of"),
 ])
 def test_config_checks_name_the_key(change, message):
     error = config_error(changed_tiny(change))

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .data.images import jpeg_round_trip
 from .errors import GanprintError
 from . import runtime
 from .convert import LUMINANCE, uint8_tensor
@@ -93,16 +94,6 @@ def crop(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tenso
     theta[:, 1, 2] = 2 * top + kept - 1
     grid = F.affine_grid(theta, [len(boxes), 3, side, side], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
-    return buffer.getvalue()
-
-
-def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(jpeg_bytes(image, quality))).convert("RGB"))
 
 
 def jpeg(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tensor:

@@ -87,7 +87,8 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
                  on_bad_image: BAD_IMAGES = schema_default("datasets", "*", "on_bad_image"),
                  alpha_background: typing.Literal["white", "black"] = schema_default("datasets", "*", "alpha_background"),
                  window: positive = schema_default("patches", "window"),
-                 align: positive = schema_default("patches", "align"), output: str):
+                 align: positive = schema_default("patches", "align"), reencode_quality: typing.Optional[positive] = None,
+                 formats: str | None = None, output: str):
     """decode, crop and resize real images into an .npy array
 
     source: deadleaves: drawn dead-leaves images; embedded: crops of the photographs bundled with
@@ -99,11 +100,16 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
     alpha_background: the colour that transparent pixels are composited on
     window: with --crop native, the side of the window of native pixels written (the images' side)
     align: with --crop native, the window's corner lies on multiples of this many pixels
+    reencode_quality: encode every image as JPEG at this quality, and decode it again, before its crop
+    formats: the report of the files' formats written (JSON: containers, JPEG qualities and subsampling, sizes)
     output: the image array written (.npy)
     """
     from .data.real import prepare_real as run
 
-    run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background, window, align)
+    if reencode_quality is not None and not 1 <= reencode_quality <= 100:
+        raise GanprintError(f"--reencode-quality must be in [1, 100], got {reencode_quality}")
+    run(source, output, size, count, path, crop, seed, threads, on_bad_image, alpha_background, window, align,
+        reencode_quality, formats)
 
 
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
@@ -450,6 +456,19 @@ def figure_length(*, table: str, dataset: str, title: str = "", output: str):
     training_length_curves(table, dataset, output, title)
 
 
+def format_check(*, reports: list[str], sources: list[str], reencoded_quality: typing.Optional[positive] = None,
+                 output: str):
+    """compare the formats of an experiment's folder sources' files: every difference a classifier could learn
+
+    reports: the format reports (JSON) of the sources, written by prepare-real --formats
+    reencoded_quality: the JPEG quality every source was re-encoded at (the differences are then noted, not warned of)
+    output: the differences written (CSV: first, second, difference); empty when there are none
+    """
+    from .data.formats import compare_sources
+
+    compare_sources(reports, sources, output, reencoded_quality)
+
+
 def robustness(*, model: str, train: list[str], test: list[str], settings: Settings = Settings(),
                baselines: Settings = Settings(), dataset: str, threads: positive = 1,
                batch: positive = schema_default("attribution", "eval_batch"),
@@ -582,7 +601,7 @@ def visualise(images: list[str], *, model: str, crop: typing.Optional[CROPS] = N
 USER_COMMANDS = [attribute, visualise]
 STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
           select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table,
-          figure_components, length_table, figure_length, robustness, robustness_table, figure_robustness, table_page,
+          figure_components, length_table, figure_length, format_check, robustness, robustness_table, figure_robustness, table_page,
           figure_samples, figure_fingerprints, figure_map]
 PARAMETER_LINE = re.compile(r"^(\w+): (.+(?:\n +.+)*)", re.M)
 EXAMPLES = "examples:\n"

@@ -180,12 +180,26 @@ def check_native_experiments(config: dict) -> None:
                                     "the patches cut from it")
 
 
+def check_reencode(config: dict) -> None:
+    """Re-encoding concerns files: an experiment of re-encoded folder sources and GAN instances,
+    whose images are never encoded, would hand a classifier the encoding as a cue."""
+    if not config.get("reencode"):
+        return
+    for experiment, spec in config["experiments"].items():
+        gans = [name for name in spec["sources"] if not is_real(name) and name not in config.get("folder_sources", {})]
+        if gans and len(gans) < len(spec["sources"]):
+            raise GanprintError(f"reencode: experiments.{experiment} holds GAN instances ({', '.join(gans)}), whose "
+                                "images are never encoded, beside re-encoded images; attribute them apart, or "
+                                "without reencode")
+
+
 def check_constraints(config: dict) -> None:
     """Experiment names and sources, paths, split sizes and subset sizes against each data
     set's image count."""
     check_experiment_names(config["experiments"])
     check_experiment_sources(config)
     check_native_experiments(config)
+    check_reencode(config)
     sources = [s for spec in config["experiments"].values() for s in spec["sources"]]
     folders = config.get("folder_sources", {})
     differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from . import runtime
-from .attacks import jpeg_round_trip
+from .data.images import jpeg_round_trip
 from .attribution.evaluation import load_model, predict_arrays
 from .baselines.evaluation import baseline_images, baseline_metrics, fit_baseline
 from .errors import GanprintError

@@ -10,6 +10,7 @@ ATTRIBUTION_TRAINING_MINUTES = 1440
 rule train_attribution:
     input:
         train=experiment_images("train"),
+        formats=format_check_input,
     output:
         "<results>/attribution/{dataset}/{experiment}/{network}/model.pt",
     params:

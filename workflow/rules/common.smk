@@ -425,6 +425,19 @@ def native_window_flags(wildcards):
     return f"--window {config['patches']['window']} --align {config['patches']['align']}"
 
 
+def reencode_flag(wildcards):
+    """prepare-real's --reencode-quality where the config re-encodes folder sources."""
+    return f"--reencode-quality {config['reencode']['quality']}" if config["reencode"] else ""
+
+
+def format_check_input(wildcards):
+    """The format comparison of an experiment's folder sources (its configured experiment's),
+    where it has two or more."""
+    configured = split_snapshot_experiment(split_held_out_experiment(wildcards.experiment)[0])[0]
+    folders = [s for s in config["experiments"][configured]["sources"] if s in FOLDER_SOURCES]
+    return [f"<results>/formats/{configured}.csv"] if len(folders) >= 2 else []
+
+
 def folder_source_count(wildcards):
     """Images read from a folder source: its count, or what the split takes."""
     return config["folder_sources"][wildcards.folder]["count"] or images_per_source(config["split"])

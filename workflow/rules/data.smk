@@ -13,7 +13,6 @@ rule prepare_real:
         on_bad_image=dataset_setting("on_bad_image"),
         alpha_background=dataset_setting("alpha_background"),
         size=config["image_size"],
-        native="",
     threads: 4
     conda:
         ENVIRONMENT
@@ -24,7 +23,7 @@ rule prepare_real:
     shell:
         "python -m ganprint prepare-real --source {params.source} {params.path} --crop {params.crop}"
         " --size {params.size} --count {params.n_images} --seed {params.seed} --on-bad-image {params.on_bad_image}"
-        " --alpha-background {params.alpha_background} {params.native} --threads {threads}"
+        " --alpha-background {params.alpha_background} --threads {threads}"
         " --output {output:q} 2> {log:q}"
 
 
@@ -71,24 +70,34 @@ rule split_real:
         " --test-output {output.test:q} --val-output {output.val:q} 2> {log:q}"
 
 
-# Folder sources (`folder_sources`): images made elsewhere, read like a folder data set and
-# split like the real images; the same split serves every data set.
-use rule prepare_real as prepare_folder_source with:
+# Folder sources (`folder_sources`): images made elsewhere, read like a folder data set (or
+# at native resolution), with a report of their files' formats, and split like the real
+# images; the same split serves every data set.
+rule prepare_folder_source:
     output:
-        "<results>/folders/{folder}/images.npy",
+        images="<results>/folders/{folder}/images.npy",
+        formats="<results>/folders/{folder}/formats.json",
     params:
-        source="folder",
         path=folder_source_paths,
         crop=folder_source_setting("crop"),
         n_images=folder_source_count,
-        seed=0,
         on_bad_image=folder_source_setting("on_bad_image"),
         alpha_background=folder_source_setting("alpha_background"),
         native=native_window_flags,
+        reencode=reencode_flag,
+        size=config["image_size"],
+    threads: 4
+    conda:
+        ENVIRONMENT
     log:
         "<results>/logs/prepare_folder_source/{folder}.log",
     benchmark:
         "<results>/benchmarks/prepare_folder_source/{folder}.tsv"
+    shell:
+        "python -m ganprint prepare-real --source folder {params.path} --crop {params.crop} --size {params.size}"
+        " --count {params.n_images} --on-bad-image {params.on_bad_image} --alpha-background {params.alpha_background}"
+        " {params.native} {params.reencode} --threads {threads} --formats {output.formats:q}"
+        " --output {output.images:q} 2> {log:q}"
 
 
 use rule split_real as split_folder_source with:
@@ -102,3 +111,24 @@ use rule split_real as split_folder_source with:
         "<results>/logs/split_folder_source/{dataset}/{folder}.log",
     benchmark:
         "<results>/benchmarks/split_folder_source/{dataset}/{folder}.tsv"
+
+
+# The formats of an experiment's folder sources' files compared: every difference a classifier
+# could learn instead of the generators, warned of before its classifier trains.
+rule format_check:
+    input:
+        lambda wc: [f"<results>/folders/{s}/formats.json" for s in config["experiments"][wc.experiment]["sources"]
+                    if s in FOLDER_SOURCES],
+    output:
+        "<results>/formats/{experiment}.csv",
+    params:
+        sources=lambda wc: [s for s in config["experiments"][wc.experiment]["sources"] if s in FOLDER_SOURCES],
+        reencoded=lambda wc: optional_flag("--reencoded-quality", (config["reencode"] or {}).get("quality")),
+    conda:
+        ENVIRONMENT
+    log:
+        "<results>/logs/format_check/{experiment}.log",
+    shell:
+        "python -m ganprint format-check --reports {input:q} --sources {params.sources:q} {params.reencoded}"
+        " --output {output:q} 2> {log:q}"
+        " && sed -n '/WARNING/,$p' {log:q} >&2"

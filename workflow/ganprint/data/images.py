@@ -11,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import GanprintError
 from ..settings import schema_default
+from .formats import FileFormat, file_format
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class FlatImageError(GanprintError):
 class DecodedImage:
     pixels: np.ndarray  # H x W x 3 uint8
     converted_from: str | None  # original PIL mode when it was not RGB
+    file: FileFormat | None = None  # what the file was: container, JPEG quality, size
 
 
 def decode_image(data: bytes | str, name: str,
@@ -79,14 +81,14 @@ def decode_image(data: bytes | str, name: str,
             _warn_if_huge(image, name)
             _refuse_frames(image, name)
             image.load()
-            mode = image.mode
+            mode, file = image.mode, file_format(image)
             pixels = _rgb_pixels(ImageOps.exif_transpose(image), name, ALPHA_BACKGROUNDS[background])
     except Image.DecompressionBombError as error:
         raise GanprintError(f"cannot read image {name}: too large to decode safely ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise GanprintError(f"cannot read image {name}: {error}") from error
     _refuse_flat(pixels, name, mode, background)
-    return DecodedImage(pixels, None if mode == "RGB" else mode)
+    return DecodedImage(pixels, None if mode == "RGB" else mode, file)
 
 
 def _warn_if_huge(image: Image.Image, name: str) -> None:
@@ -131,6 +133,19 @@ def _rgb_pixels(image: Image.Image, name: str, background: tuple[int, int, int])
         canvas = Image.new("RGBA", rgba.size, background + (255,))
         return np.asarray(Image.alpha_composite(canvas, rgba).convert("RGB"), dtype=np.uint8)
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
+    """The image encoded as JPEG by Pillow at `quality` (4:2:0 chroma)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+    return buffer.getvalue()
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """The image after JPEG encoding at `quality` and decoding."""
+    with Image.open(io.BytesIO(jpeg_bytes(image, quality))) as decoded:
+        return np.asarray(decoded.convert("RGB"))
 
 
 def resize(pixels: np.ndarray, size: int) -> np.ndarray:

@@ -14,10 +14,11 @@ import numpy as np
 from ..errors import GanprintError
 from ..settings import schema_default
 from ..patches import NATIVE, native_window
+from .formats import write_report
 from ..storage import image_array_writer
 from .procedural import write_dead_leaves
-from .images import (IMAGE_SUFFIXES, WIDE_GREY_MODES, FlatImageError, crop_function, decode_image, list_images,
-                     resize)
+from .images import (IMAGE_SUFFIXES, WIDE_GREY_MODES, FlatImageError, crop_function, decode_image, jpeg_round_trip,
+                     list_images, resize)
 
 log = logging.getLogger(__name__)
 
@@ -166,26 +167,30 @@ def write_decoded(items, count: int, output: str | Path, size: int, crop: str, t
                   on_bad_image: str = "fail",
                   background: str = schema_default("datasets", "*", "alpha_background"),
                   window: int = schema_default("patches", "window"),
-                  align: int = schema_default("patches", "align")) -> None:
+                  align: int = schema_default("patches", "align"), reencode_quality: int | None = None,
+                  formats_output: str | None = None) -> None:
     """Decode, crop and store the first `count` images of `items` (resized to size x size, or,
     for crop native, their window x window native pixels); an unreadable image, or one
     that decodes to a single colour, stops the run (`fail`) or is skipped with a warning naming
-    it, the next image taking its place (`skip`). Transparency is composited on `background`.
-    Report the images converted to RGB, by mode, and those skipped, by kind, with examples."""
+    it, the next image taking its place (`skip`). Transparency is composited on `background`;
+    with `reencode_quality`, every decoded image is encoded as JPEG at that quality and decoded
+    again before its crop. Report the images converted to RGB, by mode, and those skipped, by
+    kind, with examples; with `formats_output`, write the report of the files' formats."""
     if on_bad_image not in BAD_IMAGE_POLICIES:
         raise GanprintError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got '{on_bad_image}'")
     crop_image, side = image_cropper(crop, size, window, align)
-    converted, skipped = {}, []
+    converted, skipped, files = {}, [], []
 
     def prepare(item):
         name, data = item
         try:
             decoded = decode_image(data, name, background)
-            return name, crop_image(decoded.pixels, name), decoded.converted_from
+            pixels = decoded.pixels if reencode_quality is None else jpeg_round_trip(decoded.pixels, reencode_quality)
+            return name, crop_image(pixels, name), decoded.converted_from, decoded.file
         except GanprintError as error:
             if on_bad_image == "fail":
                 raise
-            return name, None, error
+            return name, None, error, None
 
     filled = 0
     with image_array_writer(output, count, side) as array, ThreadPoolExecutor(max(1, threads)) as pool:
@@ -194,15 +199,18 @@ def write_decoded(items, count: int, output: str | Path, size: int, crop: str, t
             if not chunk:
                 raise GanprintError(f"only {filled} of the {count} requested images are readable "
                                     f"({len(skipped)} skipped)")
-            for name, pixels, note in pool.map(prepare, chunk):
+            for name, pixels, note, file in pool.map(prepare, chunk):
                 if pixels is None:
                     log.warning("skipped %s", note)
                     skipped.append((name, note))
                     continue
                 array[filled] = pixels
+                files.append(file)
                 filled += 1
                 if note:
                     converted.setdefault(note, []).append(name)
+        if formats_output:
+            write_report(files, formats_output)
     _report_conversions(converted, skipped, background)
     log.info("wrote %d images of %dx%d to %s", count, side, side, output)
 
@@ -257,7 +265,8 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | li
                  crop: str = schema_default("datasets", "*", "crop"), seed: int = schema_default("datasets", "*", "seed"),
                  threads: int = 1, on_bad_image: str = schema_default("datasets", "*", "on_bad_image"),
                  alpha_background: str = schema_default("datasets", "*", "alpha_background"),
-                 window: int = schema_default("patches", "window"), align: int = schema_default("patches", "align")) -> None:
+                 window: int = schema_default("patches", "window"), align: int = schema_default("patches", "align"),
+                 reencode_quality: int | None = None, formats_output: str | None = None) -> None:
     """Real images of a source into one array; a folder source may be several folders."""
     if count <= 0:
         raise GanprintError(f"count must be positive, got {count}")
@@ -278,4 +287,5 @@ def prepare_real(source: str, output: str, size: int, count: int, path: str | li
         items = lmdb_items(paths[0], count)
     else:
         raise GanprintError(f"unknown real source '{source}'; choose deadleaves, embedded, folder or lmdb")
-    write_decoded(items, count, output, size, crop, threads, on_bad_image, alpha_background, window, align)
+    write_decoded(items, count, output, size, crop, threads, on_bad_image, alpha_background, window, align,
+                  reencode_quality, formats_output)

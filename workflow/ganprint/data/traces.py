@@ -105,18 +105,30 @@ def save_image(pixels: np.ndarray, path: Path, quality: int | None = None) -> No
             Image.fromarray(pixels).save(temporary, format="JPEG", quality=quality)
 
 
-def write_trace_folders(output: str | Path, traces: list[str], count: int, size: int = 128, seed: int = 0,
-                        quality: dict | None = None) -> list[Path]:
-    """One folder of `count` PNG images per trace under `output` (JPEG at quality[trace]
-    where given); each source draws its own content, from the same distribution."""
+def write_trace_folders(output: str | Path, sources: dict, count: int, size: int = 128, seed: int = 0) -> list[Path]:
+    """One folder of `count` images per source under `output`: sources[name] is (trace, JPEG
+    quality or None for PNG, content seed or None). Each source draws its own content from
+    the same distribution (seed + 1000 x its position), or the content of the seed it names:
+    sources of one content seed hold the very same pictures."""
     folders = []
-    for index, trace in enumerate(traces):
-        folder = Path(output) / trace
+    for index, (name, (trace, quality, content_seed)) in enumerate(sources.items()):
+        folder = Path(output) / name
         folder.mkdir(parents=True, exist_ok=True)
-        jpeg = (quality or {}).get(trace)
-        suffix = ".png" if jpeg is None else ".jpg"
-        for number, pixels in enumerate(traced_images(trace, count, size, seed + 1000 * index)):
-            save_image(pixels, folder / f"{number:05d}{suffix}", jpeg)
+        suffix = ".png" if quality is None else ".jpg"
+        drawn = seed + 1000 * index if content_seed is None else content_seed
+        for number, pixels in enumerate(traced_images(trace, count, size, drawn)):
+            save_image(pixels, folder / f"{number:05d}{suffix}", quality)
         log.info("wrote %d %s images of %dx%d to %s", count, trace, size, size, folder)
         folders.append(folder)
     return folders
+
+
+def trace_sources() -> dict:
+    """Every trace as a source of PNG files, named after it."""
+    return {trace: (trace, None, None) for trace in TRACES}
+
+
+def format_sources(trace: str = "bilinear", quality: int = 90) -> dict:
+    """Two sources of the very same pictures, one saved as PNG, one as JPEG at `quality`: all
+    that tells them apart is the file format."""
+    return {"png": (trace, None, 0), "jpeg": (trace, quality, 0)}
