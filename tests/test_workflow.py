@@ -182,14 +182,31 @@ def test_the_report_shows_every_table_and_figure(finished_run):
     snakemake(finished_run, TINY, "--report", "results/report.html", python=runtime_python())
     report = (finished_run / "results/report.html").read_text()
     tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length",
-              "open_set"]
+              "open_set", "robustness"]
     figures = ["samples_tiny", "selection_tiny", "attacks_tiny", "components_bands", "components_patches",
-               "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny"]
+               "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny", "robustness_tiny"]
     for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
         assert name in report, name
     assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report and "open-set attribution" in report
     page = (finished_run / "results/report/table3.html").read_text()
     assert page.count("<tr") == 1 + 7  # the header and one row per method (ours_visnet included)
+
+
+def test_workflow_measures_table3_on_degraded_test_images_without_retraining(finished_run):
+    table = pd.read_csv(finished_run / "results/robustness.csv")
+    levels = table[table.method == "ours"].groupby("perturbation")["level"].apply(list).to_dict()
+    assert levels == {"none": [0.0], "jpeg": [100.0, 90.0, 70.0, 50.0, 30.0], "downscale": [0.9, 0.8, 0.7, 0.5],
+                      "blur": [0.5, 1.0, 1.5, 2.0]}
+    assert sorted(table.method.unique()) == ["dct", "eigenface", "knn", "ours", "prnu"]
+    # the clean images' row is Table 3's: the same model and baselines on the same test images
+    clean = table[table.perturbation == "none"].set_index("method")["accuracy"]
+    table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")["accuracy"]
+    assert np.allclose(clean[["ours", "knn", "eigenface", "prnu", "dct"]],
+                       table3[["ours", "knn", "eigenface", "prnu", "dct"]], atol=1e-3)
+    # a strong blur leaves the classifier less than the clean images did
+    ours = table[table.method == "ours"].set_index(["perturbation", "level"])["accuracy"]
+    assert ours["blur", 2.0] < ours["none", 0.0]
+    assert_figure(finished_run / "results/figures/robustness_tiny.png", (1000, 380))
 
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):

@@ -86,7 +86,7 @@ def check_schema(config: dict) -> None:
 
 
 # The blocks that run an analysis on one experiment (its `experiment` key).
-ANALYSES = ("components", "training_length", "open_set", "visnet", "artifact_free", "attacks")
+ANALYSES = ("components", "training_length", "open_set", "visnet", "artifact_free", "attacks", "robustness")
 
 
 def check_experiment_names(experiments: dict) -> None:

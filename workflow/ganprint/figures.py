@@ -188,8 +188,8 @@ def robustness_curves(table_path: str, dataset: str, output: str, title: str = "
         label, descending = ROBUSTNESS_AXES[perturbation]
         for order, method in enumerate(methods):
             curve = rows[(rows["perturbation"] == perturbation) & (rows["method"] == method)].sort_values("level")
-            marker, line_style = CURVE_STYLES[order % len(CURVE_STYLES)]
-            axis.plot(curve["level"], curve["accuracy"], marker=marker, linestyle=line_style, label=method,
+            marker, style = CURVE_STYLES[order % len(CURVE_STYLES)]
+            axis.plot(curve["level"], curve["accuracy"], marker=marker, linestyle=style, label=method,
                       markerfacecolor="none", linewidth=max(3 * 0.75**order, 0.8), zorder=2 + order)
             axis.axhline(clean.get(method, np.nan), color=axis.lines[-1].get_color(), alpha=0.25, linewidth=1)
         if descending:

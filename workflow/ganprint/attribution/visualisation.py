@@ -10,9 +10,9 @@ from .. import runtime
 from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..settings import schema_default
-from ..storage import atomic_path, load_images, printable_path, save_table, spreadsheet_safe_csv
+from ..storage import atomic_path, printable_path, save_table, spreadsheet_safe_csv
 from .data import LabelledImages
-from .evaluation import load_model
+from .evaluation import load_model, model_input_images
 from .visnet import VisNet, fingerprint_panels, unit_patterns
 
 
@@ -70,12 +70,14 @@ def fingerprint_figure(model_path: str, test_paths: list[str], output: str, corr
     model = load_visnet(model_path, device)
     if len(test_paths) != len(model.sources):
         raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(test_paths)} test sets")
-    matrix = mean_correlations(model, LabelledImages(test_paths), batch, device)
+    data = model_input_images(model, test_paths)
+    matrix = mean_correlations(model, data, batch, device)
     table = pd.DataFrame(matrix, index=model.sources, columns=model.sources).rename_axis("image source \\ model fingerprint")
     rows = []
-    for source, path in zip(model.sources, test_paths):
-        images = load_images(path)[:per_source]
-        rows += image_rows(model, np.asarray(images), [f"{source} #{i}" for i in range(len(images))], device)
+    for label, source in enumerate(model.sources):
+        first = data.offsets[label] + np.arange(min(per_source, data.counts[label]))
+        images = data.gather(first)[0]  # a native source's centre patches
+        rows += image_rows(model, images, [f"{source} #{i}" for i in range(len(images))], device)
     fingerprint_grid(model_fingerprint_images(model), model.sources, rows, output, matrix, title)
     save_table(correlations_output, table.round(5).reset_index())
     return table
