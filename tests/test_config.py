@@ -60,7 +60,7 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     outputs = [path for line in re.findall(r"^\s+(?:output|log): (.*)$", result.stdout, re.M) for path in line.split(", ")]
     assert outputs and all(path.startswith(f"results/{name}/") for path in outputs)
     tables = set(re.findall(rf"output: results/{name}/(\w+)\.csv", result.stdout))
-    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6", "open_set",
+    assert tables == {"table1", "table3", "sanity_check", "table4", "table5", "table6", "open_set", "robustness",
                       "table7" if name == "celeba" else "table8"} | ({"table2"} if name == "celeba" else set())
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
@@ -302,7 +302,7 @@ def test_every_table_page_of_the_report_has_a_caption():
         snakemake = types.SimpleNamespace(wildcards=types.SimpleNamespace(table=table), config=with_defaults(TINY))
         captions[table] = publish_parts(template.render(snakemake=snakemake), writer_name="html",
                                         settings_overrides={"halt_level": 2})["body"]
-    assert len(captions) == 11 and all(captions.values()), [table for table, text in captions.items() if not text]
+    assert len(captions) == 12 and all(captions.values()), [table for table, text in captions.items() if not text]
     assert "open-set attribution" in captions["open_set"] and "table3" in captions["open_set"]
 
 

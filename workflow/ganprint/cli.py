@@ -460,7 +460,7 @@ def format_check(*, reports: list[str], sources: list[str], reencoded_quality: t
                  output: str):
     """compare the formats of an experiment's folder sources' files: every difference a classifier could learn
 
-    reports: the format reports (JSON) of the sources, written by prepare-real --formats
+    reports: the format reports (JSON) of the sources, one per source (written at their preparation)
     reencoded_quality: the JPEG quality every source was re-encoded at (the differences are then noted, not warned of)
     output: the differences written (CSV: first, second, difference); empty when there are none
     """

@@ -131,4 +131,4 @@ rule format_check:
     shell:
         "python -m ganprint format-check --reports {input:q} --sources {params.sources:q} {params.reencoded}"
         " --output {output:q} 2> {log:q}"
-        " && sed -n '/WARNING/,$p' {log:q} >&2"
+        " && (grep -A 1000 ' WARNING ' {log:q} >&2 || true)"

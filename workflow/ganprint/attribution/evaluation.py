@@ -190,7 +190,7 @@ def evaluate_attribution(model_path: str, test_paths: list[str], metrics_output:
     return metrics
 
 
-def _calibrate_and_measure(model, validation_paths, test: Predictions, truth: np.ndarray, unknown_paths, settings,
+def _calibrate_and_measure(model, validation_paths, test: Predictions, test_truth: np.ndarray, unknown_paths, settings,
                            batch, device) -> tuple[Calibration, dict]:
     settings = complete_block(settings, "open_set")
     validation, truth = predict_arrays(model, validation_paths, batch, device)
@@ -201,5 +201,5 @@ def _calibrate_and_measure(model, validation_paths, test: Predictions, truth: np
         unknown_scores = calibration.rejection_scores(predict_arrays(model, unknown_paths, batch, device)[0])
     entries = open_set_entries(calibration, calibration.rejection_scores(validation[CALIBRATION_ROWS]),
                                calibration.rejection_scores(test), unknown_scores,
-                               test.probabilities.argmax(1) == truth)
+                               test.probabilities.argmax(1) == test_truth)
     return calibration, entries
