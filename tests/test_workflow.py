@@ -203,10 +203,10 @@ def test_workflow_measures_table3_on_degraded_test_images_without_retraining(fin
     table3 = pd.read_csv(finished_run / "results/table3.csv").set_index("method")["accuracy"]
     assert np.allclose(clean[["ours", "knn", "eigenface", "prnu", "dct"]],
                        table3[["ours", "knn", "eigenface", "prnu", "dct"]], atol=1e-3)
-    # a strong blur leaves the classifier less than the clean images did
-    ours = table[table.method == "ours"].set_index(["perturbation", "level"])["accuracy"]
-    assert ours["blur", 2.0] < ours["none", 0.0]
-    assert_figure(finished_run / "results/figures/robustness_tiny.png", (1000, 380))
+    # the spectrum's fine detail is what a strong blur or downscaling takes away
+    dct = table[table.method == "dct"].set_index(["perturbation", "level"])["accuracy"]
+    assert dct["blur", 2.0] < dct["none", 0.0] - 20 and dct["downscale", 0.5] < dct["none", 0.0] - 20
+    assert_figure(finished_run / "results/figures/robustness_tiny.png", (1020, 340))
 
 
 def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
