@@ -67,7 +67,7 @@ def main() -> None:
             from ganprint.patches import Preprocessing
 
             preprocessing = Preprocessing(size=recipe["image_size"], crop="native", align=align)
-            model_path = scratch / "model.pt"
+            model_path = scratch / f"model-{len(rows)}.pt"  # its own: a resume state knows no gain
             train_attribution(paths["train"], list(TRACES), model_path, dataclasses.replace(optimiser, flip=flip),
                               block["fmap_base"], block["fmap_max"], threads=args.threads, network_input=network_input,
                               preprocessing=preprocessing)

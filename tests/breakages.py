@@ -436,7 +436,7 @@ BREAKAGES = [
     Breakage("robustness reads the clean images", "workflow/ganprint/robustness.py",
              "            paths = test_paths if perturbation == \"none\" else perturb_arrays(",
              "            paths = test_paths if True else perturb_arrays(",
-             ("tests/test_workflow.py::test_workflow_measures_table3_on_degraded_test_images_without_retraining",)),
+             ("tests/test_attribution.py::test_robustness_measures_the_model_and_baselines_on_each_degraded_copy_of_the_test_images",)),
 
 ]
 

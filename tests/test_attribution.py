@@ -382,3 +382,20 @@ def test_an_output_that_is_the_model_or_a_folder_is_refused_and_the_model_kept(t
     with pytest.raises(GanprintError, match="is an input of this command|is a folder; give the name"):
         cli.attribute([str(image)], model=str(tmp_path / "model.pt"), threshold=0.5, output=str(output))
     assert (tmp_path / "model.pt").read_bytes() == before
+
+
+def test_robustness_measures_the_model_and_baselines_on_each_degraded_copy_of_the_test_images(toy, tmp_path):
+    """Levels as configured, the clean row the model's own evaluation, the others measured on
+    degraded images: a strong blur takes the toy's fixed patterns away."""
+    from ganprint.robustness import robustness_table
+
+    paths, model = toy
+    settings = {"methods": ["dct"], "jpeg_quality": [90, 30], "downscale": [0.5], "blur_sigma": [0.5, 2.0]}
+    table = robustness_table(str(model), paths["train"], paths["test"], settings, {}, str(tmp_path / "r.csv"), "toy")
+    assert table.groupby("perturbation")["level"].apply(list).to_dict() == {
+        "none": [0.0, 0.0], "jpeg": [90.0, 90.0, 30.0, 30.0], "downscale": [0.5, 0.5], "blur": [0.5, 0.5, 2.0, 2.0]}
+    metrics = evaluate_attribution(model, paths["test"], tmp_path / "m.json", tmp_path / "f.npz", tmp_path / "c.csv", {})
+    ours = table[table.method == "ours"].set_index(["perturbation", "level"])["accuracy"]
+    assert ours["none", 0.0] == round(metrics["accuracy"], 3)
+    assert ours["blur", 2.0] < ours["none", 0.0] - 20
+    assert pd.read_csv(tmp_path / "r.csv").shape == (12, 7) and not list(tmp_path.glob("robustness-*"))

@@ -151,6 +151,7 @@ def native_config(tmp_path, **extra) -> dict:
             "robustness": {"experiment": "mine"}, **extra}
 
 
+@pytest.mark.slow
 def test_a_native_experiment_plans_windows_patches_and_a_format_check_before_training(tmp_path):
     result = snakemake(tmp_path, native_config(tmp_path, patches={"window": 64, "grid": 2}), "-n", "-p",
                        "results/attribution/tiny/mine/full/metrics.json", "results/baselines/tiny/mine/dct.json")
