@@ -3,7 +3,7 @@
 benchmarks/native_traces.py, varying one thing at a time: the network's input (the image,
 or its residual at gains 1, 4 and 16), the patch alignment (8 or 1 pixel) and the flips.
 Accuracy (%) on one patch per image and on the 4 x 4 grid combined; writes
-<images>/../residual_input.csv.
+<images>/../residual_input.csv. --variants picks some by their position in VARIANTS.
 
     python benchmarks/native_traces.py --output results/native_traces --cores 2   # makes the images
     python benchmarks/residual_input.py --images results/native_traces/images --threads 2
@@ -35,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="the trace folders (native_traces.py's <output>/images)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variants", type=int, nargs="+", default=list(range(len(VARIANTS))),
+                        help="positions in VARIANTS (default: all)")
     args = parser.parse_args()
 
     from ganprint.attribution import network
@@ -61,7 +63,7 @@ def main() -> None:
             for name, rows_of in (("train", slice(0, split["n_train"])), ("test", slice(split["n_train"], None))):
                 np.save(scratch / f"{trace}-{name}.npy", array[rows_of])
                 paths[name].append(str(scratch / f"{trace}-{name}.npy"))
-        for name, network_input, gain, align, flip in VARIANTS:
+        for name, network_input, gain, align, flip in [VARIANTS[i] for i in args.variants]:
             if gain is not None:
                 network.RESIDUAL_GAIN = gain
             from ganprint.patches import Preprocessing

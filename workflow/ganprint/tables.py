@@ -40,7 +40,8 @@ def write_table(paths: list[str], output: str, per_class: bool = False, selectio
         from .artifact_free import lpips_backbone
 
         table.insert(len(BASE_COLUMNS), "lpips_backbone", lpips_backbone(selections))
-    for column in ("accuracy", "balanced_accuracy", "fd_ratio", "mean_ap", "mean_auc"):
+    per_source = [column for column in table if column.startswith(tuple(f"{m}_" for m in PER_CLASS_MEASURES))]
+    for column in ["accuracy", "balanced_accuracy", "fd_ratio", "mean_ap", "mean_auc", *per_source]:
         if column in table:
             table[column] = table[column].astype(float).round(3)
     save_table(output, table)
