@@ -384,7 +384,7 @@ BREAKAGES = [
     Breakage("training reads the centre patch every epoch", "workflow/ganprint/attribution/training.py",
              "    corners = data.random_corners(stream) if data.native else None",
              "    corners = None",
-             ("tests/test_native.py::test_native_patches_attribute_traces_that_resizing_erases",)),
+             ("tests/test_native.py::test_training_reads_each_image_at_a_new_patch_every_epoch",)),
     Breakage("patch corners off the image grid", "workflow/ganprint/attribution/data.py",
              "np.floor(draws * counts[self.labels, None]).astype(np.int64) * self.align",
              "np.floor(draws * counts[self.labels, None]).astype(np.int64) * self.align + 1",

@@ -191,3 +191,25 @@ def test_two_sources_differing_only_in_file_format_are_warned_of_and_reencoding_
     assert "png / jpeg: containers {'PNG': 1.0} against {'JPEG': 1.0}" in caplog.text
     assert differences["difference"].tolist() == ["containers {'PNG': 1.0} against {'JPEG': 1.0}"]
     assert accuracy[None] > 95 and abs(accuracy[30] - 50) <= 15, accuracy
+
+
+def test_training_reads_each_image_at_a_new_patch_every_epoch(tmp_path, monkeypatch):
+    import ganprint.attribution.training as training
+
+    seen = []
+    original = training.epoch_batches
+
+    def recording(data, order, batch_size, device, prefetch=None, corners=None):
+        seen.append(corners)
+        return original(data, order, batch_size, device, prefetch, corners)
+
+    monkeypatch.setattr(training, "epoch_batches", recording)
+    rng = np.random.default_rng(0)
+    paths = []
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8))
+        paths.append(str(tmp_path / f"{name}.npy"))
+    train_attribution(paths, ["a", "b"], tmp_path / "m.pt", OptimiserSettings(epochs=2), fmap_base=32, fmap_max=16,
+                      preprocessing=Preprocessing(size=32, crop="native", window=64, align=8))
+    assert len(seen) == 2 and all(corners is not None and corners.shape == (16, 2) for corners in seen)
+    assert not np.array_equal(seen[0], seen[1]) and all((corners % 8 == 0).all() for corners in seen)
