@@ -392,7 +392,7 @@ BREAKAGES = [
     Breakage("patches combined by their mean probability", "workflow/ganprint/patches.py",
              "    logs = mean_by_image(np.log(np.clip(probabilities, 1e-30, None)), image_rows, n_images)",
              "    logs = np.log(mean_by_image(probabilities, image_rows, n_images))",
-             ("tests/test_native.py::test_patches_combine_by_their_mean_log_probability_and_votes_by_majority",)),
+             ("tests/test_native.py::test_patches_combine_by_their_mean_log_probability",)),
     Breakage("residual input ignored", "workflow/ganprint/attribution/network.py",
              '        if self.settings.input == "residual":',
              '        if self.settings.input == "residuals":',

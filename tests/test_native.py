@@ -17,8 +17,7 @@ from ganprint.data.formats import compare_sources
 from ganprint.data.real import prepare_real
 from ganprint.data.traces import format_sources, trace_sources, write_trace_folders
 from ganprint.errors import GanprintError
-from ganprint.patches import (Preprocessing, aligned_window, combined_probabilities, grid_corners, majority_votes,
-                              native_window)
+from ganprint.patches import Preprocessing, aligned_window, combined_probabilities, grid_corners, native_window
 from ganprint.storage import load_checkpoint, save_checkpoint
 from tiny_workflow import TINY, planned_jobs, snakemake
 
@@ -43,12 +42,11 @@ def test_the_native_window_is_centred_on_the_image_grid_and_smaller_images_are_r
     assert native_window(pixels[:100], 128, 8, "small.png", at_least=32).shape[:2] == (100, 100)
 
 
-def test_patches_combine_by_their_mean_log_probability_and_votes_by_majority():
+def test_patches_combine_by_their_mean_log_probability():
     probabilities = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.5, 0.5]])
     combined = combined_probabilities(probabilities, np.array([0, 0, 1, 1]), 2)
     first = np.array([0.9 * 0.4, 0.1 * 0.6]) ** 0.5
     assert np.allclose(combined[0], first / first.sum(), atol=1e-6)
-    assert majority_votes(np.array([1, 1, 0, 0, 0, 1]), np.array([0, 0, 0, 1, 1, 1]), 2, 2).tolist() == [1, 0]
 
 
 def test_training_draws_aligned_patches_afresh_every_epoch_and_the_same_ones_for_a_seed(tmp_path):

@@ -164,6 +164,7 @@ def experiment_preprocessing(config: dict, dataset: str, sources: list[str]) -> 
 def check_native_experiments(config: dict) -> None:
     """An experiment reads all its files natively or none: a classifier of native patches
     against resized images would learn the resizing, not the generators."""
+    window = complete_block(config.get("patches", {}), "patches")["window"]
     for experiment, spec in config["experiments"].items():
         for dataset in config["datasets"]:
             crops = source_crops(config, dataset, spec["sources"])
@@ -174,7 +175,6 @@ def check_native_experiments(config: dict) -> None:
                     f"experiments.{experiment}: {', '.join(native)} read at native resolution (crop native) but "
                     f"{', '.join(resized)} resized to image_size (datasets.{dataset} or folder_sources crop): a "
                     "classifier would learn the resizing; read them all one way")
-            window = complete_block(config.get("patches", {}), "patches")["window"]
             if native and window < config["image_size"]:
                 raise GanprintError(f"patches.window ({window}) is smaller than image_size ({config['image_size']}), "
                                     "the patches cut from it")

@@ -146,9 +146,3 @@ def combined_probabilities(probabilities: np.ndarray, image_rows: np.ndarray, n_
     combined = np.exp(logs)
     return (combined / combined.sum(1, keepdims=True)).astype(np.float32)
 
-
-def majority_votes(predictions: np.ndarray, image_rows: np.ndarray, n_images: int, n_classes: int) -> np.ndarray:
-    """Each image's class by the most patches' votes (ties: the lowest class)."""
-    votes = np.zeros((n_images, n_classes), dtype=np.int64)
-    np.add.at(votes, (image_rows, predictions), 1)
-    return votes.argmax(1)

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import GanprintError
 from ..convert import uint8_tensor
-from ..patches import centre_corner, corner_choices, cut, grid_corners
+from ..patches import Preprocessing, centre_corner, corner_choices, cut, grid_corners
 from ..runtime import to_device
 from ..storage import load_images
 
@@ -69,11 +69,23 @@ class LabelledImages:
         images = np.empty((len(rows), self.resolution, self.resolution, 3), dtype=np.uint8)
         for label in np.unique(labels):
             where = np.flatnonzero(labels == label)
-            local = rows[where] - self.offsets[label]
-            order = np.argsort(local)
-            whole = self.arrays[label][local[order]]
-            images[where[order]] = whole if corners is None else cut(whole, corners[where[order]], self.resolution)
+            # each image read once, in file order, however many of its patches are asked for
+            stored, copies = np.unique(rows[where] - self.offsets[label], return_inverse=True)
+            whole = self.arrays[label][stored][copies]
+            images[where] = whole if corners is None else cut(whole, corners[where], self.resolution)
         return images, labels
+
+
+def read_as(paths: list[str], preprocessing: Preprocessing | None) -> LabelledImages:
+    """The arrays as a model of this preprocessing reads them: native windows as patches of its
+    size; resized images whole, and of its size (any one size without a preprocessing)."""
+    if preprocessing is not None and preprocessing.native:
+        return LabelledImages(paths, preprocessing.size, preprocessing.align)
+    data = LabelledImages(paths)
+    if preprocessing is not None and data.resolution != preprocessing.size:
+        raise GanprintError(f"{', '.join(paths)}: {data.resolution}-pixel images, not the {preprocessing.size} "
+                            "pixels of the model's input")
+    return data
 
 
 class PatchGrid:
@@ -99,7 +111,8 @@ class PatchGrid:
 def epoch_batches(data: LabelledImages, order: np.ndarray, batch_size: int, device, prefetch: bool | None = None,
                   corners: np.ndarray | None = None):
     """(uint8 images, labels) tensors on `device` for consecutive batches of the rows in
-    `order` (patches at `corners`, one per row of the set, when given). With `prefetch` (the default on a GPU) a worker thread gathers the next batch
+    `order` (patches at `corners`, one per row of the set, when given). With `prefetch` (the
+    default on a GPU) a worker thread gathers the next batch
     from the memory-mapped arrays and starts its copy while the current one is used; on the
     CPU that thread would take a core the job was not given."""
     device = torch.device(device)

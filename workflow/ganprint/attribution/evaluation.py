@@ -14,7 +14,7 @@ from ..metrics import classification_metrics, fd_ratio_entries
 from ..patches import Preprocessing, combined_probabilities, mean_by_image
 from ..settings import schema, complete_block, schema_default
 from ..storage import atomic_path, content_digest, load_checkpoint, retire_resume_state, save_json, save_table
-from .data import LabelledImages, PatchGrid
+from .data import PatchGrid, read_as
 from .network import AttributionNetwork, AttributionSettings
 from .open_set import CALIBRATION_ROWS, Calibration, calibrate, open_set_entries
 from .visnet import VisNet
@@ -129,21 +129,10 @@ def predict(model: AttributionNetwork | VisNet, images: np.ndarray, batch: int, 
     return Predictions.concatenate(parts)
 
 
-def model_input_images(model, paths: list[str]) -> LabelledImages:
-    """The image arrays as the model reads them: native windows as its patches; resized
-    images must be of its resolution."""
-    preprocessing = model.preprocessing
-    data = LabelledImages(paths, preprocessing.size if preprocessing.native else None, preprocessing.align)
-    if data.resolution != model.settings.resolution:
-        raise GanprintError(f"{', '.join(paths)}: {data.resolution}-pixel images for a model of "
-                            f"{model.settings.resolution} pixels")
-    return data
-
-
 def predict_arrays(model: AttributionNetwork | VisNet, paths: list[str], batch: int, device) -> tuple[Predictions, np.ndarray]:
     """The predictions and labels of every image of the arrays (one per source), in chunks,
     so that arrays larger than memory can be evaluated."""
-    data = model_input_images(model, paths)
+    data = read_as(paths, model.preprocessing)
     patches = PatchGrid(data, model.preprocessing.grid)
     rows = np.arange(len(patches))
     parts = [predict(model, patches.gather(rows[start : start + 8 * batch])[0], batch, device)

@@ -21,7 +21,7 @@ from ..names import VISNET, parse_network
 from ..settings import schema_default
 from ..storage import load_resume_state, resume_path, save_checkpoint, save_resume_state, settings_fingerprint
 from ..patches import Preprocessing
-from .data import LabelledImages, epoch_batches
+from .data import LabelledImages, epoch_batches, read_as
 from .evaluation import load_model
 from .network import AttributionNetwork, AttributionSettings
 from .optimiser import OptimiserSettings, scheduled_adam
@@ -105,7 +105,7 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
     if len(sources) != len(train_paths):
         raise GanprintError(f"{len(sources)} source names for {len(train_paths)} training sets")
     device = runtime.configure(threads, seed)
-    data = training_images(train_paths, preprocessing)
+    data = read_as(train_paths, preprocessing)
     preprocessing = preprocessing or Preprocessing(size=data.resolution)
     steps_per_epoch = math.ceil(len(data) / optimiser.batch_size)
     learner = build_learner(network, network_settings(data, fmap_base, fmap_max, network, network_input), device,
@@ -145,17 +145,6 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         "seed": seed,
         **({"loss": dataclasses.asdict(loss)} if loss else {}),
     })
-
-
-def training_images(paths: list[str], preprocessing: Preprocessing | None) -> LabelledImages:
-    """The training arrays, read as patches of the preprocessing's size when its crop is native."""
-    if preprocessing is None or not preprocessing.native:
-        data = LabelledImages(paths)
-        if preprocessing is not None and data.resolution != preprocessing.size:
-            raise GanprintError(f"{', '.join(paths)}: {data.resolution}-pixel images, not the {preprocessing.size} "
-                                "pixels of their preprocessing")
-        return data
-    return LabelledImages(paths, preprocessing.size, preprocessing.align)
 
 
 def _start_from(learner, initial: str, device) -> None:

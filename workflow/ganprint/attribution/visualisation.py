@@ -11,8 +11,8 @@ from ..errors import GanprintError
 from ..convert import to_unit_range
 from ..settings import schema_default
 from ..storage import atomic_path, printable_path, save_table, spreadsheet_safe_csv
-from .data import LabelledImages
-from .evaluation import load_model, model_input_images
+from .data import LabelledImages, read_as
+from .evaluation import load_model
 from .visnet import VisNet, fingerprint_panels, unit_patterns
 
 
@@ -70,7 +70,7 @@ def fingerprint_figure(model_path: str, test_paths: list[str], output: str, corr
     model = load_visnet(model_path, device)
     if len(test_paths) != len(model.sources):
         raise GanprintError(f"{model_path} attributes {len(model.sources)} sources, got {len(test_paths)} test sets")
-    data = model_input_images(model, test_paths)
+    data = read_as(test_paths, model.preprocessing)
     matrix = mean_correlations(model, data, batch, device)
     table = pd.DataFrame(matrix, index=model.sources, columns=model.sources).rename_axis("image source \\ model fingerprint")
     rows = []

@@ -16,7 +16,7 @@ import torch
 
 from .. import runtime
 from ..errors import GanprintError
-from ..attribution.data import LabelledImages, PatchGrid
+from ..attribution.data import PatchGrid, read_as
 from ..metrics import classification_metrics, fd_ratio_entries, per_class_count
 from ..patches import Preprocessing, mean_by_image
 from ..names import BASELINE_SHARED_SETTINGS, METHODS, WITHOUT_TRAINING
@@ -29,7 +29,7 @@ from .linear import LinearSettings, fit_logistic, predict_logits
 log = logging.getLogger(__name__)
 
 
-def all_rows(data: LabelledImages) -> np.ndarray:
+def all_rows(data: PatchGrid) -> np.ndarray:
     return np.arange(len(data))
 
 
@@ -239,9 +239,8 @@ def evaluate_baseline(method: str, train_paths: list[str], test_paths: list[str]
 
 def baseline_images(paths: list[str], preprocessing: Preprocessing | None) -> PatchGrid:
     """The arrays as rows a method reads: each image, or each patch of its grid (native crops)."""
-    if preprocessing is None or not preprocessing.native:
-        return PatchGrid(LabelledImages(paths), 1)
-    return PatchGrid(LabelledImages(paths, preprocessing.size, preprocessing.align), preprocessing.grid)
+    native = preprocessing is not None and preprocessing.native
+    return PatchGrid(read_as(paths, preprocessing), preprocessing.grid if native else 1)
 
 
 def by_image(values: np.ndarray, rows: PatchGrid) -> np.ndarray:
