@@ -8,8 +8,8 @@ PACKAGE_PARENT = f"{workflow.basedir}/workflow"
 sys.path.insert(0, PACKAGE_PARENT)
 
 from ganprint import GanprintError
-from ganprint.config_checks import check_constraints, check_data_paths, check_schema, check_untemplated
-from ganprint.settings import with_defaults
+from ganprint.config_checks import check_data_paths, checked_config
+from snakemake.pathvars import Pathvars
 
 min_version("9.13")
 
@@ -23,13 +23,14 @@ if not workflow.overwrite_configfiles:
 
 # A config error ends the run in one line naming the key, without Snakemake's traceback.
 try:
-    check_untemplated(workflow.configfiles)
-    check_schema(config)
-    config.update(with_defaults(config))
-    check_constraints(config)
+    config.update(checked_config(config, workflow.configfiles))
     check_data_paths(config)
 except GanprintError as error:
     sys.exit(f"config error: {error}")
+
+# A rehearsal writes under a results folder of its own (the config's pathvars are read
+# before this file runs).
+workflow.pathvars.update(Pathvars.from_config(config))
 
 
 report: "workflow/report/workflow.rst"

@@ -16,8 +16,7 @@ import time
 import numpy as np
 import torch
 
-from ganprint.baselines import knn, prnu
-from ganprint.baselines.inputs import pixel_vectors
+from ganprint.costs import knn_attribution, prnu_attribution, random_images
 from harness import configure
 
 N_CLASSES = 5
@@ -32,24 +31,14 @@ def synchronise(device):
         torch.cuda.synchronize()
 
 
-def random_images(rng, count, resolution):
-    return rng.integers(0, 256, size=(count, resolution, resolution, 3), dtype=np.uint8)
-
-
-def knn_attribution(references, reference_labels, queries, k, device):
-    neighbours = knn.neighbour_labels(lambda p: pixel_vectors(queries[p], device), len(queries),
-                                      lambda p: pixel_vectors(references[p], device), reference_labels, k)
-    return knn.vote(neighbours, k, N_CLASSES)
-
-
 def bench_knn(resolution, n_references, n_queries, device, k=5, compare=True):
     rng = np.random.default_rng(0)
     references, queries = random_images(rng, n_references, resolution), random_images(rng, n_queries, resolution)
     labels = rng.integers(0, N_CLASSES, size=n_references)
-    knn_attribution(references[:256], labels[:256], queries[:64], k, device)  # warm-up
+    knn_attribution(references[:256], labels[:256], queries[:64], k, N_CLASSES, device)  # warm-up
     synchronise(device)
     started = time.perf_counter()
-    predictions = knn_attribution(references, labels, queries, k, device)
+    predictions = knn_attribution(references, labels, queries, k, N_CLASSES, device)
     synchronise(device)
     seconds = time.perf_counter() - started
     fields = dict(stage="knn", device=device.type, resolution=resolution, n_references=n_references,
@@ -73,10 +62,6 @@ def _sklearn_reference(references, labels, queries, k, predictions, seconds):
     reference_seconds = time.perf_counter() - started
     return {"sklearn_brute_seconds": round(reference_seconds, 3), "speedup_vs_sklearn": round(reference_seconds / seconds, 2),
             "same_predictions_as_sklearn": float(np.mean(expected == predictions))}
-
-
-def prnu_attribution(images, fingerprints, device):
-    return prnu.correlations(prnu.noise_residuals(images, device=device), fingerprints).argmax(1)
 
 
 def bench_prnu(resolution, n_images, device, batch=256, n_naive=64):

@@ -14,13 +14,13 @@ Determinism of same-seed twins on a GPU is checked by tests/test_gpu.py.
 
 import argparse
 import json
-import time
 
 import torch
 
-from ganprint import runtime
+from ganprint import costs, runtime
+from ganprint.costs import progan_step, timed
 from ganprint.attribution.network import AttributionNetwork, AttributionSettings
-from ganprint.gans import make_settings, make_trainer
+from ganprint.gans import make_settings
 from ganprint.gans.progan import ProGANGenerator, ProGANTrainer
 
 
@@ -28,45 +28,19 @@ def report(**fields):
     print(json.dumps(fields), flush=True)
 
 
-def timed(function, repeats: int, device) -> float:
-    function()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / repeats
-
-
-def progan_step(trainer, level: int, device):
-    """A training step in the stable phase at the level-th resolution, and its batch size."""
-    settings = trainer.settings
-    shown = 2 * level * settings.images_per_phase
-    batch = settings.batch_sizes[settings.resolutions()[level]]
-    real = torch.rand(batch, 3, settings.resolution, settings.resolution, device=device) * 2 - 1
-    step = lambda: trainer.step(shown, lambda n: real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),  # noqa: E731
-                                lambda n: torch.rand(n, device=device))
-    return step, batch
-
-
 def progan_seconds_per_image(settings, device, steps: int) -> dict:
-    """Seconds per real image of a stable-phase training step at each resolution."""
-    trainer = ProGANTrainer(settings, device)
-    seconds_per_image = {}
-    for level, resolution in enumerate(settings.resolutions()):
-        step, batch = progan_step(trainer, level, device)
-        seconds = timed(step, steps, device)
-        seconds_per_image[resolution] = seconds / batch
+    """Seconds per real image of a stable-phase step at each resolution, each reported."""
+    seconds_per_image = costs.progan_seconds_per_image(settings, device, steps)
+    for resolution, seconds in seconds_per_image.items():
+        batch = settings.batch_sizes[resolution]
         report(stage="progan_train_step", device=device.type, resolution=resolution, batch=batch,
-               images_per_s=round(batch / seconds, 1))
+               images_per_s=round(1 / seconds, 1))
     return seconds_per_image
 
 
 def progan_training(device, steps: int, size: int) -> None:
     settings = make_settings("progan", {"resolution": size})
-    hours = schedule_seconds(settings, progan_seconds_per_image(settings, device, steps)) / 3600
+    hours = costs.schedule_seconds(settings, progan_seconds_per_image(settings, device, steps)) / 3600
     report(stage="progan_schedule_projection", device=device.type, total_images=settings.total_images, hours=round(hours, 2))
 
 
@@ -97,32 +71,11 @@ def progan_loop_variants(device, steps: int, size: int) -> None:
            speedup_free=round(rates["workflow_free"] / rates["losses_read_each_step_deterministic"], 2))
 
 
-def schedule_seconds(settings, seconds_per_image) -> float:
-    total, shown, chunk = 0.0, 0, 10_000
-    while shown < settings.total_images:
-        resolution, _ = settings.schedule(shown)
-        total += chunk * seconds_per_image[resolution]
-        shown += chunk
-    return total
-
-
 def alternating_rate(arch: str, values: dict, device, steps: int):
-    """Real images per second of an SNGAN, CramerGAN or MMDGAN iteration (critic steps + one
-    generator step) with the given settings, and the settings."""
-    trainer = make_trainer(arch, values, device)
-    settings = trainer.settings
-    size = settings.resolution
-    real = torch.rand(settings.batch_size, 3, size, size, device=device) * 2 - 1
-    drawn = []
-
-    def step():
-        trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),
-                     lambda n: torch.rand(n, device=device))
-
-    seconds = timed(step, steps, device)
-    rate = sum(drawn) / (steps + 1) / seconds
+    """costs.alternating_rate, reported."""
+    rate, settings = costs.alternating_rate(arch, values, device, steps)
     report(stage="gan_train_iteration", arch=arch, device=device.type, batch=settings.batch_size,
-           critic_steps=settings.critic_steps, iterations_per_s=round(1 / seconds, 2), real_images_per_s=round(rate, 1),
+           critic_steps=settings.critic_steps, real_images_per_s=round(rate, 1),
            projected_hours=round(settings.total_images / rate / 3600, 2))
     return rate, settings
 

@@ -14,7 +14,10 @@ def pytest_collection_modifyitems(items):
     """The tests on the tiny workflow's run (made once per pytest-xdist worker, minutes: they
     are slow) and on SLURM (whose daemons one of them restarts) share one worker, which starts
     with them (the largest group goes first); the other worker takes the rest meanwhile."""
+    rehearsing = "rehearsal" in (items[0].config.getoption("markexpr") if items else "")
     for item in items:
+        if item.get_closest_marker("rehearsal") and not rehearsing:
+            item.add_marker(pytest.mark.skip(reason="a rehearsal of a paper config: `pytest -m rehearsal` (CI's second step)"))
         if "finished_run" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
         if "finished_run" in item.fixturenames or item.path.name == "test_cluster.py":

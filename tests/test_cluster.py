@@ -42,6 +42,11 @@ def test_requests_are_capped_and_placed_by_the_settings():
     assert job_resources(old, mem_mb=8000, runtime=60, gpu=True) == {
         "mem_mb": 8000, "runtime": 60, "gres": "gpu:1", "slurm_partition": "gpu"}
     assert job_resources(old, mem_mb=8000, runtime=60) == {"mem_mb": 8000, "runtime": 60, "slurm_partition": "cpu"}
+    # one GPU model for every GPU job (the twins' bit-identical weights), none asked of a CPU job
+    one_model = {**CLUSTER, "gpu_constraint": "a100"}
+    assert job_resources(one_model, mem_mb=8000, runtime=60, gpu=True) == {
+        "mem_mb": 8000, "runtime": 60, "gpu": 1, "constraint": "a100"}
+    assert "constraint" not in job_resources(one_model, mem_mb=8000, runtime=60)
 
 
 def test_a_training_longer_than_the_runtime_cap_gets_the_retries_of_its_chain():

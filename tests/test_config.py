@@ -318,3 +318,42 @@ def test_a_templated_config_is_refused_in_one_line_naming_it(tmp_path):
     assert result.returncode == 1 and len(lines) == 1, lines
     assert lines[0].startswith(f"config error: {templated} sets __use_yte__") and "docs/trust.md" in lines[0]
     assert marker.exists()
+
+
+def test_a_rehearsal_reads_the_first_images_scales_table_2_and_writes_apart():
+    from ganprint.config_checks import read_config
+    from ganprint.rehearsal import rehearsed, subset_difference
+
+    configs = [REPO / "workflow/configs/celeba.yaml", REPO / "workflow/configs/rehearsal.yaml"]
+    config = read_config(configs)
+    assert config["datasets"]["celeba"]["count"] == 400 and config["image_size"] == 128
+    assert config["pathvars"]["results"] == "results/celeba/rehearsal"
+    assert rehearsed(config) == config  # applied once, whatever reads it again
+    assert [subset_difference(i, config) for i in (0, 1, 10, 1000, 20000, 100000)] == [0, 1, 1, 2, 40, 200]
+    # what decides the code paths stays the paper config's
+    paper = read_config(configs[:1])
+    for keys in (("sampling", "export"), ("gan", "deterministic"), ("gan", "sngan", "real_scaling"),
+                 ("baselines", "prnu", "estimator"), ("datasets", "celeba", "crop"), ("experiments",), ("attacks", "names")):
+        rehearsal_value, paper_value = config, paper
+        for key in keys:
+            rehearsal_value, paper_value = rehearsal_value[key], paper_value[key]
+        assert rehearsal_value == paper_value, keys
+    assert subset_difference(100000, paper) == 100000 and paper["datasets"]["celeba"]["count"] == 200000
+    lsun = read_config([REPO / "workflow/configs/lsun.yaml", configs[1]])
+    assert set(lsun["datasets"]) == {"lsun"} and lsun["datasets"]["lsun"]["count"] == 400
+    assert lsun["pathvars"]["results"] == "results/lsun/rehearsal" and "table2" not in lsun["experiments"]
+
+
+@pytest.mark.slow
+def test_the_rehearsal_plans_the_whole_celeba_run_on_400_images(tmp_path):
+    config = paper_config("celeba", tmp_path)
+    rehearsal = yaml.safe_load((REPO / "workflow/configs/rehearsal.yaml").read_text())
+    (tmp_path / "rehearsal.yaml").write_text(yaml.safe_dump(rehearsal))
+    (tmp_path / "celeba.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "-p",
+                             "--configfile", "celeba.yaml", "rehearsal.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs["train_gan"] == 25 and jobs["real_subset"] == 11 and jobs["experiment_table"] == 4
+    assert "--count 400 " in result.stdout and "--difference 200 " in result.stdout  # real_subset_diff_#100000
+    assert "results/celeba/rehearsal/table2.csv" in result.stdout and "results/celeba/table" not in result.stdout

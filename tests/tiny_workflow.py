@@ -48,6 +48,17 @@ TINY = {
 TWO_DATASETS = {"tiny": TINY["datasets"]["tiny"], "other": {"source": "embedded", "count": 400, "seed": 1}}
 
 
+def write_projection_config(directory) -> Path:
+    """TINY without its folder source and Table 1, writing under `directory`/results, as
+    tiny.yaml: a config whose cost the projections measure in seconds."""
+    config = {key: value for key, value in TINY.items() if key != "folder_sources"}
+    config["experiments"] = {name: spec for name, spec in TINY["experiments"].items() if name != "table1"}
+    config["pathvars"] = {"results": str(Path(directory) / "results")}
+    path = Path(directory) / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def write_folder_source(directory, count=288, size=24):
     """The folder source of TINY: PNGs of a fixed random convolutional net (24 px, so that
     they are cropped and resized like any outside images) in `directory`/folders/conv-net."""

@@ -324,6 +324,43 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
                            progress=True), output, format)
 
 
+def preflight(*, configfile: list[str], config: list[key_value] = (), gpu_node: bool = False, no_rates: bool = False,
+              no_determinism: bool = False, profile: str | None = None, account: str | None = None):
+    """check a run before it spends GPU-hours: its data, weights, devices, cost, disk and cluster, one line each
+
+    Reads the config as `snakemake --configfile ... --config ...` would, and reports: each data set (it exists,
+    holds the images the run reads, a sample decodes and crops; its formats and sizes), the LPIPS and FID
+    Inception weights where the jobs will look, the CUDA devices and whether two same-seed trainings on the GPU
+    are bit-identical, the measured rates and projected GPU-hours of each table and of the whole run (on a GPU),
+    the disk the run needs against the free disk of its results folder, and on SLURM the partitions, each rule's
+    request and the account. Each failure says what to do; the exit status is 1 when anything failed. Run it
+    where the jobs will run: on a GPU node for the device and cost lines, on the login node for SLURM's.
+
+    configfile: the run's config files, in the order Snakemake is given them
+    config: KEY=VALUE overrides, as snakemake --config takes them (values are YAML)
+    gpu_node: this machine is where the GPU jobs run: no CUDA device is a failure, not a warning
+    no_rates: do not measure the rates (a minute or two on a GPU) nor project the GPU-hours
+    no_determinism: do not train the two same-seed GANs on the GPU
+    profile: the Snakemake profile the run will use (its threads and resources are what SLURM is asked for)
+    account: the SLURM account the jobs are charged to (the profile's slurm_account)
+
+    examples:
+      # on a GPU node of the cluster, with the same config files as the run
+      ganprint preflight --gpu-node --configfile workflow/configs/celeba.yaml site.yaml
+      # on the login node: the data, the weights, the disk and SLURM's partitions and requests
+      ganprint preflight --profile workflow/profiles/slurm --account my_account \\
+          --configfile workflow/configs/celeba.yaml site.yaml
+    """
+    import yaml
+
+    from .preflight import preflight as run, report
+
+    overrides = {key: yaml.safe_load(value) for key, value in config}
+    findings = run(configfile, overrides, gpu_node=gpu_node, rates=not no_rates, determinism=not no_determinism,
+                   profile=profile, account=account)
+    return report(findings)
+
+
 def table(*, metrics: list[str], per_class: bool = False, selections: list[str] = (), output: str):
     """assemble a CSV table from metrics files
 
@@ -597,8 +634,8 @@ def visualise(images: list[str], *, model: str, crop: typing.Optional[CROPS] = N
         print(spreadsheet_safe_csv(result), end="")
 
 
-# The commands a user runs by hand on new images; the stages are the workflow's rules.
-USER_COMMANDS = [attribute, visualise]
+# The commands a user runs by hand (on new images, before a run); the stages are the workflow's rules.
+USER_COMMANDS = [attribute, visualise, preflight]
 STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
           select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table,
           figure_components, length_table, figure_length, format_check, robustness, robustness_table, figure_robustness, table_page,
@@ -691,7 +728,7 @@ def add_command(commands, command) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     description = "\n\n".join([textwrap.fill(__doc__.split("\n")[0], help_width()),
-                                command_list("user commands (on your own images):", USER_COMMANDS),
+                                command_list("user commands (on your own images, before a run):", USER_COMMANDS),
                                 command_list("workflow stages (the Snakemake rules run these):", STAGES)])
     parser = argparse.ArgumentParser(prog="ganprint", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -719,9 +756,9 @@ def main(argv=None) -> int:
     logging.getLogger(__name__).info("ganprint %s %s from %s, CPU kernels: %s", __version__, stage,
                                      Path(__file__).parent, CPU_ISA)
     try:
-        run(**args)
+        status = run(**args)
     except GanprintError as error:
         print(f"ganprint {stage}: error: {error}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 

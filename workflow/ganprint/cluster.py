@@ -22,11 +22,13 @@ def capped(value: int, cap: int | None) -> int:
 
 def job_resources(cluster: dict, *, mem_mb: int, runtime: int, gpu: bool = False) -> dict:
     """A rule's Snakemake resources: memory (MB) and runtime (minutes) capped by the
-    settings, a GPU as `gpu` (--gpus) or `gres` (--gres, for select/cons_res), and the
-    partition of its kind where one is set."""
+    settings, a GPU as `gpu` (--gpus) or `gres` (--gres, for select/cons_res) and of the
+    configured model (--constraint), and the partition of its kind where one is set."""
     resources = {"mem_mb": capped(mem_mb, cluster["max_mem_mb"]), "runtime": capped(runtime, cluster["max_runtime"])}
     if gpu:
         resources.update({"gpu": 1} if cluster["gpu_request"] == "gpus" else {"gres": "gpu:1"})
+        if cluster.get("gpu_constraint"):
+            resources["constraint"] = cluster["gpu_constraint"]
     partition = cluster["gpu_partition" if gpu else "cpu_partition"]
     if partition:
         resources["slurm_partition"] = partition

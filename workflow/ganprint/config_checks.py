@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .errors import GanprintError
 from .patches import NATIVE, Preprocessing
-from .settings import complete_block, schema
+from .rehearsal import rehearsed, subset_difference
+from .settings import complete_block, schema, with_defaults
 from .sources import HELD_OUT_INFIX, REAL, SNAPSHOT_EXPERIMENT, is_real, parse_instance
 
 PATH_SOURCES = ("folder", "lmdb")
@@ -205,7 +206,7 @@ def check_constraints(config: dict) -> None:
     differences = [parse_instance(source, f"experiments.{experiment}.sources").subset_difference
                    for experiment, spec in config["experiments"].items()
                    for source in spec["sources"] if not is_real(source) and source not in folders]
-    differences = [d for d in differences if d is not None]
+    differences = [subset_difference(d, config) for d in differences if d is not None]
     split, base_size = config["split"], config["subsets"]["base_size"]
     check_folder_sources(folders, split)
     for name, dataset in config["datasets"].items():
@@ -256,3 +257,33 @@ def check_data_paths(config: dict) -> None:
             where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
             raise GanprintError(f"{key}: the {what} {path} does not exist{where}; "
                                 f"set {key} to the {what} of the images")
+
+
+def checked_config(config: dict, configfiles) -> dict:
+    """The config a run uses: its files checked, its keys checked against the schema, the
+    defaults filled in, a rehearsal applied, its sizes checked (not its data paths)."""
+    check_untemplated(configfiles)
+    check_schema(config)
+    config = rehearsed(with_defaults(config))
+    check_constraints(config)
+    return config
+
+
+def read_config(configfiles, overrides: dict | None = None) -> dict:
+    """The config of `snakemake --configfile <configfiles> --config <overrides>`: the files
+    merged in order as Snakemake merges them (a later file's keys replace an earlier one's,
+    block by block), then the overrides, then checked_config."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = {}
+    for path in configfiles:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise GanprintError(f"config file {path}: {error}") from error
+        if not isinstance(loaded, dict):
+            raise GanprintError(f"config file {path}: not a mapping of keys")
+        update_config(config, loaded)
+    update_config(config, overrides or {})
+    return checked_config(config, configfiles)

@@ -27,7 +27,7 @@ rule attack_images:
 
 
 # The attacked training images feed only the defense and PRNU's, and are deleted after them
-# (at paper scale they are hundreds of GB).
+# (at paper scale 54 GB per attack). `--resources attacks=1` makes one attack's set at a time.
 use rule attack_images as attack_training_images with:
     input:
         lambda wc: experiment_images("train", ATTACK_EXPERIMENT)(wc),
@@ -39,6 +39,9 @@ use rule attack_images as attack_training_images with:
         ),
     params:
         streams=[f"{source}/train" for source in experiment_sources(ATTACK_EXPERIMENT)],
+    resources:
+        **cluster_resources(gpu=True, runtime=120, mem_mb=16000),
+        attacks=1,
     log:
         "<results>/logs/attack_images/{dataset}/{attack}/train.log",
     benchmark:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ganprint import GanprintError
 from ganprint.cluster import chained_retries, check_requests, job_request, job_resources, sinfo_partitions
 from ganprint.config_checks import experiment_preprocessing as preprocessing_of_experiment, images_per_source
+from ganprint.rehearsal import subset_difference
 from ganprint.names import (
     ATTACKS,
     BASELINE_SHARED_SETTINGS,

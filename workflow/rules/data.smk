@@ -34,6 +34,7 @@ rule real_subset:
         "<results>/real/{dataset}/subsets/diff{difference}.npy",
     params:
         base_size=config["subsets"]["base_size"],
+        difference=lambda wc: subset_difference(int(wc.difference), config),
         seed=config["subsets"]["seed"],
     conda:
         ENVIRONMENT
@@ -43,7 +44,7 @@ rule real_subset:
         "<results>/benchmarks/real_subset/{dataset}/diff{difference}.tsv",
     shell:
         "python -m ganprint real-subset --images {input:q} --base-size {params.base_size}"
-        " --difference {wildcards.difference} --seed {params.seed} --output {output:q} 2> {log:q}"
+        " --difference {params.difference} --seed {params.seed} --output {output:q} 2> {log:q}"
 
 
 rule split_real:

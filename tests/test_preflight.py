@@ -1,0 +1,145 @@
+"""`ganprint preflight` on the rehearsal of the CelebA config: it passes on a CelebA-shaped
+folder, and each cause of a failed run is one failing line that names it."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ganprint import costs, preflight
+from paper_shaped_data import celeba_folder
+from tiny_workflow import REPO
+
+CONFIGS = [str(REPO / "workflow/configs/celeba.yaml"), str(REPO / "workflow/configs/rehearsal.yaml")]
+
+
+@pytest.fixture(scope="module")
+def celeba(tmp_path_factory):
+    return celeba_folder(tmp_path_factory.mktemp("data") / "img_align_celeba", 400)
+
+
+@pytest.fixture(scope="module")
+def plan(celeba, tmp_path_factory):
+    """The rehearsal's jobs, planned once (a dry run takes seconds) for the tests that change
+    no setting that changes them."""
+    return costs.planned_jobs(CONFIGS, costs.config_options({"datasets": {"celeba": {"path": str(celeba)}}}),
+                              workdir=tmp_path_factory.mktemp("plan"))
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+    """A torch hub cache without the LPIPS and Inception weights."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert str(tmp_path) in torch.hub.get_dir()
+
+
+def findings(overrides, plan, monkeypatch, **options):
+    monkeypatch.setattr(costs, "planned_jobs", lambda *args, **kwargs: plan)
+    return preflight.preflight(CONFIGS, overrides, determinism=False, **options)
+
+
+def failed(found):
+    return [finding for finding in found if finding.status == "fail"]
+
+
+def celeba_at(path, **more):
+    return {"datasets": {"celeba": {"path": str(path), **more}}}
+
+
+@pytest.mark.slow
+def test_preflight_passes_on_a_prepared_data_set_and_says_what_it_found(celeba, tmp_path, no_weights):
+    command = [sys.executable, "-m", "ganprint", "--quiet", "preflight", "--configfile", *CONFIGS,
+               "--config", f"datasets={{'celeba': {{'path': '{celeba}'}}}}", f"pathvars={{'results': '{tmp_path}/results'}}"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("OK") and "datasets.celeba" in line and "400 images" in line and "JPEG 100%" in line
+               and "178x218" in line for line in lines), run.stdout
+    assert any(line.startswith("OK") and "plans" in line for line in lines)
+    assert any(line.startswith("OK") and line.split()[1] == "disk" for line in lines)
+    assert lines[-1].startswith("preflight: 0 failed")
+    assert len(lines) <= 25  # one screen
+
+
+def test_a_missing_data_folder_fails_naming_the_key(tmp_path, plan, monkeypatch):
+    found = failed(findings(celeba_at(tmp_path / "nowhere"), plan, monkeypatch))
+    assert len(found) == 1 and found[0].check == "data"
+    assert "datasets.celeba.path" in found[0].message and "does not exist" in found[0].message
+
+
+def test_too_few_images_fail_naming_the_folder_and_the_count(tmp_path, plan, monkeypatch):
+    small = celeba_folder(tmp_path / "small", 100)
+    found = failed(findings(celeba_at(small), plan, monkeypatch))
+    assert len(found) == 1 and found[0].check == "data"
+    assert str(small) in found[0].message and "holds 100 images, fewer than the 400" in found[0].message
+
+
+def test_missing_lpips_weights_fail_where_the_run_would_stop(celeba, plan, monkeypatch, no_weights):
+    stopping = {**celeba_at(celeba), "artifact_free": {"uncalibrated_fallback": False}}
+    found = failed(findings(stopping, plan, monkeypatch))
+    assert len(found) == 1 and found[0].check == "weights"
+    assert "LPIPS backbone" in found[0].message and "stops at Table 6" in found[0].message
+    assert "alexnet-owt-7be5be79.pth" in found[0].fix
+    # the rehearsal goes on with a random backbone: a warning
+    assert not failed(findings(celeba_at(celeba), plan, monkeypatch))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a CUDA device")
+def test_no_cuda_device_fails_a_gpu_sized_config_on_a_gpu_node_and_warns_elsewhere(celeba):
+    from ganprint.config_checks import read_config
+
+    paper = read_config(CONFIGS[:1], celeba_at(celeba))
+    assert preflight.sized_for_a_gpu(paper)
+    [on_node] = preflight.device_findings(paper, gpu_node=True, determinism=False)
+    assert on_node.status == "fail" and "no CUDA device" in on_node.message and "GPU node" in on_node.fix
+    [elsewhere] = preflight.device_findings(paper, gpu_node=False, determinism=False)
+    assert elsewhere.status == "warn"
+    rehearsal = read_config(CONFIGS, celeba_at(celeba))
+    assert not preflight.sized_for_a_gpu(rehearsal)
+    assert preflight.device_findings(rehearsal, gpu_node=True, determinism=False)[0].status == "warn"
+
+
+def test_too_little_disk_fails_naming_the_folder_and_the_sizes(celeba, plan, monkeypatch, tmpfs):
+    small = tmpfs("results", "1m")
+    found = failed(findings({**celeba_at(celeba), "pathvars": {"results": str(small)}}, plan, monkeypatch))
+    assert len(found) == 1 and found[0].check == "disk"
+    assert "too little disk" in found[0].message and str(small) in found[0].message and "GB free" in found[0].message
+    assert "--resources attacks=1" in found[0].fix
+
+
+def test_the_disk_estimate_counts_every_image_array_the_run_keeps(plan):
+    from ganprint.config_checks import read_config
+
+    config = read_config(CONFIGS, {"datasets": {"celeba": {"path": "unused"}}})
+    kept, temporary = costs.disk_bytes(plan, config)
+    image = 128 * 128 * 3
+    per_source = 64 + 32 + 32
+    gans = sum(job.rule == "sample_gan" for job in plan)
+    assert gans == 25  # ten seeds, the twin, eleven subsets, three other GANs
+    # the real images, the real split, every GAN's samples, attacked test images, the artifact-free selection
+    assert kept == image * (400 + per_source + gans * per_source + 6 * 11 * 32 + 10 * round(0.1 * 32))
+    assert temporary == image * 6 * 11 * 64  # six attacks' training images of the eleven Table 3 sources
+
+
+@pytest.mark.skipif(shutil.which("sinfo") is None, reason="needs SLURM's sinfo")
+def test_slurm_is_checked_only_with_a_profile(celeba, plan, monkeypatch):
+    found = findings(celeba_at(celeba), plan, monkeypatch)
+    assert [f.status for f in found if f.check == "slurm"] == ["skip"]
+
+
+@pytest.mark.slow
+def test_the_cost_line_projects_every_table_from_rates_measured_here(tmp_path):
+    """On a GPU node the rates are measured there; the same code on this CPU, tiny config."""
+    from ganprint.config_checks import read_config
+    from tiny_workflow import write_projection_config
+
+    configfile = write_projection_config(tmp_path)
+    jobs = costs.planned_jobs([str(configfile)], workdir=tmp_path)
+    config = read_config([configfile])
+    [line] = preflight.cost_findings(config, jobs, measure=True, quick=True)
+    assert line.status == "ok" and "projected on this CPU" in line.message
+    assert all(f"table{n} " in line.message for n in (2, 3, 4, 5)) and "GAN training" in line.message
+    [skipped] = preflight.cost_findings(config, jobs, measure=False, quick=True)
+    assert skipped.status == "skip" and "GPU node" in skipped.fix
