@@ -101,7 +101,7 @@ def example_commands(command) -> list[list[str]]:
 def test_each_user_command_shows_examples_that_parse():
     for command in USER_COMMANDS:
         help_text = command_parsers()[command_name(command)].format_help()
-        assert "examples:" in help_text and f"ganprint {command_name(command)} --model" in help_text
+        assert "examples:" in help_text and f"ganprint {command_name(command)} --" in help_text
         assert len(example_commands(command)) >= 2, command_name(command)
         for arguments in example_commands(command):
             assert build_parser().parse_args(arguments).run is command

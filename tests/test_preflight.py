@@ -115,12 +115,13 @@ def test_the_disk_estimate_counts_every_image_array_the_run_keeps(plan):
     config = read_config(CONFIGS, {"datasets": {"celeba": {"path": "unused"}}})
     kept, temporary = costs.disk_bytes(plan, config)
     image = 128 * 128 * 3
-    per_source = 64 + 32 + 32
+    n_train, n_test, n_val = (config["split"][key] for key in ("n_train", "n_test", "n_val"))
+    per_source = n_train + n_test + n_val
     gans = sum(job.rule == "sample_gan" for job in plan)
     assert gans == 25  # ten seeds, the twin, eleven subsets, three other GANs
     # the real images, the real split, every GAN's samples, attacked test images, the artifact-free selection
-    assert kept == image * (400 + per_source + gans * per_source + 6 * 11 * 32 + 10 * round(0.1 * 32))
-    assert temporary == image * 6 * 11 * 64  # six attacks' training images of the eleven Table 3 sources
+    assert kept == image * (400 + per_source + gans * per_source + 6 * 11 * n_test + 10 * round(0.1 * n_test))
+    assert temporary == image * 6 * 11 * n_train  # six attacks' training images of the eleven Table 3 sources
 
 
 @pytest.mark.skipif(shutil.which("sinfo") is None, reason="needs SLURM's sinfo")
