@@ -451,7 +451,7 @@ BREAKAGES = [
              'pathvars["results"] = f"{results}/{FOLDER}"', 'pass',
              ('tests/test_config.py::test_a_rehearsal_reads_the_first_images_scales_table_2_and_writes_apart',)),
     Breakage("preflight: a missing data folder is not named", 'workflow/ganprint/preflight.py',
-             '    if not Path(path).exists():', '    if False:',
+             '    if absent:', '    if False:',
              ('tests/test_preflight.py::test_a_missing_data_folder_fails_naming_the_key',)),
     Breakage("preflight: the image count is not checked", 'workflow/ganprint/preflight.py',
              'folder_items([path], count)', 'folder_items([path], 1)',

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ganprint import costs
+from ganprint.config_checks import read_config
 from paper_shaped_data import celeba_folder, lsun_lmdb
 from tiny_workflow import REPO
 
@@ -44,7 +45,8 @@ def test_the_rehearsal_of_a_paper_config_writes_every_table_and_figure_at_128_px
     assert run.returncode == 0, run.stderr[-5000:]
     missing = [path for path in outputs if not (tmp_path / path).is_file() or (tmp_path / path).stat().st_size == 0]
     assert not missing, f"not written: {missing}"
+    n_test = read_config(configfiles)["split"]["n_test"]
     samples = np.load(tmp_path / f"results/{name}/rehearsal/sources/{name}/progan_all_s1/test.npy", mmap_mode="r")
-    assert samples.shape == (32, 128, 128, 3)
+    assert samples.shape == (n_test, 128, 128, 3)
     real = np.load(tmp_path / f"results/{name}/rehearsal/real/{name}/images.npy", mmap_mode="r")
     assert real.shape == (400, 128, 128, 3) and real.std() > 10  # the first 400, cropped and resized, not blank

@@ -43,28 +43,31 @@ def data_sets(config: dict):
         yield f"folder_sources.{name}", "folder", folder["path"], images_per_source(config["split"]), folder.get("crop", "centre")
 
 
-def sample_items(source: str, path: str, count: int):
-    """The first SAMPLE (name, data) items of a folder or LMDB, after checking that it holds `count`."""
+def sample_items(source: str, paths: list[str], count: int):
+    """The first SAMPLE (name, data) items of folders or an LMDB, after checking that they hold `count`."""
     from itertools import islice
 
     from .data.real import folder_items, lmdb_items
 
-    items = folder_items([path], count) if source == "folder" else lmdb_items(path, count)
+    items = folder_items(paths, count) if source == "folder" else lmdb_items(paths[0], count)
     return list(islice(items, SAMPLE))
 
 
-def data_finding(key: str, source: str, path: str | None, count: int, crop: str, size: int) -> Finding:
+def data_finding(key: str, source: str, path: str | list[str] | None, count: int, crop: str, size: int) -> Finding:
     from .data import formats
     from .data.images import crop_function, decode_image
 
     if source not in ("folder", "lmdb"):
         return Finding("data", "ok", f"{key}: {source} images, made by the run ({count})")
-    if not Path(path).exists():
-        return Finding("data", "fail", f"{key}.path: {path} does not exist",
+    paths = [path] if isinstance(path, str) else list(path)
+    absent = [folder for folder in paths if not Path(folder).exists()]
+    if absent:
+        return Finding("data", "fail", f"{key}.path: {', '.join(absent)} does not exist",
                        f"set {key}.path to the {'folder' if source == 'folder' else 'LMDB'} of the images "
                        "(in a site config layered last)")
+    path = " + ".join(paths)
     try:
-        decoded = {name: decode_image(data, name) for name, data in sample_items(source, path, count)}
+        decoded = {name: decode_image(data, name) for name, data in sample_items(source, paths, count)}
         if crop in ("centre", "celeba"):  # native windows are cut by each experiment's settings
             for name, image in decoded.items():
                 crop_function(crop)(image.pixels, size, name)
