@@ -8,7 +8,8 @@ plans for it from scratch (a dry run with --forceall) and charges each job its w
 the measured rate: a GAN's training run, the images each source samples, the attribution
 networks' epochs (the component variants, visNet and the defense at the classifier's
 rate), the PRNU chain's images, the kNN pairs. Jobs of other rules are counted and named,
-not charged (figures, tables, attacks on the CPU, the LPIPS search, Eigenface, DCT).
+not charged (figures, tables, attacks on the CPU, the LPIPS search and the artifact-free
+evaluations, Eigenface, DCT, robustness).
 A table's hours include every job it needs, shared ones too; "all" is the whole workflow,
 each job once. Everything runs one job at a time on one device.
 
@@ -21,13 +22,12 @@ Prints one JSON line per measured rate and per table, then a Markdown table.
 import argparse
 import dataclasses
 import json
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from ganprint import costs, runtime
+from ganprint import GanprintError, costs, runtime
 from ganprint.config_checks import read_config
 
 
@@ -44,7 +44,10 @@ def main() -> None:
                         help="tables to project, 'all' for the whole workflow (default: every table the config has, and all)")
     args = parser.parse_args()
     configfiles = [str(Path(path).resolve()) for path in args.configfile]
-    config = read_config(configfiles)
+    try:
+        config = read_config(configfiles)
+    except GanprintError as error:
+        raise SystemExit(f"paper_scale.py: {error}") from None
 
     device = runtime.configure(args.threads, seed=0, deterministic=False)
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({args.threads} threads)"
@@ -54,8 +57,7 @@ def main() -> None:
     report(stage="rates", **dataclasses.asdict(rates))
     report(stage="measured", seconds=round(time.perf_counter() - started, 1))
 
-    stand_ins = costs.stand_in_folders(config, Path(tempfile.mkdtemp(prefix="paper_scale-")))
-    jobs = costs.planned_jobs(configfiles, costs.config_options(stand_ins), workdir=costs.REPO)
+    jobs = costs.plan(config, configfiles)
     rows = costs.projection(jobs, config, rates, args.tables)
     for row in rows:
         report(stage="projection", **row)

@@ -1,9 +1,9 @@
 """`ganprint preflight` on the rehearsal of the CelebA config: it passes on a CelebA-shaped
 folder, and each cause of a failed run is one failing line that names it."""
 
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,8 +24,8 @@ def celeba(tmp_path_factory):
 def plan(celeba, tmp_path_factory):
     """The rehearsal's jobs, planned once (a dry run takes seconds) for the tests that change
     no setting that changes them."""
-    return costs.planned_jobs(CONFIGS, costs.config_options({"datasets": {"celeba": {"path": str(celeba)}}}),
-                              workdir=tmp_path_factory.mktemp("plan"))
+    entries = costs.config_entries({"datasets": {"celeba": {"path": str(celeba)}}})
+    return costs.planned_jobs(CONFIGS, costs.config_options(entries), workdir=tmp_path_factory.mktemp("plan"))
 
 
 @pytest.fixture
@@ -36,8 +36,15 @@ def no_weights(tmp_path, monkeypatch):
 
 
 def findings(overrides, plan, monkeypatch, **options):
+    """The preflight of the rehearsal with a site config holding `overrides` (the plan given)."""
+    import tempfile
+
+    import yaml
+
     monkeypatch.setattr(costs, "planned_jobs", lambda *args, **kwargs: plan)
-    return preflight.preflight(CONFIGS, overrides, determinism=False, **options)
+    site = Path(tempfile.mkdtemp(prefix="site-")) / "site.yaml"
+    site.write_text(yaml.safe_dump(overrides))
+    return preflight.preflight([*CONFIGS, str(site)], determinism=False, **options)
 
 
 def failed(found):
@@ -61,6 +68,18 @@ def test_preflight_passes_on_a_prepared_data_set_and_says_what_it_found(celeba, 
     assert any(line.startswith("OK") and line.split()[1] == "disk" for line in lines)
     assert lines[-1].startswith("preflight: 0 failed")
     assert len(lines) <= 25  # one screen
+
+
+@pytest.mark.slow
+def test_a_missing_data_folder_is_the_one_failure_the_whole_command_names(tmp_path):
+    """No stand-in mocked: the plan is made on an empty stand-in folder, and only the data fails."""
+    command = [sys.executable, "-m", "ganprint", "--quiet", "preflight", "--no-determinism", "--configfile", *CONFIGS,
+               "--config", f"datasets={{'celeba': {{'path': '{tmp_path}/nowhere'}}}}"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    failures = [line for line in run.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(failures) == 1 and "datasets.celeba.path" in failures[0], run.stdout
+    assert any(line.startswith("OK") and "plans" in line for line in run.stdout.splitlines())
 
 
 def test_a_missing_data_folder_fails_naming_the_key(tmp_path, plan, monkeypatch):
@@ -124,7 +143,6 @@ def test_the_disk_estimate_counts_every_image_array_the_run_keeps(plan):
     assert temporary == image * 6 * 11 * n_train  # six attacks' training images of the eleven Table 3 sources
 
 
-@pytest.mark.skipif(shutil.which("sinfo") is None, reason="needs SLURM's sinfo")
 def test_slurm_is_checked_only_with_a_profile(celeba, plan, monkeypatch):
     found = findings(celeba_at(celeba), plan, monkeypatch)
     assert [f.status for f in found if f.check == "slurm"] == ["skip"]

@@ -33,7 +33,7 @@ def test_the_rehearsal_of_a_paper_config_writes_every_table_and_figure_at_128_px
     make, folder = DATA[name]
     data = make(tmp_path / folder, 400)
     configfiles = [str(REPO / f"workflow/configs/{name}.yaml"), str(REPO / "workflow/configs/rehearsal.yaml")]
-    options = costs.config_options({"datasets": {name: {"path": str(data)}}})
+    options = costs.config_options(costs.config_entries({"datasets": {name: {"path": str(data)}}}))
     outputs = declared_outputs(configfiles, options, tmp_path)
     tables = {Path(path).name for path in outputs if path.endswith(".csv")}
     assert {"table1.csv", "table3.csv", "table4.csv", "table5.csv", "table6.csv", "sanity_check.csv"} <= tables

@@ -94,3 +94,21 @@ def test_each_export_writes_the_bytes_of_the_authors_tools(tmp_path, export):
 def test_an_unknown_export_is_named(generator_path, tmp_path):
     with pytest.raises(GanprintError, match="export must be one of round, truncate, stretch"):
         sample_gan(str(generator_path), {tmp_path / "x.npy": 2}, 0, 4, export="scaled")
+
+
+def test_every_instance_draws_its_own_latent_stream():
+    """Separate runs of one GAN, the sanity check's twins too, sample different latents (a
+    shared stream would give the twins the same test images: chance by construction); a
+    run's snapshots draw the latents of its final weights."""
+    from ganprint.config_checks import read_config
+    from ganprint.sources import sampling_seed
+    from tiny_workflow import REPO
+
+    config = read_config([REPO / "workflow/configs/celeba.yaml"])
+    instances = {source for spec in config["experiments"].values() for source in spec["sources"] if source != "real"}
+    seeds = {name: sampling_seed(name, config["sampling"]["seed"]) for name in instances}
+    assert len(instances) == 25 and len(set(seeds.values())) == len(instances)
+    assert sampling_seed("progan_all_s1", 0) != sampling_seed("progan_all_s1_run2", 0)
+    assert sampling_seed("progan_all_s1_at0.1", 0) == sampling_seed("progan_all_s1", 0)
+    first, twin = (latents("normal", sampling_seed(name, 0), 0, 16, 8) for name in ("progan_all_s1", "progan_all_s1_run2"))
+    assert not torch.equal(first, twin)

@@ -221,6 +221,12 @@ def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
     other = torch.load(gans / "progan_all_s2/generator.pt", weights_only=True)["generator"]
     assert all(torch.equal(first[k], twin[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+    # one generator, two latent streams: the twins' images differ (one stream would put the
+    # sanity check at chance by construction)
+    sources = finished_run / "results/sources/tiny"
+    for split in ("train", "test", "val"):
+        assert not np.array_equal(np.load(sources / f"progan_all_s1/{split}.npy"),
+                                  np.load(sources / f"progan_all_s1_run2/{split}.npy"))
 
 
 def test_changing_a_classifier_setting_reruns_only_attribution(finished_run):

@@ -324,7 +324,7 @@ def attribute(images: list[str], *, model: str, calibration: str | None = None,
                            progress=True), output, format)
 
 
-def preflight(*, configfile: list[str], config: list[key_value] = (), gpu_node: bool = False, no_rates: bool = False,
+def preflight(*, configfile: list[str], config: list[str] = (), gpu_node: bool = False, no_rates: bool = False,
               no_determinism: bool = False, profile: str | None = None, account: str | None = None):
     """check a run before it spends GPU-hours: its data, weights, devices, cost, disk and cluster, one line each
 
@@ -337,7 +337,7 @@ def preflight(*, configfile: list[str], config: list[key_value] = (), gpu_node: 
     where the jobs will run: on a GPU node for the device and cost lines, on the login node for SLURM's.
 
     configfile: the run's config files, in the order Snakemake is given them
-    config: KEY=VALUE overrides, as snakemake --config takes them (values are YAML)
+    config: KEY=VALUE overrides, as snakemake --config takes them (and read as it reads them)
     gpu_node: this machine is where the GPU jobs run: no CUDA device is a failure, not a warning
     no_rates: do not measure the rates (a minute or two on a GPU) nor project the GPU-hours
     no_determinism: do not train the two same-seed GANs on the GPU
@@ -351,12 +351,9 @@ def preflight(*, configfile: list[str], config: list[key_value] = (), gpu_node: 
       ganprint preflight --profile workflow/profiles/slurm --account my_account \\
           --configfile workflow/configs/celeba.yaml site.yaml
     """
-    import yaml
-
     from .preflight import preflight as run, report
 
-    overrides = {key: yaml.safe_load(value) for key, value in config}
-    findings = run(configfile, overrides, gpu_node=gpu_node, rates=not no_rates, determinism=not no_determinism,
+    findings = run(configfile, config, gpu_node=gpu_node, rates=not no_rates, determinism=not no_determinism,
                    profile=profile, account=account)
     return report(findings)
 
@@ -760,5 +757,5 @@ def main(argv=None) -> int:
     except GanprintError as error:
         print(f"ganprint {stage}: error: {error}", file=sys.stderr)
         return 1
-    return status or 0
+    return status if isinstance(status, int) else 0
 

@@ -24,6 +24,11 @@ def images_per_source(split: dict) -> int:
     return split["n_train"] + split["n_test"] + split["n_val"]
 
 
+def folder_source_count(config: dict, name: str) -> int:
+    """Images read from a folder source: its count, or what the split takes."""
+    return config["folder_sources"][name]["count"] or images_per_source(config["split"])
+
+
 def unknown_keys(node: dict, value, where: str = ""):
     """(dotted key, valid names) of every key of `value` that the schema `node` does not allow."""
     if not isinstance(value, dict):
@@ -246,13 +251,17 @@ def data_paths(config: dict):
             yield f"folder_sources.{name}.path", "folder", path
 
 
+def data_path_found(kind: str, path: str) -> bool:
+    """Whether a folder (or LMDB) that the config reads is there."""
+    return Path(path).is_dir() if kind == "folder" else Path(path).exists()
+
+
 def check_data_paths(config: dict) -> None:
     """Every folder (and LMDB) that the config reads exists, so that a run, dry or not, stops
     at once rather than at its first job that reads it. Relative paths start at the working
     directory."""
     for key, kind, path in data_paths(config):
-        found = Path(path).is_dir() if kind == "folder" else Path(path).exists()
-        if not found:
+        if not data_path_found(kind, path):
             what = "folder" if kind == "folder" else "LMDB"
             where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
             raise GanprintError(f"{key}: the {what} {path} does not exist{where}; "
@@ -269,6 +278,17 @@ def checked_config(config: dict, configfiles) -> dict:
     return config
 
 
+def config_overrides(entries) -> dict:
+    """The config that `snakemake --config <entries>` (KEY=VALUE strings) gives, read as
+    Snakemake reads it."""
+    from snakemake.cli import parse_config
+
+    try:
+        return parse_config(list(entries))
+    except (ValueError, TypeError) as error:
+        raise GanprintError(f"--config {' '.join(entries)}: {error}") from error
+
+
 def read_config(configfiles, overrides: dict | None = None) -> dict:
     """The config of `snakemake --configfile <configfiles> --config <overrides>`: the files
     merged in order as Snakemake merges them (a later file's keys replace an earlier one's,
@@ -280,7 +300,7 @@ def read_config(configfiles, overrides: dict | None = None) -> dict:
     for path in configfiles:
         try:
             loaded = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
             raise GanprintError(f"config file {path}: {error}") from error
         if not isinstance(loaded, dict):
             raise GanprintError(f"config file {path}: not a mapping of keys")

@@ -5,8 +5,9 @@ and disk. `ganprint preflight` and benchmarks/paper_scale.py print them.
 A job is charged its work over the measured rate: a GAN's training run, the images each
 source samples, the attribution networks' epochs (the component variants, visNet and the
 defense at the classifier's rate), the PRNU chain's images, the kNN pairs. Jobs of other
-rules are counted, not charged (figures, tables, attacks on the CPU, the LPIPS search,
-Eigenface, DCT). Everything runs one job at a time on one device."""
+rules are counted, not charged (figures, tables, attacks on the CPU, the LPIPS search and
+the artifact-free evaluations, Eigenface, DCT, robustness). Everything runs one job at a
+time on one device."""
 
 import dataclasses
 import json
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config_checks import data_paths
+from .config_checks import data_path_found, data_paths, folder_source_count
 from .sources import split_held_out_experiment, split_snapshot_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -228,16 +229,33 @@ def stand_in_folders(config: dict, folder: Path) -> dict:
     """--config overrides that point each data set and folder source whose images are not on
     this machine at an empty `folder`: planning a run needs the folders, not the images."""
     missing = {}
-    for key, _, path in data_paths(config):
-        if not Path(path).exists():
+    for key, kind, path in data_paths(config):
+        if not data_path_found(kind, path):
             section, name, _ = key.split(".")
             missing.setdefault(section, {})[name] = {"path": str(folder)}
     return missing
 
 
-def config_options(overrides: dict) -> list[str]:
-    """Snakemake's --config option of these overrides (nothing when there are none)."""
-    return ["--config", *(f"{key}={json.dumps(value)}" for key, value in overrides.items())] if overrides else []
+def config_entries(overrides: dict) -> list[str]:
+    """KEY=VALUE entries of Snakemake's --config that give these overrides."""
+    return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+
+
+def config_options(entries: list[str]) -> list[str]:
+    """Snakemake's --config option of these entries (nothing when there are none)."""
+    return ["--config", *entries] if entries else []
+
+
+def plan(config: dict, configfiles: list[str], entries: list[str] = (), options: list[str] = (),
+         workdir: Path | str = ".") -> list["Job"]:
+    """The jobs of a from-scratch run of the config (files and --config entries as the user
+    gives them), its missing data folders stood in for by an empty one."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ganprint-plan-") as stand_in:
+        stand_ins = config_entries(stand_in_folders(config, Path(stand_in)))
+        files = [str(Path(path).resolve()) for path in configfiles]
+        return planned_jobs(files, config_options([*entries, *stand_ins]) + list(options), workdir=workdir)
 
 
 def planned_jobs(configfiles: list[str], options: list[str] = (), target: str | None = None,
@@ -290,8 +308,10 @@ def needed_by(jobs: list[Job], target: str) -> list[Job] | None:
 # What each job costs.
 
 def sources_of(config: dict, experiment: str) -> list[str]:
-    base = split_snapshot_experiment(split_held_out_experiment(experiment)[0])[0]
-    return config["experiments"].get(base, {"sources": []})["sources"]
+    """The sources of an experiment's job: a held-out experiment's without the one held out."""
+    experiment, held_out = split_held_out_experiment(experiment)
+    base = split_snapshot_experiment(experiment)[0]
+    return [s for s in config["experiments"].get(base, {"sources": []})["sources"] if s != held_out]
 
 
 def job_seconds(job: Job, config: dict, rates: Rates) -> tuple[str, float] | None:
@@ -344,8 +364,10 @@ def job_bytes(job: Job, config: dict) -> int:
     per_source = split["n_train"] + split["n_test"] + split["n_val"]
     if job.rule == "prepare_real":
         return image_bytes(config, config["datasets"][job.wildcards.get("dataset", next(iter(config["datasets"])))]["count"])
-    if job.rule in ("split_real", "sample_gan", "prepare_folder_source"):
+    if job.rule in ("split_real", "sample_gan", "split_folder_source"):
         return image_bytes(config, per_source)
+    if job.rule == "prepare_folder_source":
+        return image_bytes(config, folder_source_count(config, job.wildcards["folder"]))
     if job.rule == "attack_images":
         return image_bytes(config, len(sources_of(config, config["attacks"]["experiment"])) * split["n_test"])
     if job.rule == "attack_training_images":

@@ -1,7 +1,6 @@
 """Before a run spends GPU-hours: its data, weights, devices, cost, disk and cluster checked
 from its config, one line each, with what to do about each failure (`ganprint preflight`)."""
 
-import copy
 import dataclasses
 import os
 import shutil
@@ -34,13 +33,13 @@ class Finding:
 # The data.
 
 def data_sets(config: dict):
-    """(config key, source, path or None, images needed, crop) of each data set and folder source."""
-    from .config_checks import images_per_source
+    """(config key, source, path or None, images read, crop) of each data set and folder source."""
+    from .config_checks import folder_source_count
 
     for name, dataset in config["datasets"].items():
-        yield f"datasets.{name}", dataset["source"], dataset.get("path"), dataset["count"], dataset.get("crop", "centre")
-    for name, folder in config.get("folder_sources", {}).items():
-        yield f"folder_sources.{name}", "folder", folder["path"], images_per_source(config["split"]), folder.get("crop", "centre")
+        yield f"datasets.{name}", dataset["source"], dataset.get("path"), dataset["count"], dataset["crop"]
+    for name, folder in config["folder_sources"].items():
+        yield f"folder_sources.{name}", "folder", folder["path"], folder_source_count(config, name), folder["crop"]
 
 
 def sample_items(source: str, paths: list[str], count: int):
@@ -73,7 +72,8 @@ def data_finding(key: str, source: str, path: str | list[str] | None, count: int
                 crop_function(crop)(image.pixels, size, name)
     except GanprintError as error:
         return Finding("data", "fail", f"{key}: {error}",
-                       f"point {key}.path at data holding at least {count} readable images, or lower {key}.count")
+                       f"point {key}.path at data holding at least {count} readable images, or lower the count "
+                       f"({key}.count, or split for a folder source without one; rehearsal.images in a rehearsal)")
     summary = formats.summarise([image.file for image in decoded.values()])
     containers = ", ".join(f"{name} {share:.0%}" for name, share in summary["containers"].items())
     sides = f"{summary['width_quartiles'][1]:g}x{summary['height_quartiles'][1]:g}"
@@ -299,7 +299,8 @@ def account_finding(account: str | None) -> Finding:
                          capture_output=True, text=True)
     accounts = {line.strip() for line in run.stdout.splitlines() if line.strip()}
     if run.returncode != 0:
-        return Finding("slurm", "skip", f"account '{account}' not checked: sacctmgr failed ({run.stderr.strip()[:120]})")
+        reason = (run.stderr.strip().splitlines() or ["no message"])[0][:120]
+        return Finding("slurm", "skip", f"account '{account}' not checked: sacctmgr failed ({reason})")
     if account in accounts:
         return Finding("slurm", "ok", f"account '{account}' is one of {user}'s")
     return Finding("slurm", "fail", f"account '{account}' is not one of {user}'s ({', '.join(sorted(accounts)) or 'none'})",
@@ -308,17 +309,17 @@ def account_finding(account: str | None) -> Finding:
 
 # All of it.
 
-def preflight(configfiles: list[str], overrides: dict | None = None, *, gpu_node: bool = False,
+def preflight(configfiles: list[str], entries: list[str] = (), *, gpu_node: bool = False,
               rates: bool = True, quick: bool = True, determinism: bool = True, profile: str | None = None,
               account: str | None = None) -> list[Finding]:
-    """Every finding about the run of `snakemake --configfile <configfiles> --config <overrides>`."""
+    """Every finding about the run of `snakemake --configfile <configfiles> --config <entries>`."""
     import torch
 
     from . import costs
-    from .config_checks import read_config
+    from .config_checks import config_overrides, read_config
 
     try:
-        config = read_config(configfiles, overrides)
+        config = read_config(configfiles, config_overrides(entries))
     except GanprintError as error:
         return [Finding("config", "fail", str(error), "fix the key it names")]
     findings = [Finding("config", "ok", f"{' + '.join(configfiles)}: {config['image_size']} px, "
@@ -326,17 +327,12 @@ def preflight(configfiles: list[str], overrides: dict | None = None, *, gpu_node
     findings += data_findings(config)
     findings += weights_findings(config)
     findings += device_findings(config, gpu_node, determinism)
-    with tempfile.TemporaryDirectory(prefix="ganprint-preflight-") as stand_in:
-        from snakemake.utils import update_config
-
-        merged = copy.deepcopy(overrides or {})
-        update_config(merged, costs.stand_in_folders(config, Path(stand_in)))
-        options = costs.config_options(merged) + (["--profile", profile] if profile else [])
-        try:
-            jobs = costs.planned_jobs([str(Path(path).resolve()) for path in configfiles], options)
-        except RuntimeError as error:
-            return findings + [Finding("config", "fail", f"Snakemake cannot plan the run: {str(error)[-400:]}",
-                                       "run the same snakemake command with -n to see the whole message")]
+    try:
+        jobs = costs.plan(config, configfiles, entries, ["--profile", profile] if profile else [])
+    except RuntimeError as error:
+        last = [line for line in str(error).splitlines() if line.strip()][-1]
+        return findings + [Finding("config", "fail", f"Snakemake cannot plan the run: {last[:300]}",
+                                   "run the same snakemake command with -n to see the whole message")]
     findings.append(Finding("config", "ok", f"Snakemake plans {len(jobs)} jobs from scratch"))
     findings += cost_findings(config, jobs, rates and torch.cuda.is_available(), quick)
     findings.append(disk_finding(config, jobs))

@@ -13,19 +13,23 @@ def is_rehearsal(config: dict) -> bool:
 
 
 def rehearsed(config: dict) -> dict:
-    """The config a rehearsal runs: each data set reads at most rehearsal.images images, and
-    <results> is the real run's results folder + /rehearsal. Any other config is returned as
-    it is; applying it twice changes nothing."""
+    """The config a rehearsal runs (from the config as its files and --config give it, with
+    the defaults filled in): each data set reads at most rehearsal.images images, a folder
+    source with a count of its own at most that or what the split takes, and <results> is
+    the real run's results folder + /rehearsal. Any other config is returned as it is."""
+    from .config_checks import images_per_source
+
     if not is_rehearsal(config):
         return config
     config = copy.deepcopy(config)
     images = config["rehearsal"]["images"]
     for dataset in config["datasets"].values():
         dataset["count"] = min(dataset["count"], images)
+    for folder in config["folder_sources"].values():
+        if folder["count"] is not None:
+            folder["count"] = min(folder["count"], max(images, images_per_source(config["split"])))
     pathvars = config.setdefault("pathvars", {})
-    results = pathvars.get("results", DEFAULT_RESULTS).rstrip("/")
-    if not results.endswith(f"/{FOLDER}"):
-        pathvars["results"] = f"{results}/{FOLDER}"
+    pathvars["results"] = f"{pathvars.get('results', DEFAULT_RESULTS).rstrip('/')}/{FOLDER}"
     return config
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ganprint import GanprintError
 from ganprint.cluster import chained_retries, check_requests, job_request, job_resources, sinfo_partitions
-from ganprint.config_checks import experiment_preprocessing as preprocessing_of_experiment, images_per_source
+from ganprint.config_checks import experiment_preprocessing as preprocessing_of_experiment, folder_source_count
 from ganprint.rehearsal import subset_difference
 from ganprint.names import (
     ATTACKS,
@@ -439,9 +439,9 @@ def format_check_input(wildcards):
     return [f"<results>/formats/{configured}.csv"] if len(folders) >= 2 else []
 
 
-def folder_source_count(wildcards):
+def folder_source_images(wildcards):
     """Images read from a folder source: its count, or what the split takes."""
-    return config["folder_sources"][wildcards.folder]["count"] or images_per_source(config["split"])
+    return folder_source_count(config, wildcards.folder)
 
 
 def configured_outputs():

@@ -81,7 +81,7 @@ rule prepare_folder_source:
     params:
         path=folder_source_paths,
         crop=folder_source_setting("crop"),
-        n_images=folder_source_count,
+        n_images=folder_source_images,
         on_bad_image=folder_source_setting("on_bad_image"),
         alpha_background=folder_source_setting("alpha_background"),
         native=native_window_flags,
