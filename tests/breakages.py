@@ -448,7 +448,7 @@ BREAKAGES = [
              'return max(1, round(difference * config["rehearsal"]["difference_scale"]))', 'return difference',
              ('tests/test_config.py::test_a_rehearsal_reads_the_first_images_scales_table_2_and_writes_apart',)),
     Breakage("a rehearsal writes into the real run's folder", 'workflow/ganprint/rehearsal.py',
-             'pathvars["results"] = f"{pathvars.get(\'results\', DEFAULT_RESULTS).rstrip(\'/\')}/{FOLDER}"', 'pass',
+             'config.setdefault("pathvars", {})["results"] = f"{results_folder(config).rstrip(\'/\')}/{FOLDER}"', 'pass',
              ('tests/test_config.py::test_a_rehearsal_reads_the_first_images_scales_table_2_and_writes_apart',)),
     Breakage("preflight: a missing data folder is not named", 'workflow/ganprint/preflight.py',
              '    if absent:', '    if False:',

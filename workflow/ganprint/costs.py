@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .config_checks import data_path_found, data_paths, folder_source_count
+from .rehearsal import results_folder
 from .sources import split_held_out_experiment, split_snapshot_experiment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -386,10 +387,6 @@ def disk_bytes(jobs: list[Job], config: dict) -> tuple[int, int]:
     kept = sum(job_bytes(job, config) for job in jobs if job.rule not in TEMPORARY_RULES)
     temporary = sum(job_bytes(job, config) for job in jobs if job.rule in TEMPORARY_RULES)
     return kept, temporary
-
-
-def results_folder(config: dict) -> str:
-    return config.get("pathvars", {}).get("results", "results")
 
 
 def projection(jobs: list[Job], config: dict, rates: Rates, tables=(*TABLES, "all")) -> list[dict]:

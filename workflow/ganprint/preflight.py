@@ -15,13 +15,12 @@ SAMPLE = 8  # images decoded from each data set
 GPU_SIZED_IMAGES = 1_000_000  # GAN training lengths from which a config is sized for a GPU (paper: 12M; gpu.yaml: 1M-2.4M)
 DETERMINISM_GAN = dict(resolution=16, latent_dim=16, fmap_base=64, fmap_max=32, images_per_phase=256,
                        total_images=1024, batch_sizes={4: 32, 8: 32, 16: 32})
-STATUSES = ("ok", "warn", "fail", "skip")
 
 
 @dataclasses.dataclass
 class Finding:
     check: str  # data, weights, device, cost, disk, slurm, config
-    status: str  # one of STATUSES
+    status: str  # ok, warn, fail or skip
     message: str  # what was found
     fix: str = ""  # what to do when it is not ok
 
@@ -233,7 +232,8 @@ def free_bytes(folder: Path) -> int:
 
 
 def disk_finding(config: dict, jobs) -> Finding:
-    from .costs import disk_bytes, results_folder
+    from .costs import disk_bytes
+    from .rehearsal import results_folder
 
     kept, temporary = disk_bytes(jobs, config)
     folder = Path(results_folder(config))
@@ -317,13 +317,14 @@ def preflight(configfiles: list[str], entries: list[str] = (), *, gpu_node: bool
 
     from . import costs
     from .config_checks import config_overrides, read_config
+    from .rehearsal import results_folder
 
     try:
         config = read_config(configfiles, config_overrides(entries))
     except GanprintError as error:
         return [Finding("config", "fail", str(error), "fix the key it names")]
     findings = [Finding("config", "ok", f"{' + '.join(configfiles)}: {config['image_size']} px, "
-                        f"experiments {', '.join(config['experiments'])}, results in {costs.results_folder(config)}")]
+                        f"experiments {', '.join(config['experiments'])}, results in {results_folder(config)}")]
     findings += data_findings(config)
     findings += weights_findings(config)
     findings += device_findings(config, gpu_node, determinism)

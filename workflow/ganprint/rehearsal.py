@@ -8,6 +8,11 @@ FOLDER = "rehearsal"
 DEFAULT_RESULTS = "results"  # Snakemake's own default of the <results> path variable
 
 
+def results_folder(config: dict) -> str:
+    """The folder <results> stands for in the config."""
+    return config.get("pathvars", {}).get("results", DEFAULT_RESULTS)
+
+
 def is_rehearsal(config: dict) -> bool:
     return config.get("rehearsal", {}).get("images") is not None
 
@@ -28,8 +33,7 @@ def rehearsed(config: dict) -> dict:
     for folder in config["folder_sources"].values():
         if folder["count"] is not None:
             folder["count"] = min(folder["count"], max(images, images_per_source(config["split"])))
-    pathvars = config.setdefault("pathvars", {})
-    pathvars["results"] = f"{pathvars.get('results', DEFAULT_RESULTS).rstrip('/')}/{FOLDER}"
+    config.setdefault("pathvars", {})["results"] = f"{results_folder(config).rstrip('/')}/{FOLDER}"
     return config
 
 
