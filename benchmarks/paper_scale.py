@@ -15,6 +15,10 @@ each job once. Everything runs one job at a time on one device.
 
     python benchmarks/paper_scale.py --configfile workflow/configs/celeba.yaml
     python benchmarks/paper_scale.py --configfile workflow/configs/celeba.yaml --quick   # fewer steps
+    python benchmarks/paper_scale.py --configfile workflow/configs/celeba.yaml --rates benchmarks/rates/h100.json
+
+With --rates, nothing is measured: the rates are read from the file (the JSON of the "rates"
+line of a run on another device, with its "device").
 
 Prints one JSON line per measured rate and per table, then a Markdown table.
 """
@@ -35,11 +39,33 @@ def report(**fields):
     print(json.dumps(fields), flush=True)
 
 
+def measured_rates(config: dict, args) -> tuple[str, costs.Rates]:
+    device = runtime.configure(args.threads, seed=0, deterministic=False)
+    device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({args.threads} threads)"
+    report(stage="device", device=device_name, torch=torch.__version__, config=args.configfile)
+    started = time.perf_counter()
+    rates = costs.Rates.measure(config, device, args.quick)
+    report(stage="measured", seconds=round(time.perf_counter() - started, 1))
+    return device_name, rates
+
+
+def read_rates(path: str) -> tuple[str, costs.Rates]:
+    """(device, rates) of a rates file: Rates' fields and the device they were measured on."""
+    fields = json.loads(Path(path).read_text())
+    try:
+        device = fields.pop("device")
+        return device, costs.Rates(**{key: value for key, value in fields.items() if not key.startswith("_")})
+    except (KeyError, TypeError) as error:
+        raise SystemExit(f"paper_scale.py: {path} is not a rates file ({error}): it needs 'device' and "
+                         f"{[field.name for field in dataclasses.fields(costs.Rates)]}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configfile", required=True, nargs="+", help="the config files to project, in Snakemake's order")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps and smaller sets")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (when no GPU)")
+    parser.add_argument("--rates", help="project from the rates in this JSON file instead of measuring them")
     parser.add_argument("--tables", nargs="*", default=[*costs.TABLES, "all"],
                         help="tables to project, 'all' for the whole workflow (default: every table the config has, and all)")
     args = parser.parse_args()
@@ -49,13 +75,12 @@ def main() -> None:
     except GanprintError as error:
         raise SystemExit(f"paper_scale.py: {error}") from None
 
-    device = runtime.configure(args.threads, seed=0, deterministic=False)
-    device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({args.threads} threads)"
-    report(stage="device", device=device_name, torch=torch.__version__, config=args.configfile)
-    started = time.perf_counter()
-    rates = costs.Rates.measure(config, device, args.quick)
+    if args.rates:
+        device_name, rates = read_rates(args.rates)
+        report(stage="device", device=device_name, rates_from=args.rates, config=args.configfile)
+    else:
+        device_name, rates = measured_rates(config, args)
     report(stage="rates", **dataclasses.asdict(rates))
-    report(stage="measured", seconds=round(time.perf_counter() - started, 1))
 
     jobs = costs.plan(config, configfiles)
     rows = costs.projection(jobs, config, rates, args.tables)

@@ -1,5 +1,5 @@
 """How much Table 3 and the sanity check move with the GANs' seeds: the config's Table 3 and
-sanity check, then the same with other seed sets (every other setting the config's), each
+sanity check (same-seed twins, twins up to numeric noise, different seeds), then the same with other seed sets (every other setting the config's), each
 in its own results folder; prints and writes each method's figures per seed set and their
 range.
 
@@ -7,7 +7,7 @@ range.
     python benchmarks/seed_spread.py --configfile C --sets 1,2,3 4,5,6 --cores 8
 
 The first set is the config's own Table 3, so it reuses (or builds) its results. Each further
-set of seeds a, b, c trains ProGANs a, b, c and a's twin, as the config's own set does,
+set of seeds a, b, c trains ProGANs a, b, c and a's twins, as the config's own set does,
 under <results>/seed_spread/seeds_a_b_c. Writes <results>/seed_spread.csv.
 """
 
@@ -23,6 +23,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 GAN_SOURCE = re.compile(r"^(?P<arch>\w+?)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)$")
+TWIN_SUFFIX = re.compile(r"^(.*?)(_(?:run|noisy)\d+)?$")
+# The sanity check's rows by experiment, as the spread names them
+SANITY_ROWS = {"sanity_same_seed": "sanity: same seed", "sanity_noise": "sanity: numeric noise",
+               "sanity_diff_seed": "sanity: different seeds"}
 
 
 def load_config(paths: list[str]) -> dict:
@@ -33,14 +37,14 @@ def load_config(paths: list[str]) -> dict:
 
 
 def reseeded(sources: list[str], seeds: dict[int, int]) -> list[str]:
-    """The experiment's sources with every GAN seed s replaced by seeds[s] (twins keep their run)."""
+    """The experiment's sources with every GAN seed s replaced by seeds[s] (twins keep their
+    `_run<k>` or `_noisy<k>`)."""
     def swap(source: str) -> str:
-        name, _, run = source.partition("_run")
+        name, run = TWIN_SUFFIX.match(source).groups()
         match = GAN_SOURCE.match(name)
         if match is None:
             return source
-        renamed = f"{match['arch']}_{match['subset']}_s{seeds[int(match['seed'])]}"
-        return f"{renamed}_run{run}" if run else renamed
+        return f"{match['arch']}_{match['subset']}_s{seeds[int(match['seed'])]}{run or ''}"
 
     return [swap(source) for source in sources]
 
@@ -53,7 +57,7 @@ def overlay(config: dict, seed_set: tuple[int, ...], results: str) -> dict:
         raise SystemExit(f"seed sets need {len(own_seeds)} seeds, as the config's Table 3 has; got {seed_set}")
     seeds = dict(zip(own_seeds, seed_set))
     experiments = {name: {"sources": reseeded(config["experiments"][name]["sources"], seeds)}
-                   for name in ("table3", "sanity_same_seed", "sanity_diff_seed")}
+                   for name in ("table3", *SANITY_ROWS) if name in config["experiments"]}
     return {"pathvars": {"results": results}, "experiments": experiments}
 
 
@@ -69,10 +73,7 @@ def run_set(configfiles: list[str], extra: dict | None, results: str, cores: int
 def figures(results: str, label: str) -> pd.DataFrame:
     table3 = pd.read_csv(REPO / results / "table3.csv")
     sanity = pd.read_csv(REPO / results / "sanity_check.csv")
-    twins = sanity["sources"].str.contains("_run")
-    rows = [table3.assign(table="table3"),
-            sanity[twins].assign(table="sanity: same seed"),
-            sanity[~twins].assign(table="sanity: different seeds")]
+    rows = [table3.assign(table="table3"), sanity.assign(table=sanity["experiment"].map(SANITY_ROWS))]
     return pd.concat(rows)[["table", "method", "accuracy"]].assign(seeds=label)
 
 

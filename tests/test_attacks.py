@@ -1,9 +1,12 @@
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from ganprint import GanprintError
-from ganprint.attacks import AttackSettings, attack_batch, attack_images
+from ganprint.attacks import AttackSettings, FreshAttack, array_seed, attack_at, attack_batch, attack_images
 from ganprint.data.images import jpeg_bytes
 from ganprint.names import ATTACKS
 from ganprint.attribution.evaluation import evaluate_attribution
@@ -80,13 +83,21 @@ def test_relighting_changes_the_low_band_and_keeps_the_high_band():
     assert high_change < 0.1 and low_change > 1.0
 
 
-def test_a_torchscript_relighting_model_plugs_in(tmp_path, photos):
-    class Darker(torch.nn.Module):
-        def forward(self, images):
-            return images * 0.5 - 0.5
+class Darker(torch.nn.Module):
+    """A relighting model: every image darker (pixels in [-1, 1])."""
 
-    path = tmp_path / "relight.pt"
+    def forward(self, images):
+        return images * 0.5 - 0.5
+
+
+def saved_darker(folder):
+    path = folder / "relight.pt"
     torch.jit.script(Darker()).save(str(path))
+    return path
+
+
+def test_a_torchscript_relighting_model_plugs_in(tmp_path, photos):
+    path = saved_darker(tmp_path)
     relit = attack_batch("relight", photos, 0, 0, AttackSettings(relight_model=str(path)))
     expected = np.clip(np.round(((photos / 127.5 - 1) * 0.5 - 0.5 + 1) * 127.5), 0, 255)
     assert np.abs(relit - expected).max() <= 1
@@ -129,6 +140,84 @@ def test_defense_fine_tuning_raises_attacked_accuracy(tmp_path):
         accuracy(defended, noisy["test"])
     assert clean_accuracy > 90 and attacked < clean_accuracy - 10
     assert after_defense > attacked + 2  # measured: 97.8% clean, 67.8% attacked, 73.3% after fine-tuning
+
+
+TWO_SOURCES = ("a", "b")
+
+
+def two_source_arrays(folder, photos) -> list[str]:
+    paths = []
+    for index, source in enumerate(TWO_SOURCES):
+        paths.append(str(folder / f"{source}.npy"))
+        np.save(paths[-1], photos[index * 12 : (index + 1) * 12])
+    return paths
+
+
+def images_seen_per_epoch(monkeypatch, paths, output, attack=None) -> list[np.ndarray]:
+    """Two epochs of training without flips: the uint8 images each epoch trained on, in the
+    order of the training set."""
+    import ganprint.attribution.training as training
+    from ganprint.attribution.data import epoch_batches
+
+    seen = []
+
+    def recording(data, order, *arguments, **options):
+        batches = list(epoch_batches(data, order, *arguments, **options))
+        images = np.empty((len(order), *batches[0][0].shape[1:]), dtype=np.uint8)
+        images[order] = np.concatenate([batch[0].numpy() for batch in batches])
+        seen.append(images)
+        return iter(batches)
+
+    monkeypatch.setattr(training, "epoch_batches", recording)
+    train_attribution(paths, list(TWO_SOURCES), output, OptimiserSettings(epochs=2, batch_size=8, flip=False),
+                      fmap_base=32, fmap_max=16, attack=attack)
+    return seen
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_fresh_perturbations_are_drawn_anew_at_every_epoch_from_the_seed(tmp_path, monkeypatch, photos, name):
+    paths = two_source_arrays(tmp_path, photos)
+    attack = FreshAttack(name, AttackSettings(), seed=4)
+    seen = images_seen_per_epoch(monkeypatch, paths, tmp_path / "model.pt", attack)
+    assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])
+    clean = np.concatenate([np.load(path) for path in paths])
+    for epoch, images in enumerate(seen):  # image i of source s at epoch e: stream [seed, crc32("s/train"), e, i]
+        expected = [attack_at(name, np.load(path), array_seed(4, f"{source}/train") + [epoch], range(12),
+                              AttackSettings()) for source, path in zip(TWO_SOURCES, paths)]
+        assert np.array_equal(images, np.concatenate(expected)) and not np.array_equal(images, clean)
+    again = images_seen_per_epoch(monkeypatch, paths, tmp_path / "again.pt", attack)
+    assert all(np.array_equal(first, second) for first, second in zip(seen, again))
+    weights, weights_again = (torch.load(path, weights_only=True)["model"] for path in (tmp_path / "model.pt",
+                                                                                          tmp_path / "again.pt"))
+    assert all(torch.equal(weights[key], weights_again[key]) for key in weights)
+
+
+def test_fixed_perturbations_are_the_one_attacked_copy_at_every_epoch(tmp_path, monkeypatch, photos):
+    attacked = []
+    for source, path in zip(TWO_SOURCES, two_source_arrays(tmp_path, photos)):
+        attacked.append(path.replace(".npy", "_noise.npy"))
+        attack_images("noise", path, attacked[-1], 4, f"{source}/train", AttackSettings())
+    seen = images_seen_per_epoch(monkeypatch, attacked, tmp_path / "model.pt")
+    copy = np.concatenate([np.load(path) for path in attacked])
+    assert len(seen) == 2 and all(np.array_equal(images, copy) for images in seen)
+    assert "attack" not in torch.load(tmp_path / "model.pt", weights_only=True)
+
+
+def test_the_command_line_fine_tunes_on_fresh_attacks_with_a_relighting_model(tmp_path, photos):
+    from ganprint import cli
+
+    relight_model = saved_darker(tmp_path)
+    paths, model = two_source_arrays(tmp_path, photos), tmp_path / "model.pt"
+    settings = {"fmap_base": 32, "fmap_max": 16, "epochs": 1, "batch_size": 8}
+    attack_settings = {"relight_model": str(relight_model), "probability": 1.0}
+    cli.train_attribution(train=paths, sources=list(TWO_SOURCES), settings=cli.Settings(json.dumps(settings)),
+                          attack="combination", attack_settings=cli.Settings(json.dumps(attack_settings)),
+                          attack_seed=3, output=str(model))
+    recorded = torch.load(model, weights_only=True)["attack"]
+    assert recorded["name"] == "combination" and recorded["seed"] == 3
+    assert recorded["settings"]["relight_model"] == str(relight_model) and recorded["settings"]["probability"] == 1.0
+    with pytest.raises(GanprintError, match="unknown attack 'rotate'"):
+        cli.train_attribution(train=paths, sources=list(TWO_SOURCES), attack="rotate", output=str(model))
 
 
 PAPER_ORDER = ("relight", "crop", "blur", "jpeg", "noise")  # Sec. 4.4: the combination's order
@@ -177,3 +266,22 @@ def test_combination_follows_the_configured_probability(monkeypatch):
     applied = attacks_applied_in_combination(monkeypatch, 1000, AttackSettings(probability=0.2))
     for name in PAPER_ORDER:
         assert abs(np.mean([name in names for names in applied.values()]) - 0.2) < 0.038  # 3 standard errors
+
+
+def test_combination_composes_only_the_configured_attacks_in_the_papers_order(monkeypatch):
+    """LSUN's Table 8 has no relighting (a face model), so its combination has none either."""
+    names = ("noise", "crop", "jpeg", "combination")
+    applied = attacks_applied_in_combination(monkeypatch, 400, AttackSettings(names=names))
+    assert set().union(*map(set, applied.values())) == {"crop", "jpeg", "noise"}
+    for steps in applied.values():
+        assert steps == [name for name in PAPER_ORDER if name in steps]
+
+
+def test_the_workflow_passes_the_configured_attacks_to_the_combination(tmp_path):
+    from tiny_workflow import TINY, snakemake
+
+    config = {**TINY, "attacks": {**TINY["attacks"], "names": ["noise", "crop", "combination"]}}
+    result = snakemake(tmp_path, config, "-n", "-p")
+    names = [json.loads(settings)["names"]
+             for settings in re.findall(r"--(?:attack-)?settings '(\{[^']*\"names\"[^']*\})'", result.stdout)]
+    assert len(names) >= 2 and all(name == ["noise", "crop", "combination"] for name in names)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -98,6 +99,21 @@ def test_training_is_deterministic_and_resumes_after_its_last_epoch(tmp_path, ki
     assert epochs.calls == FAST.epochs - 2  # the two epochs done before the kill are not run again
     resumed = load_checkpoint(tmp_path / "c.pt")["model"]
     assert all(torch.equal(first[k], resumed[k]) for k in first)
+
+
+def test_a_length_in_images_trains_as_many_whole_passes_as_show_them(tmp_path, count_calls):
+    """The released configs' length (total_kimg): 100M images whatever the training set, so
+    that Table 1's 500k images take 200 passes and Table 3's 1.1M 91."""
+    assert OptimiserSettings(epochs=10, total_images=100_000_000).epochs_over(500_000) == 200
+    assert OptimiserSettings(epochs=10, total_images=100_000_000).epochs_over(1_100_000) == 91
+    assert OptimiserSettings(epochs=10, total_images=None).epochs_over(1_100_000) == 10
+    paths = make_sources(tmp_path, 16)  # 48 training images: 100 images take 3 passes
+    import ganprint.attribution.training as training
+
+    epochs = count_calls(training, "_train_epoch")
+    train_attribution(paths["train"], ["a", "b", "c"], tmp_path / "m.pt",
+                      dataclasses.replace(FAST, epochs=1, total_images=100), fmap_base=128, fmap_max=32)
+    assert epochs.calls == 3
 
 
 def test_mismatched_inputs_are_errors(tmp_path):

@@ -138,7 +138,7 @@ def test_prnu_attribution_is_perfect_on_sources_with_fixed_patterns():
     for estimator in prnu.ESTIMATORS:
         numerator = prnu.class_sums(prnu.numerator_terms(noise, train_images, estimator), train_labels, 3)
         denominator = prnu.class_sums(prnu.denominator_terms(train_images, estimator), train_labels, 3)
-        fingerprints = prnu.fingerprints(numerator, denominator, estimator)
+        fingerprints = prnu.fingerprints(numerator, denominator, estimator, "toolbox")
         assert fingerprints.shape == (3, 32, 32)
         np.testing.assert_allclose(fingerprints.mean(dim=(1, 2)), 0, atol=1e-4)
         scores = prnu.correlations(prnu.noise_residuals(test_images), fingerprints)
@@ -349,7 +349,7 @@ def test_fingerprints_are_the_ports_intensity_weighted_estimate_with_saturated_p
     noise = prnu.colour_noise(images, PORT_SIGMA, 2)
     sums = prnu.class_sums(prnu.numerator_terms(noise, images, "weighted"), labels, 2)
     weights = prnu.class_sums(prnu.denominator_terms(images, "weighted"), labels, 2)
-    result = prnu.fingerprints(sums, weights, "weighted").numpy()
+    result = prnu.fingerprints(sums, weights, "weighted", "toolbox").numpy()
     for label in (0, 1):
         expected = fingerprint_by_formula(images[labels == label], levels=2)
         scale = np.abs(expected).max()
@@ -499,10 +499,32 @@ def test_average_fingerprints_are_the_mean_residual_of_each_source():
     noise = prnu.colour_noise(images, PORT_SIGMA, 2)
     sums = prnu.class_sums(prnu.numerator_terms(noise, images, "average"), labels, 2)
     counts = prnu.class_sums(prnu.denominator_terms(images, "average"), labels, 2)
-    result = prnu.fingerprints(sums, counts, "average").numpy()
+    result = prnu.fingerprints(sums, counts, "average", "toolbox").numpy()
     for label in (0, 1):
         expected = average_fingerprint_by_formula(images[labels == label], levels=2)
         scale = np.abs(expected).max()
         np.testing.assert_allclose(result[label], expected, rtol=0, atol=1e-5 * scale)
         weighted = fingerprint_by_formula(images[labels == label], levels=2)
         assert np.abs(weighted / np.abs(weighted).max() - expected / scale).max() > 1e-3  # the estimators differ
+
+
+def test_the_marra_chain_correlates_the_mean_colour_residual_as_it_is():
+    """`chain: marra`: a source's fingerprint is the mean of its training images' colour
+    residuals and a test image's score the normalised correlation of its colour residual with
+    it, with no grey, zero-mean or DFT Wiener step; the toolbox chain scores the same images
+    otherwise."""
+    images, labels = saturated_images(), np.array([0, 1, 0, 1, 1, 0])
+    test = np.stack([np.moveaxis(textured_planes(seed, 3, 32), 0, -1) for seed in (6, 7, 8)]).astype(np.uint8)
+    sums = prnu.class_sums(prnu.numerator_terms(prnu.colour_noise(images, PORT_SIGMA, 2), images, "average"), labels, 2)
+    counts = prnu.class_sums(prnu.denominator_terms(images, "average"), labels, 2)
+    test_noise = prnu.colour_noise(test, PORT_SIGMA, 2)
+    patterns = {chain: prnu.fingerprints(sums, counts, "average", chain) for chain in prnu.CHAINS}
+    scores = {chain: prnu.correlations(prnu.residuals_of_noise(test_noise, chain), patterns[chain]).numpy()
+              for chain in prnu.CHAINS}
+    means = np.stack([np.mean([colour_noise_by_port(image, 2) for image in images[labels == label]], axis=0)
+                      for label in (0, 1)])
+    np.testing.assert_allclose(patterns["marra"].numpy(), means, rtol=0, atol=1e-6 * np.abs(means).max())
+    residuals = [np.stack(colour_noise_by_port(image, 2)) for image in test]
+    expected = [[(r * f).sum() / np.sqrt((r * r).sum() * (f * f).sum()) for f in means] for r in residuals]
+    np.testing.assert_allclose(scores["marra"], expected, rtol=0, atol=1e-6)
+    assert np.abs(scores["marra"] - scores["toolbox"]).min() > 1e-3  # the chains differ on every score

@@ -29,6 +29,20 @@ def test_paper_scale_projection_charges_each_planned_job(tmp_path):
     assert "| table3 |" in result.stdout
 
 
+def test_paper_scale_projects_from_a_rates_file_without_measuring(tmp_path):
+    """The GPU-hour tables of the docs: benchmarks/rates/h100.json through the paper configs."""
+    rates = json.loads((REPO / "benchmarks/rates/h100.json").read_text())
+    (tmp_path / "rates.json").write_text(json.dumps({**rates, "gan_seconds": {**rates["gan_seconds"], "progan": 3600}}))
+    result = subprocess.run([sys.executable, "benchmarks/paper_scale.py", "--configfile", str(write_projection_config(tmp_path)),
+                             "--rates", str(tmp_path / "rates.json"), "--tables", "table3"],
+                            cwd=REPO, capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["stage"] for line in lines] == ["device", "rates", "projection"]
+    table3 = lines[-1]
+    assert table3["hours_by_stage"]["GAN training"] == 2  # seeds 1 and 2, an hour each
+    assert "PRNU" not in table3["hours_by_stage"] and table3["jobs_not_charged"]["evaluate_baseline"] == 4
+
+
 def test_compare_results_names_each_differing_cell_and_skips_tables_the_demo_does_not_make(tmp_path):
     expected, results = tmp_path / "expected", tmp_path / "results"
     for folder in (expected / "attribution/x", results / "attribution/x"):

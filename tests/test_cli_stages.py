@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from ganprint.cli import main
@@ -184,6 +185,25 @@ def test_figure_samples_shows_per_source_images_of_each_source(tmp_path):
     ganprint("figure-samples", "--images", *arrays, "--labels", *SOURCES, "--per-source", 3,
              "--output", tmp_path / "samples.png")
     assert_figure(tmp_path / "samples.png", (358, 348))  # three rows of three 16 px images, each shown at 96 px
+
+
+def test_a_full_resolution_high_band_is_trained_evaluated_and_named_in_table_4(tmp_path):
+    """--high-band-input reaches the network (a 16 x 16 x 3 band for high8 at 16 px, conv
+    blocks from 16), its metrics and Table 4's high_band_input column."""
+    arrays = source_arrays(tmp_path, 16)
+    settings = json.dumps({"fmap_base": 64, "fmap_max": 32, "batch_size": 16, "epochs": 1})
+    ganprint("train-attribution", "--train", *arrays, "--sources", *SOURCES, "--settings", settings,
+             "--network", "high8", "--high-band-input", "full_resolution", "--output", tmp_path / "high8.pt")
+    model = torch.load(tmp_path / "high8.pt", weights_only=True)
+    assert model["settings"]["high_band_input"] == "full_resolution"
+    assert model["model"]["blocks.16.0.weight"].shape[1] == 3 and "blocks.8.0.weight" in model["model"]
+    ganprint("evaluate", "--model", tmp_path / "high8.pt", "--test", *arrays, "--label", "dataset=d",
+             "--metrics", tmp_path / "high8.json", "--features", tmp_path / "high8.npz",
+             "--confusion", tmp_path / "high8.csv")
+    ganprint("component-table", "--kind", "bands", "--metrics", tmp_path / "high8.json", "--networks", "high8",
+             "--output", tmp_path / "table4.csv")
+    table = pd.read_csv(tmp_path / "table4.csv")
+    assert table.resolution.tolist() == [8] and table.high_band_input.tolist() == ["full_resolution"]
 
 
 def test_figure_components_draws_the_patch_curve(tmp_path):

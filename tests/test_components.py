@@ -17,7 +17,8 @@ from ganprint.attribution.network import (
 from ganprint.cli import main
 from ganprint.filters import (binomial_kernel, downsample_to, gaussian_kernel, gaussian_upsample,
                               laplacian_band, separable_filter)
-from ganprint.names import canonical_network, parse_network
+from ganprint.names import HIGH_BAND_INPUTS, canonical_network, parse_network
+from ganprint.settings import block_schema
 from ganprint.tables import band_table, patch_table
 from tiny_workflow import assert_figure
 
@@ -83,9 +84,42 @@ def test_every_variant_gives_one_logit_per_source_at_every_switch(variant, switc
         assert first_input.shape[1] == (12 if variant == "high_band" else 3)
 
 
+@pytest.mark.parametrize("switch", [16, 8, 4])
+def test_the_full_resolution_high_band_takes_the_2r_band_itself_with_one_block_more(switch):
+    """At 32 px: the unshuffled band is r x r x 12 with conv blocks from r, the full-resolution
+    band 2r x 2r x 3 with conv blocks from 2r, as the low band at 2r has them."""
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    networks = {arrangement: AttributionNetwork(AttributionSettings(
+        resolution=32, n_classes=3, fmap_base=64, fmap_max=32, variant="high_band", switch_resolution=switch,
+        high_band_input=arrangement)) for arrangement in HIGH_BAND_INPUTS}
+    unshuffled, full = networks["unshuffled"], networks["full_resolution"]
+    band = laplacian_band(images, switch)
+    assert full.network_input(images).shape == (2, 3, 2 * switch, 2 * switch)
+    torch.testing.assert_close(full.network_input(images), band)
+    assert unshuffled.network_input(images).shape == (2, 12, switch, switch)
+    low_at_2r = AttributionSettings(resolution=32, fmap_base=64, fmap_max=32, variant="low_band",
+                                    switch_resolution=2 * switch)
+    assert full.settings.conv_resolutions() == low_at_2r.conv_resolutions()
+    assert len(full.blocks) == len(unshuffled.blocks) + 1
+    assert full.blocks[str(2 * switch)][0].weight.shape[1] == 3
+    for network in networks.values():
+        assert network(images).shape == (2, 3) and network.features(images).shape == (2, 32)
+
+
+def test_the_high_band_arrangements_are_the_schemas_and_belong_to_the_high_band_only():
+    assert list(HIGH_BAND_INPUTS) == block_schema("components", "high_band_input")["enum"]
+    assert AttributionSettings(resolution=32, variant="high_band", switch_resolution=8).high_band_input == \
+        block_schema("components", "high_band_input")["default"]
+    low = AttributionSettings(resolution=32, variant="low_band", switch_resolution=8, high_band_input="full_resolution")
+    assert low.high_band_input is None and low.input_resolution() == 8
+    with pytest.raises(ValueError, match="high_band_input must be one of"):
+        AttributionSettings(resolution=32, variant="high_band", switch_resolution=8, high_band_input="shuffled")
+
+
 def test_invalid_switches_are_rejected():
-    with pytest.raises(ValueError, match="power of two"):
-        AttributionSettings(resolution=32, variant="high_band", switch_resolution=32)
+    for arrangement in HIGH_BAND_INPUTS:  # the band between 2r and r needs 2r within the image
+        with pytest.raises(ValueError, match="power of two"):
+            AttributionSettings(resolution=32, variant="high_band", switch_resolution=32, high_band_input=arrangement)
     with pytest.raises(ValueError, match="power of two"):
         AttributionSettings(resolution=32, variant="low_band", switch_resolution=12)
 
@@ -112,10 +146,10 @@ def test_network_names_and_the_variants_that_are_the_full_network():
     assert [k for k in low.state_dict()] == [k for k in full.state_dict()]
 
 
-def write_metrics(directory, name, accuracy, resolution=32, dataset="d"):
+def write_metrics(directory, name, accuracy, resolution=32, dataset="d", **network):
     path = directory / f"{dataset}_{name}.json"
     path.write_text(json.dumps({"dataset": dataset, "accuracy": accuracy,
-                                "network": {"resolution": resolution}}))
+                                "network": {"resolution": resolution, **network}}))
     return str(path)
 
 
@@ -126,6 +160,10 @@ def test_tables_4_and_5_from_metrics(tmp_path):
     assert bands.resolution.tolist() == [32, 16, 8]
     assert bands.low_band_accuracy.tolist() == [99.0, 95.0, 80.0]
     assert np.isnan(bands.high_band_accuracy[0]) and bands.high_band_accuracy[1:].tolist() == [97.0, 90.0]
+    # how the high band entered its networks; metrics written before it was recorded: unshuffled
+    assert bands.columns[-1] == "high_band_input" and bands.high_band_input[1:].tolist() == ["unshuffled"] * 2
+    full = write_metrics(tmp_path, "high8", 93.0, dataset="e", high_band_input="full_resolution")
+    assert band_table([full], ["high8"]).high_band_input.tolist() == ["full_resolution"]
     names = ["patch32", "patch16", "patch8", "patch4"]
     paths = [write_metrics(tmp_path, n, a) for n, a in zip(names, [40.0, 70.0, 90.0, 99.0])]
     patches = patch_table(paths, names)

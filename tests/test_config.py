@@ -15,6 +15,7 @@ import yaml
 from ganprint import GanprintError
 from ganprint.cli import USER_COMMANDS, command_help
 from ganprint.config_checks import check_constraints, check_data_paths, check_schema
+from ganprint.names import HIGH_BAND_INPUTS
 from ganprint.settings import with_defaults
 from tiny_workflow import REPO, TINY, TWO_DATASETS, planned_jobs, planned_rules, snakemake
 
@@ -46,12 +47,13 @@ def paper_config(name: str, directory) -> dict:
     return config
 
 
-# Ten ProGAN seeds and the sanity check's second run of seed 1; SNGAN, CramerGAN and MMDGAN
-# (Table 1); on CelebA, ProGANs on the eleven real_subset_diff_#i (Table 2). Five baselines on
-# each experiment (tables 1, 2 on CelebA, 3, and the two sanity comparisons).
-@pytest.mark.parametrize("name, n_gans, n_experiments", [("celeba", 11 + 3 + 11, 5), ("lsun", 11 + 3, 4)])
+# Ten ProGAN seeds and the sanity check's two second runs of seed 1 (bit-identical, and up to
+# numeric noise); SNGAN, CramerGAN and MMDGAN (Table 1); on CelebA, ProGANs on the eleven
+# real_subset_diff_#i (Table 2). Five baselines on each experiment (tables 1, 2 on CelebA, 3,
+# and the three sanity comparisons).
+@pytest.mark.parametrize("name, n_gans, n_experiments", [("celeba", 12 + 3 + 11, 6), ("lsun", 12 + 3, 5)])
 def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
-    result = snakemake(tmp_path, paper_config(name, tmp_path), "-n")
+    result = snakemake(tmp_path, paper_config(name, tmp_path), "-n", "-p")
     rules = planned_rules(result)
     assert {"prepare_real", "train_gan", "sample_gan", "train_attribution", "experiment_table", "figure_samples",
             "component_table", "figure_components", "table6", "figure_selection", "attack_table",
@@ -65,8 +67,13 @@ def test_paper_configs_dry_run(tmp_path, name, n_gans, n_experiments):
     assert planned_jobs(result)["train_gan"] == n_gans
     assert planned_jobs(result)["evaluate_baseline"] == 5 * n_experiments
     assert planned_jobs(result)["select_artifact_free"] == 10  # the ten ProGANs of Table 3
-    assert planned_jobs(result)["attack_images"] == planned_jobs(result)["attack_training_images"] == 6
-    assert planned_jobs(result)["train_defense"] == 6
+    # the attacks of Table 7; Table 8 without relighting (a face model), in its combination too
+    n_attacks = 6 if name == "celeba" else 5
+    assert planned_jobs(result)["attack_images"] == planned_jobs(result)["attack_training_images"] == n_attacks
+    assert planned_jobs(result)["train_defense"] == n_attacks
+    names = json.loads(re.search(r"ganprint attack [^\n]*--settings '(\{[^']*\})'", result.stdout)[1])["names"]
+    assert names == ["noise", "blur", "crop", "jpeg", "relight", "combination"][: None if name == "celeba" else 4] + (
+        [] if name == "celeba" else ["combination"])
     # component analysis at 128 px: low band at 64..4, high band at 64..4, post-pooling at 128..8
     # (the low band at 128 and post-pooling at 4 are the full network of Table 3)
     # and visNet on Table 3; Table 1 without each of its five sources (open set)
@@ -113,7 +120,12 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
     # deterministic GPU kernels for the same-seed twins only (gan.deterministic: twins)
     free = {instance: bool(flag) for flag, instance in re.findall(
         r"train-gan [^\n]*?(--nondeterministic )?--seed \d+ [^\n]*?/gans/celeba/(\w+)/generator.pt", result.stdout)}
-    assert len(free) == 25 and {name for name, flag in free.items() if not flag} == {"progan_all_s1", "progan_all_s1_run2"}
+    # (the twin up to numeric noise takes the nondeterministic ones, and one thread more)
+    assert len(free) == 26 and {name for name, flag in free.items() if not flag} == {"progan_all_s1", "progan_all_s1_run2"}
+    threads = {name: count for count, name in re.findall(
+        r"--threads (\d+) --output results/celeba/gans/celeba/(\w+)/generator.pt", result.stdout)}
+    assert {name for name, count in threads.items() if count != "8"} == {"progan_all_s1_noisy2"} and threads[
+        "progan_all_s1_noisy2"] == "9"
     # visNet (PAPER.md): Adam 1e-3 (0, 0.99), batch 32, loss weights 1 / 20 / 0.1, GP 10, drift 0.001, EMA 0.999
     [(attribution, visnet)] = re.findall(r"--settings '(\{[^']*\})' --visnet '(\{[^']*\})' --network visnet", result.stdout)
     attribution, visnet = json.loads(attribution), json.loads(visnet)
@@ -124,27 +136,33 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
         "size": 128, "crop": "celeba", "resampling": "lanczos", "alpha_background": "white", "window": 128, "grid": 4,
         "align": 8}]
     assert attribution["batch_size"] == 32 and "learning_rate" not in attribution
-    assert visnet == {"learning_rate": 0.001, "betas": [0.0, 0.99], "epochs": 10, "lr_schedule": "constant",
-                      "classification": 1.0, "reconstruction": 20.0, "adversarial": 0.1, "gp_weight": 10.0,
-                      "drift_weight": 0.001, "ema_beta": 0.999}
+    assert visnet == {"learning_rate": 0.001, "betas": [0.0, 0.99], "epochs": 10, "total_images": 25_000_000,
+                      "lr_schedule": "constant", "classification": 1.0, "reconstruction": 20.0, "adversarial": 0.1,
+                      "gp_weight": 10.0, "drift_weight": 0.001, "ema_beta": 0.999}
+    # the released classifier config's length (100M images) for every classifier; the defense its own epochs
+    lengths = {output: json.loads(settings).get("total_images", "visnet's") for settings, output in re.findall(
+        r"train-attribution [^\n]*?--settings '(\{[^']*\})'[^\n]*?--output (\S+)", result.stdout)}
+    assert len(lengths) == 33 and {length for output, length in lengths.items() if "/defense/" not in output} == {
+        100_000_000, "visnet's"} and {length for output, length in lengths.items() if "/defense/" in output} == {None}
 
 
 @pytest.mark.parametrize("name", ["celeba", "lsun"])
 def test_paper_configs_plan_how_the_authors_wrote_samples_fed_sngan_and_estimated_prnu(tmp_path, name):
     """SNGAN/evaluation.py truncates; the MMD-GAN code base's scipy.misc.imsave stretches each
     image; ProGAN's misc rounds. SNGAN/datasets/celeba.py feeds x / 128 - 1 + U(0, 1/128).
-    Marra et al.'s fingerprint is the mean residual."""
+    Marra et al.'s fingerprint is the mean residual, correlated as it is."""
     result = snakemake(tmp_path, paper_config(name, tmp_path), "-n", "-p")
     exports = dict(re.findall(rf"sample-gan --checkpoint results/{name}/gans/{name}/([a-z]+)_\S+ .*?--export (\w+)",
                               result.stdout))
     assert exports == {"progan": "round", "sngan": "truncate", "cramergan": "stretch", "mmdgan": "stretch"}
     assert planned_settings(result, "train-gan")["sngan"]["real_scaling"] == "dequantised"
-    assert planned_settings(result, "baseline")["prnu"]["estimator"] == "average"
+    prnu = planned_settings(result, "baseline")["prnu"]
+    assert (prnu["estimator"], prnu["chain"]) == ("average", "marra")
 
 
 # The GANs of each config (seeds and a twin, three other architectures, four subsets); the
 # default also samples its three Table 3 ProGANs at two points of their runs.
-@pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 11, 2), ("workflow/configs/photos.yaml", 12, 0)])
+@pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 12, 2), ("workflow/configs/photos.yaml", 12, 0)])
 def test_embedded_configs_dry_run(tmp_path, path, n_gans, snapshots):
     config = yaml.safe_load((REPO / path).read_text())
     result = snakemake(tmp_path, config, "-n")
@@ -289,21 +307,65 @@ def test_the_slurm_profiles_own_command_plans_its_target(tmp_path):
     assert f"output: {command[1]}" in result.stdout
 
 
-@pytest.mark.filterwarnings("ignore:Argument \"writer_name\":PendingDeprecationWarning")  # as Snakemake calls it
-def test_every_table_page_of_the_report_has_a_caption():
-    """Rendered as `snakemake --report` renders it: the template, then reStructuredText."""
+def table_caption(table: str, config: dict) -> str:
+    """A table page's caption as `snakemake --report` renders it: the template, then reStructuredText."""
     import jinja2
     from docutils.core import publish_parts
 
-    titles = (REPO / "workflow/rules/common.smk").read_text().split("TABLE_TITLES = {")[1].split("}")[0]
     template = jinja2.Template((REPO / "workflow/report/table.rst").read_text())
-    captions = {}
-    for table in re.findall(r'^\s+"(\w+)":', titles, re.M):
-        snakemake = types.SimpleNamespace(wildcards=types.SimpleNamespace(table=table), config=with_defaults(TINY))
-        captions[table] = publish_parts(template.render(snakemake=snakemake), writer_name="html",
-                                        settings_overrides={"halt_level": 2})["body"]
+    snakemake = types.SimpleNamespace(wildcards=types.SimpleNamespace(table=table), config=with_defaults(config))
+    return publish_parts(template.render(snakemake=snakemake), writer_name="html",
+                         settings_overrides={"halt_level": 2})["body"]
+
+
+@pytest.mark.filterwarnings("ignore:Argument \"writer_name\":PendingDeprecationWarning")  # as Snakemake calls it
+def test_every_table_page_of_the_report_has_a_caption():
+    titles = (REPO / "workflow/rules/common.smk").read_text().split("TABLE_TITLES = {")[1].split("}")[0]
+    captions = {table: table_caption(table, TINY) for table in re.findall(r'^\s+"(\w+)":', titles, re.M)}
     assert len(captions) == 12 and all(captions.values()), [table for table, text in captions.items() if not text]
     assert "open-set attribution" in captions["open_set"] and "table3" in captions["open_set"]
+
+
+@pytest.mark.filterwarnings("ignore:Argument \"writer_name\":PendingDeprecationWarning")  # as Snakemake calls it
+def test_the_high_band_arrangement_reaches_only_the_high_band_trainings_and_table_4_names_it(tmp_path):
+    """components.high_band_input is a flag of the high-band networks' training alone (so that
+    changing it retrains only those), and Table 4's page title, figure title and caption say it."""
+    result = snakemake(tmp_path, {**TINY, "components": {"high_band_input": "full_resolution"}}, "-n", "-p",
+                       "results/report/table4.html", "results/figures/components_bands.png")
+    flags = dict(re.findall(r"train-attribution [^\n]*?--network (\w+) (--high-band-input \w+ )?", result.stdout))
+    assert flags == {"full": "", "low8": "", "low4": "", "high8": "--high-band-input full_resolution ",
+                     "high4": "--high-band-input full_resolution "}
+    assert "--title 'Table 4: frequency bands, the high band at 2r x 2r'" in result.stdout
+    assert "--title 'Component analysis, bands, the high band at 2r x 2r'" in result.stdout
+    for arrangement in HIGH_BAND_INPUTS:
+        caption = table_caption("table4", {**TINY, "components": {"high_band_input": arrangement}})
+        assert re.search(r"entered its networks\s+<\w+ [^>]*>(\w+)<", caption)[1] == arrangement
+
+
+def test_fresh_defense_perturbations_train_on_the_clean_images_and_fixed_ones_on_the_attacked_copy(tmp_path):
+    """attacks.defense.perturbations reaches the defense's training alone: its images and its
+    --attack flags, not its --settings (so that changing it retrains only the defense)."""
+    target = "results/attacks/tiny/combination/defense/model.pt"
+    commands, jobs = {}, {}
+    for perturbations in ("fixed", "fresh"):
+        config = {**TINY, "attacks": {**TINY["attacks"], "defense": {**TINY["attacks"]["defense"],
+                                                                    "perturbations": perturbations}}}
+        result = snakemake(tmp_path, config, "-n", "-p", target)
+        [command] = re.findall(r"ganprint train-attribution (.*/defense/model\.pt) 2> ", result.stdout)
+        commands[perturbations], jobs[perturbations] = shlex.split(command), planned_jobs(result)
+
+    def values(tokens, option):
+        start = tokens.index(option) + 1
+        return tokens[start : next(i for i in range(start, len(tokens)) if tokens[i].startswith("--"))]
+
+    sources = TINY["experiments"]["table3"]["sources"]
+    assert values(commands["fixed"], "--train") == [f"results/attacks/tiny/combination/{s}/train.npy" for s in sources]
+    assert values(commands["fresh"], "--train") == [f"results/sources/tiny/{s}/train.npy" for s in sources]
+    assert "--attack" not in commands["fixed"] and jobs["fixed"]["attack_training_images"] == 1
+    assert values(commands["fresh"], "--attack") == ["combination"] and values(commands["fresh"], "--attack-seed") == ["0"]
+    assert json.loads(values(commands["fresh"], "--attack-settings")[0])["relight_model"] is None
+    assert "attack_training_images" not in jobs["fresh"]
+    assert values(commands["fixed"], "--settings") == values(commands["fresh"], "--settings")
 
 
 def test_a_templated_config_is_refused_in_one_line_naming_it(tmp_path):
@@ -332,7 +394,8 @@ def test_a_rehearsal_reads_the_first_images_scales_table_2_and_writes_apart():
     assert [subset_difference(i, config) for i in (0, 1, 10, 1000, 20000, 100000)] == [0, 1, 1, 2, 40, 200]
     # what decides the code paths stays the paper config's
     for keys in (("sampling", "export"), ("gan", "deterministic"), ("gan", "sngan", "real_scaling"),
-                 ("baselines", "prnu", "estimator"), ("datasets", "celeba", "crop"), ("experiments",), ("attacks", "names")):
+                 ("baselines", "prnu", "estimator"), ("baselines", "prnu", "chain"), ("datasets", "celeba", "crop"),
+                 ("experiments",), ("attacks", "names")):
         rehearsal_value, paper_value = config, paper
         for key in keys:
             rehearsal_value, paper_value = rehearsal_value[key], paper_value[key]
@@ -353,6 +416,6 @@ def test_the_rehearsal_plans_the_whole_celeba_run_on_400_images(tmp_path):
                              "--configfile", "celeba.yaml", "rehearsal.yaml"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = planned_jobs(result)
-    assert jobs["train_gan"] == 25 and jobs["real_subset"] == 11 and jobs["experiment_table"] == 4
+    assert jobs["train_gan"] == 26 and jobs["real_subset"] == 11 and jobs["experiment_table"] == 4
     assert "--count 400 " in result.stdout and "--difference 200 " in result.stdout  # real_subset_diff_#100000
     assert "results/celeba/rehearsal/table2.csv" in result.stdout and "results/celeba/table" not in result.stdout

@@ -41,8 +41,8 @@ def test_the_gpu_config_trains_a_hundred_times_longer_than_the_demo_and_plans_ev
     assert 1.0 / min(fractions) >= 100  # the curve spans two orders of magnitude of images shown
     result = snakemake(tmp_path, config, "-n", "-p", *gpu_targets())
     jobs = planned_jobs(result)
-    assert jobs["train_gan"] == 7  # 3 ProGAN seeds, the twin, SNGAN, CramerGAN, MMDGAN
-    assert jobs["sample_gan"] == 7 + 3 * len(fractions)
+    assert jobs["train_gan"] == 8  # 3 ProGAN seeds, the two twins, SNGAN, CramerGAN, MMDGAN
+    assert jobs["sample_gan"] == 8 + 3 * len(fractions)
     assert jobs["train_defense"] == 2 and jobs["attack_table"] == 1
     assert {"experiment_table", "training_length_table", "figure_training_length"} <= set(jobs)
     methods = {m for m in re.findall(r"results/gpu/baselines/deadleaves/table3/(\w+)\.json", result.stdout)}

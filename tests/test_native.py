@@ -197,9 +197,9 @@ def test_training_reads_each_image_at_a_new_patch_every_epoch(tmp_path, monkeypa
     seen = []
     original = training.epoch_batches
 
-    def recording(data, order, batch_size, device, prefetch=None, corners=None):
+    def recording(data, order, batch_size, device, prefetch=None, corners=None, **options):
         seen.append(corners)
-        return original(data, order, batch_size, device, prefetch, corners)
+        return original(data, order, batch_size, device, prefetch, corners, **options)
 
     monkeypatch.setattr(training, "epoch_batches", recording)
     rng = np.random.default_rng(0)

@@ -162,3 +162,26 @@ def test_the_cost_line_projects_every_table_from_rates_measured_here(tmp_path):
     assert all(f"table{n} " in line.message for n in (2, 3, 4, 5)) and "GAN training" in line.message
     [skipped] = preflight.cost_findings(config, jobs, measure=False, quick=True)
     assert skipped.status == "skip" and "GPU node" in skipped.fix
+
+
+def test_the_cost_of_a_classifier_is_its_length_in_images_and_the_defense_its_own_epochs():
+    """The paper configs' classifiers show 100M images whatever their training set, visNet 25M;
+    the defense fine-tunes for attacks.defense.epochs."""
+    from ganprint.config_checks import read_config
+
+    config = read_config([REPO / "workflow/configs/celeba.yaml"])
+    rates = costs.Rates(gan_seconds={}, sampling={}, attribution_train=1000.0, attribution_inference=1.0, prnu=1.0,
+                        knn_pairs=1.0)
+    per_source = config["split"]["n_train"]
+
+    def seconds(rule, **wildcards):
+        return costs.job_seconds(costs.Job(rule, wildcards, [], []), config, rates)[1]
+
+    assert seconds("train_attribution", experiment="table1", network="full") == pytest.approx(
+        200 * 5 * per_source / 1000)  # 100M images: 200 passes over Table 1's 500k
+    assert seconds("train_attribution", experiment="table3", network="full") == pytest.approx(
+        91 * 11 * per_source / 1000)
+    assert seconds("train_attribution", experiment="table3", network="visnet") == pytest.approx(
+        23 * 11 * per_source / 1000)
+    assert seconds("train_defense", attack="noise", dataset="celeba") == pytest.approx(
+        config["attacks"]["defense"]["epochs"] * 11 * per_source / 1000)

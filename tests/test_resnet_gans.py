@@ -49,6 +49,9 @@ def test_sngan_layout_follows_its_code_at_128():
     # dis_models/resblocks.py: OptimizedBlock in -> out -> out, Block in -> in -> out
     assert widths == [(3, 64, 64), (64, 64, 128), (128, 128, 256), (256, 256, 512), (512, 512, 1024), (1024, 1024, 1024)]
     assert hasattr(discriminator.blocks[0].conv1, "parametrizations")  # spectral norm
+    # Chainer's L.BatchNormalization: eps 2e-5
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 11 and {norm.eps for norm in norms} == {2e-5}
 
 
 def layer_list(module):
@@ -153,6 +156,20 @@ def test_a_training_step_moves_both_networks(arch):
     assert any(not torch.equal(a, b) for a, b in zip(before_g, trainer.generator.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.critic.parameters()))
     assert sum(drawn) >= 2 * 8  # one fresh real batch per critic step
+
+
+@pytest.mark.parametrize("arch, first", [("sngan", "generator"), ("cramergan", "critic"), ("mmdgan", "critic")])
+def test_the_generator_updates_first_in_sngan_as_its_chainer_updater_and_last_in_the_mmd_code_base(arch, first,
+                                                                                                   monkeypatch):
+    trainer = make_trainer(arch, {**SMALL, "resolution": 16}, "cpu")
+    order = []
+    update = trainer._update
+    monkeypatch.setattr(trainer, "_update", lambda network, *rest: order.append(
+        "generator" if network is trainer.generator else "critic") or update(network, *rest))
+    real = torch.rand(8, 3, 16, 16) * 2 - 1
+    trainer.step(0, lambda n: real[:n], lambda n: torch.randn(n, 16), lambda n: torch.rand(n))
+    steps = trainer.settings.critic_steps
+    assert order == (["generator"] + ["critic"] * steps if first == "generator" else ["critic"] * steps + ["generator"])
 
 
 @pytest.mark.parametrize("arch", RESNET_GANS)

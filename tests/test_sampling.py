@@ -107,7 +107,7 @@ def test_every_instance_draws_its_own_latent_stream():
     config = read_config([REPO / "workflow/configs/celeba.yaml"])
     instances = {source for spec in config["experiments"].values() for source in spec["sources"] if source != "real"}
     seeds = {name: sampling_seed(name, config["sampling"]["seed"]) for name in instances}
-    assert len(instances) == 25 and len(set(seeds.values())) == len(instances)
+    assert len(instances) == 26 and len(set(seeds.values())) == len(instances)
     assert sampling_seed("progan_all_s1", 0) != sampling_seed("progan_all_s1_run2", 0)
     assert sampling_seed("progan_all_s1_at0.1", 0) == sampling_seed("progan_all_s1", 0)
     first, twin = (latents("normal", sampling_seed(name, 0), 0, 16, 8) for name in ("progan_all_s1", "progan_all_s1_run2"))

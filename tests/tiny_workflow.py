@@ -40,6 +40,7 @@ TINY = {
         "table2": {"sources": ["real", "progan_diff0_s1", "progan_diff1_s1", "progan_diff200_s1"]},
         "table3": {"sources": ["real", "progan_all_s1", "progan_all_s2"]},
         "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
+        "sanity_noise": {"sources": ["progan_all_s1", "progan_all_s1_noisy2"]},
         "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
     },
 }

@@ -8,6 +8,7 @@ through Pillow's encoder and decoder on the CPU, images in parallel threads.
 """
 
 import dataclasses
+import functools
 import io
 import logging
 import zlib
@@ -23,13 +24,11 @@ from .errors import GanprintError
 from . import runtime
 from .convert import LUMINANCE, uint8_tensor
 from .filters import downsample_to, gaussian_kernel, separable_filter
-from .names import ATTACKS
+from .names import ATTACKS, COMBINATION_ORDER
 from .settings import defaults_from_schema
 from .storage import image_array_writer, load_images
 
 log = logging.getLogger(__name__)
-
-COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")
 
 
 @dataclasses.dataclass
@@ -42,12 +41,22 @@ class AttackSettings:
     relight_strength: float    # amplitude of the new lighting field (share of the mean)
     relight_model: str | None  # TorchScript relighting model replacing the default
     probability: float         # of each step of the combination
+    names: tuple               # the attacks of the run: the combination composes those among its steps
+
+    def __post_init__(self):
+        self.names = tuple(self.names)
 
 
-def image_streams(seed: int | list[int], first_index: int, count: int) -> list[np.random.Generator]:
+def image_streams(seed: int | list[int], indices) -> list[np.random.Generator]:
     """One random stream per image, from SeedSequence(seed + [index])."""
     prefix = list(seed) if isinstance(seed, (list, tuple)) else [seed]
-    return [np.random.default_rng(prefix + [first_index + i]) for i in range(count)]
+    return [np.random.default_rng(prefix + [int(index)]) for index in indices]
+
+
+def array_seed(seed: int, stream: str) -> list[int]:
+    """The seed of one image array's draws: `stream` (e.g. its source and split) gives the
+    array its own draws under the same seed."""
+    return [seed, zlib.crc32(stream.encode())]
 
 
 def to_float(images: np.ndarray, device) -> torch.Tensor:
@@ -139,13 +148,17 @@ def relight(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Te
     return (images + new_shading - shading).clamp(0, 255)
 
 
-def _relight_with_model(images: torch.Tensor, path: str) -> torch.Tensor:
+@functools.lru_cache(maxsize=2)
+def _relight_model(path: str, device: torch.device) -> torch.jit.ScriptModule:
     try:
-        model = torch.jit.load(path, map_location=images.device).eval()
+        return torch.jit.load(path, map_location=device).eval()
     except (RuntimeError, ValueError, OSError) as error:
         raise GanprintError(f"attacks.relight_model: {path} is not a loadable TorchScript model: {error}") from error
+
+
+def _relight_with_model(images: torch.Tensor, path: str) -> torch.Tensor:
     with torch.no_grad():
-        relit = model(images / 127.5 - 1.0)
+        relit = _relight_model(path, images.device)(images / 127.5 - 1.0)
     if relit.shape != images.shape:
         raise GanprintError(f"attacks.relight_model {path} returned {tuple(relit.shape)} for {tuple(images.shape)}")
     return ((relit + 1.0) * 127.5).clamp(0, 255)
@@ -155,10 +168,10 @@ SINGLE_ATTACKS = {"noise": noise, "blur": blur, "crop": crop, "jpeg": jpeg, "rel
 
 
 def combination(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tensor:
-    """Relight, crop, blur, JPEG and noise in that order, each applied to an image with
-    probability `settings.probability` (drawn from that image's stream)."""
+    """Relight, crop, blur, JPEG and noise in that order, those of them among `settings.names`,
+    each applied to an image with probability `settings.probability` (drawn from that image's stream)."""
     images = images.clone()
-    for name in COMBINATION_ORDER:
+    for name in [step for step in COMBINATION_ORDER if step in settings.names]:
         chosen = np.flatnonzero([stream.uniform() < settings.probability for stream in streams])
         if len(chosen):
             rows = torch.from_numpy(chosen).to(images.device)
@@ -166,14 +179,45 @@ def combination(images: torch.Tensor, streams, settings: AttackSettings) -> torc
     return images
 
 
+def attack_function(name: str):
+    if name not in ATTACKS:
+        raise GanprintError(f"unknown attack '{name}'; known: {list(ATTACKS)}")
+    return combination if name == "combination" else SINGLE_ATTACKS[name]
+
+
+def attack_at(name: str, images: np.ndarray, seed: int | list[int], indices, settings: AttackSettings,
+              device="cpu") -> np.ndarray:
+    """The attacked uint8 images; `indices` are their positions in their set, which pick
+    their streams."""
+    streams = image_streams(seed, indices)
+    return to_uint8(attack_function(name)(to_float(images, device), streams, settings))
+
+
 def attack_batch(name: str, images: np.ndarray, seed: int | list[int], first_index: int, settings: AttackSettings,
                  device="cpu") -> np.ndarray:
     """The attacked uint8 images; `first_index` is the position of the first in its set."""
-    if name not in ATTACKS:
-        raise GanprintError(f"unknown attack '{name}'; known: {list(ATTACKS)}")
-    streams = image_streams(seed, first_index, len(images))
-    function = combination if name == "combination" else SINGLE_ATTACKS[name]
-    return to_uint8(function(to_float(images, device), streams, settings))
+    return attack_at(name, images, seed, range(first_index, first_index + len(images)), settings, device)
+
+
+@dataclasses.dataclass(frozen=True)
+class FreshAttack:
+    """An attack drawn afresh at every epoch of a training (attacks.defense.perturbations:
+    fresh): image i of source s at epoch e draws from SeedSequence(array_seed(seed, "s/train")
+    + [e, i])."""
+
+    name: str
+    settings: AttackSettings
+    seed: int
+
+    def __post_init__(self):
+        attack_function(self.name)
+
+    def perturbation(self, epoch: int, sources: list[str], device):
+        """The epoch's perturb(images, label, positions) of LabelledImages.gather: the images
+        of source `label` at `positions` in its array, attacked."""
+        seeds = [array_seed(self.seed, f"{source}/train") + [epoch] for source in sources]
+        return lambda images, label, positions: attack_at(self.name, images, seeds[label], positions, self.settings,
+                                                          device)
 
 
 def attack_images(name: str, images_path: str, output: str, seed: int, stream: str, settings: AttackSettings,
@@ -182,9 +226,8 @@ def attack_images(name: str, images_path: str, output: str, seed: int, stream: s
     gives the array its own random draws under the same seed."""
     device = runtime.configure(threads)
     images = load_images(images_path)
-    array_seed = [seed, zlib.crc32(stream.encode())]
     with image_array_writer(output, len(images), images.shape[1]) as attacked:
         for start in range(0, len(images), batch):
-            attacked[start : start + batch] = attack_batch(name, images[start : start + batch], array_seed, start,
-                                                           settings, device)
+            attacked[start : start + batch] = attack_batch(name, images[start : start + batch],
+                                                           array_seed(seed, stream), start, settings, device)
     log.info("%s: %d images of %s attacked", name, len(images), images_path)

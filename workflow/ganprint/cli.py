@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import CPU_ISA, __version__
 from .errors import GanprintError
+from .names import HIGH_BAND_INPUTS
 from .settings import complete_block, json_object, schema_default, settings_of
 
 
@@ -60,6 +61,7 @@ class Settings(dict):
 CROPS = typing.Literal["centre", "celeba", "native"]  # patches.CROP_MODES
 BAD_IMAGES = typing.Literal["fail", "skip"]
 EXPORTS = typing.Literal["round", "truncate", "stretch"]  # convert.EXPORTS
+HIGH_BAND_INPUT = typing.Literal[tuple(HIGH_BAND_INPUTS)]
 
 # Help of the parameters that mean the same in every command that has them; a command's
 # docstring line (`name: text`) describes each of its other parameters, or overrides these.
@@ -200,7 +202,11 @@ def sample_gan(*, checkpoint: str, snapshot: str | None = None, n_train: positiv
 
 def train_attribution(*, train: list[str], sources: list[str], settings: Settings = Settings(),
                       visnet: Settings = Settings(), preprocessing: Settings = Settings(), initial: str | None = None,
-                      network: str = "full", threads: positive = 1, output: str):
+                      network: str = "full",
+                      high_band_input: HIGH_BAND_INPUT = schema_default("components", "high_band_input"),
+                      attack: str | None = None, attack_settings: Settings = Settings(),
+                      attack_seed: non_negative = schema_default("attacks", "seed"), threads: positive = 1,
+                      output: str):
     """train the attribution network or visNet over sources
 
     settings: the `attribution` config block
@@ -208,8 +214,15 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
     initial: start from this attribution model's weights; from random weights when absent
     network: full, visnet, or a component-analysis variant switching at resolution r: low<r>, high<r>,
         patch<r>
+    high_band_input: how a high<r> network takes its 2r x 2r band: unshuffled to r x r x 12, or at full
+        resolution with one conv block more (the `components` block's high_band_input)
+    attack: attack every training image afresh at every epoch (noise, blur, crop, jpeg, relight, combination); its
+        draws follow --attack-seed, the epoch, the source and the image
+    attack_settings: the `attacks` config block (with --attack)
+    attack_seed: seed of the attack's draws (with --attack)
     output: the model written (.pt)
     """
+    from .attacks import FreshAttack
     from .attribution.training import OptimiserSettings, VisNetLoss, train_attribution as run
     from .names import VISNET
 
@@ -220,8 +233,17 @@ def train_attribution(*, train: list[str], sources: list[str], settings: Setting
         block.update({key: visnet_block[key] for key in block.keys() & visnet_block.keys()})
         loss = settings_of(VisNetLoss, visnet_block, "visnet")
     optimiser = settings_of(OptimiserSettings, block, "attribution")
+    fresh = FreshAttack(attack, attack_settings_of(attack_settings), attack_seed) if attack else None
     run(train, sources, output, optimiser, block["fmap_base"], block["fmap_max"], block["seed"], threads, initial,
-        network, loss, block["input"], preprocessing_of(preprocessing))
+        network, loss, block["input"], preprocessing_of(preprocessing), attack=fresh,
+        high_band_input=high_band_input)
+
+
+def attack_settings_of(block: dict):
+    """The attacks.AttackSettings of an `attacks` block given on the command line."""
+    from .attacks import AttackSettings
+
+    return settings_of(AttackSettings, complete_block(dict(block), "attacks"), "attacks")
 
 
 def preprocessing_of(record: dict):
@@ -414,9 +436,9 @@ def attack(*, name: str, images: list[str], settings: Settings = Settings(),
         seed; the arrays' positions when absent
     output: the attacked image arrays written (.npy), one per image array
     """
-    from .attacks import AttackSettings, attack_images
+    from .attacks import attack_images
 
-    attack_settings = settings_of(AttackSettings, complete_block(dict(settings), "attacks"), "attacks")
+    attack_settings = attack_settings_of(settings)
     streams = list(streams) or [str(i) for i in range(len(images))]
     if not len(images) == len(output) == len(streams):
         raise GanprintError(f"{len(images)} image arrays, {len(output)} outputs, {len(streams)} streams")

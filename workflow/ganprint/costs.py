@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .attribution.optimiser import OptimiserSettings
 from .config_checks import data_path_found, data_paths, folder_source_count
+from .names import VISNET
 from .rehearsal import results_folder
 from .sources import split_held_out_experiment, split_snapshot_experiment
 
@@ -198,7 +200,7 @@ class Rates:
     sampling: dict  # arch -> images per second
     attribution_train: float  # images per second
     attribution_inference: float
-    prnu: float
+    prnu: float | None  # None: not measured on this device, PRNU jobs not charged
     knn_pairs: float
 
     @classmethod
@@ -315,6 +317,16 @@ def sources_of(config: dict, experiment: str) -> list[str]:
     return [s for s in config["experiments"].get(base, {"sources": []})["sources"] if s != held_out]
 
 
+def training_optimiser(config: dict, rule: str, network: str | None) -> OptimiserSettings:
+    """The optimiser settings a classifier, visNet or defense training job runs with."""
+    block = dict(config["attribution"])
+    if rule == "train_defense":
+        block.update(config["attacks"]["defense"], total_images=None)
+    elif network == VISNET:
+        block.update({key: value for key, value in config["visnet"].items() if key in block})
+    return OptimiserSettings(**{field.name: block[field.name] for field in dataclasses.fields(OptimiserSettings)})
+
+
 def job_seconds(job: Job, config: dict, rates: Rates) -> tuple[str, float] | None:
     """(stage, device seconds) of a job, or None for a job not charged."""
     rule, wildcards, split = job.rule, job.wildcards, config["split"]
@@ -326,12 +338,14 @@ def job_seconds(job: Job, config: dict, rates: Rates) -> tuple[str, float] | Non
         arch = wildcards["instance"].split("_")[0]
         return "sampling", (split["n_train"] + split["n_test"] + split["n_val"]) / rates.sampling[arch]
     if rule in ("train_attribution", "train_defense"):
-        epochs = config["attacks"]["defense"]["epochs"] if rule == "train_defense" else (
-            config["visnet"]["epochs"] if wildcards.get("network") == "visnet" else config["attribution"]["epochs"])
-        return "attribution networks", epochs * n_sources * split["n_train"] / rates.attribution_train
+        images = n_sources * split["n_train"]
+        passes = training_optimiser(config, rule, wildcards.get("network")).epochs_over(images)
+        return "attribution networks", passes * images / rates.attribution_train
     if rule in ("evaluate_attribution", "evaluate_attacked"):
         return "attribution inference", n_sources * (split["n_test"] + split["n_val"]) / rates.attribution_inference
     method = "prnu" if rule == "prnu_attacked" else wildcards.get("method")
+    if method == "prnu" and rates.prnu is None:
+        return None
     if rule in ("evaluate_baseline", "prnu_attacked") and method in ("prnu", "knn"):
         train, test = n_sources * split["n_train"], n_sources * split["n_test"]
         if method == "prnu":

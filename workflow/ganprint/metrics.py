@@ -17,6 +17,12 @@ def accuracy_percent(confusion: np.ndarray) -> float:
     return float(100.0 * np.trace(confusion) / confusion.sum())
 
 
+def accuracy_over_classes_percent(confusion: np.ndarray, classes: list[int]) -> float:
+    """Accuracy over the test images of some classes only (predictions among all classes)."""
+    rows = np.asarray(confusion)[classes]
+    return float(100.0 * rows[np.arange(len(classes)), classes].sum() / rows.sum())
+
+
 def per_class_accuracy_percent(confusion: np.ndarray) -> np.ndarray:
     return 100.0 * np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
 

@@ -23,6 +23,8 @@ METHODS = tuple(BASELINE_SHARED_SETTINGS)
 WITHOUT_TRAINING = ("inception",)
 
 ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combination")
+# The steps of the combination attack in the paper's order (each with attacks.probability)
+COMBINATION_ORDER = ("relight", "crop", "blur", "jpeg", "noise")
 
 VARIANTS = ("full", "low_band", "high_band", "post_pool")
 NETWORK_PREFIXES = {"low": "low_band", "high": "high_band", "patch": "post_pool"}
@@ -30,6 +32,12 @@ VARIANT_NETWORK = rf"({'|'.join(NETWORK_PREFIXES)})(\d+)"  # e.g. high16: the pr
 # visNet (the fingerprint visualisation network) is built on the full network's encoder.
 VISNET = "visnet"
 NETWORK_PATTERN = rf"full|{VISNET}|{VARIANT_NETWORK}"
+# How a high-band network takes its band, the 2r x 2r image between 2r and r
+# (components.high_band_input), as Table 4's title says it.
+HIGH_BAND_INPUTS = {
+    "unshuffled": "the high band unshuffled to r x r x 12",
+    "full_resolution": "the high band at 2r x 2r",
+}
 
 
 def parse_network(name: str) -> tuple[str, int | None]:
@@ -49,7 +57,7 @@ def network_method(name: str) -> str:
 
 def highest_switch(variant: str, resolution: int) -> int:
     """The highest switching resolution of a variant: the high band between 2r and r needs 2r
-    within the image."""
+    within the image, whichever its arrangement (HIGH_BAND_INPUTS)."""
     return resolution // 2 if variant == "high_band" else resolution
 
 

@@ -3,9 +3,11 @@
 A source is `real` (the data set's real images), a folder source (images made elsewhere,
 named in the config's `folder_sources`: lower-case letters, digits and hyphens, so never a
 GAN instance's name) or a GAN instance named
-`{arch}_{subset}_s{seed}` with an optional `_run{k}`: e.g. `progan_all_s1`,
-`progan_diff100_s1`, and `progan_all_s1_run2`, a second training job with the very
-same settings (the paper's sanity check). A trailing `_at{fraction}` names the snapshot of
+`{arch}_{subset}_s{seed}` with an optional `_run{k}` or `_noisy{k}`: e.g. `progan_all_s1`,
+`progan_diff100_s1`, `progan_all_s1_run2`, a second training job with the very same
+settings (the paper's sanity check: bit-identical to the first), and `progan_all_s1_noisy2`,
+a second job that differs from the first only in floating-point summation order (numeric
+noise: one more CPU thread, and on a GPU nondeterministic kernels). A trailing `_at{fraction}` names the snapshot of
 an instance taken at that fraction of its run: `progan_all_s1_at0.25`.
 """
 
@@ -18,7 +20,7 @@ from .errors import GanprintError
 REAL = "real"
 SNAPSHOT_SUFFIX = "_at"
 SNAPSHOT_FRACTION = r"0\.\d+"
-TRAINED_INSTANCE_NAME = r"(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_run(?P<run>\d+))?"
+TRAINED_INSTANCE_NAME = r"(?P<arch>[a-z][a-z0-9]*)_(?P<subset>all|diff\d+)_s(?P<seed>\d+)(?:_(?P<rerun>run|noisy)(?P<run>\d+))?"
 INSTANCE_NAME = rf"(?P<base>{TRAINED_INSTANCE_NAME})(?:{SNAPSHOT_SUFFIX}(?P<snapshot>{SNAPSHOT_FRACTION}))?"
 INSTANCE_PATTERN = re.compile(f"^{INSTANCE_NAME}$")
 
@@ -35,6 +37,7 @@ class GanInstance:
     subset: str  # "all" or "diff{i}"
     seed: int
     run: int
+    noisy: bool  # a `_noisy<k>` run: its twin up to numeric noise
     base: str  # the trained instance: the name without its snapshot suffix
     snapshot: str | None  # fraction of the run, for a snapshot
 
@@ -48,18 +51,19 @@ def parse_instance(name: str, where: str = "source") -> GanInstance:
     if match is None:
         raise GanprintError(
             f"{where}: '{name}' is neither 'real', a folder source (folder_sources), nor a GAN instance name "
-            "'{arch}_{all|diff<i>}_s{seed}[_run{k}][_at<fraction>]' (e.g. progan_all_s1)"
+            "'{arch}_{all|diff<i>}_s{seed}[_run{k}|_noisy{k}][_at<fraction>]' (e.g. progan_all_s1)"
         )
     return GanInstance(name, match["arch"], match["subset"], int(match["seed"]), int(match["run"] or 1),
-                       match["base"], match["snapshot"])
+                       match["rerun"] == "noisy", match["base"], match["snapshot"])
 
 
 def same_seed_twins(names) -> set[str]:
     """The GAN instances among `names` that share architecture, subset and seed with another
-    run of them (X and X_run2): the pairs that must train bit-identically."""
+    run of them (X and X_run2): the pairs that must train bit-identically (a `_noisy<k>` run
+    is not one of them)."""
     runs = {}
     for name in names:
-        if not is_gan(name):
+        if not is_gan(name) or parse_instance(name).noisy:
             continue
         instance = parse_instance(name)
         runs.setdefault((instance.arch, instance.subset, instance.seed), set()).add(instance.base)

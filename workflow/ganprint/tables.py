@@ -7,7 +7,8 @@ import pandas as pd
 from .errors import GanprintError
 from .attribution.network import AttributionSettings, patch_size, switch_receptive_field
 from .names import parse_network
-from .sources import split_held_out_experiment, split_snapshot_experiment
+from .metrics import accuracy_over_classes_percent
+from .sources import is_real, split_held_out_experiment, split_snapshot_experiment
 from .storage import load_json, save_table
 
 BASE_COLUMNS = ["dataset", "method", "accuracy", "balanced_accuracy", "fd_ratio", "n_classes", "n_test_per_class"]
@@ -34,14 +35,28 @@ def metrics_rows(paths: list[str], per_class: bool = False) -> pd.DataFrame:
     return table[leading + [c for c in table.columns if c not in leading]]
 
 
+def generated_accuracy(path: str) -> float | None:
+    """Accuracy over the test images of the generated sources of a metrics file: Table 6's
+    headline, in which the real images, which every method attributes well, do not count."""
+    metrics = load_json(path)
+    generated = [index for index, source in enumerate(metrics["sources"]) if not is_real(source)]
+    if not metrics.get("confusion") or not generated:
+        return None
+    return accuracy_over_classes_percent(metrics["confusion"], generated)
+
+
 def write_table(paths: list[str], output: str, per_class: bool = False, selections: list[str] | None = None) -> pd.DataFrame:
+    """Tables 1-3 and the sanity check; with `selections`, Table 6, whose `accuracy` is over the
+    selected generated images and `accuracy_all_images` over them and all the real ones."""
     table = metrics_rows(paths, per_class)
     if selections:
         from .artifact_free import lpips_backbone
 
         table.insert(len(BASE_COLUMNS), "lpips_backbone", lpips_backbone(selections))
+        table.insert(BASE_COLUMNS.index("accuracy") + 1, "accuracy_all_images", table["accuracy"])
+        table["accuracy"] = [generated_accuracy(path) for path in paths]
     per_source = [column for column in table if column.startswith(tuple(f"{m}_" for m in PER_CLASS_MEASURES))]
-    for column in ["accuracy", "balanced_accuracy", "fd_ratio", "mean_ap", "mean_auc", *per_source]:
+    for column in ["accuracy", "accuracy_all_images", "balanced_accuracy", "fd_ratio", "mean_ap", "mean_auc", *per_source]:
         if column in table:
             table[column] = table[column].astype(float).round(3)
     save_table(output, table)
@@ -49,8 +64,8 @@ def write_table(paths: list[str], output: str, per_class: bool = False, selectio
 
 
 def _network_cells(paths: list[str], networks: list[str]):
-    """(dataset, variant, switch resolution, image size, accuracy) of each metrics file, the
-    network it stands for given by name (a variant identical to the full network is
+    """(dataset, variant, switch resolution, network description, accuracy) of each metrics
+    file, the network it stands for given by name (a variant identical to the full network is
     evaluated once, under 'full')."""
     if len(paths) != len(networks):
         raise GanprintError(f"{len(paths)} metrics files for {len(networks)} network names")
@@ -59,25 +74,32 @@ def _network_cells(paths: list[str], networks: list[str]):
         variant, switch = parse_network(name)
         if "resolution" not in metrics.get("network", {}):
             raise GanprintError(f"metrics file {path} does not describe its network; evaluate the model again")
-        yield metrics["dataset"], variant, switch, metrics["network"]["resolution"], metrics["accuracy"]
+        yield metrics["dataset"], variant, switch, metrics["network"], metrics["accuracy"]
+
+
+BAND_COLUMNS = ["dataset", "resolution", "low_band_accuracy", "high_band_accuracy", "high_band_input"]
 
 
 def band_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
-    """Table 4: accuracy of the low-band and high-band networks by switching resolution."""
+    """Table 4: accuracy of the low-band and high-band networks by switching resolution, and
+    how the high band entered its network (`high_band_input`)."""
     rows = {}
-    for dataset, variant, switch, _, accuracy in _network_cells(paths, networks):
-        rows.setdefault((dataset, switch), {"dataset": dataset, "resolution": switch})[f"{variant}_accuracy"] = accuracy
-    table = pd.DataFrame(list(rows.values()))
+    for dataset, variant, switch, network, accuracy in _network_cells(paths, networks):
+        row = rows.setdefault((dataset, switch), {"dataset": dataset, "resolution": switch})
+        row[f"{variant}_accuracy"] = accuracy
+        if variant == "high_band":  # evaluated before the arrangement was a choice: unshuffled
+            row["high_band_input"] = network.get("high_band_input", "unshuffled")
+    table = pd.DataFrame(list(rows.values()), columns=BAND_COLUMNS)
     for column in ("low_band_accuracy", "high_band_accuracy"):
-        table[column] = table.get(column, pd.Series(dtype=float)).astype(float).round(3)
+        table[column] = table[column].astype(float).round(3)
     return table.sort_values(["dataset", "resolution"], ascending=[True, False], ignore_index=True)
 
 
 def patch_table(paths: list[str], networks: list[str]) -> pd.DataFrame:
     """Table 5: accuracy of post-pooling networks by patch size (the paper's convention) and by
     the receptive field of their features at the switch point."""
-    def row(dataset, variant, switch, size, accuracy):
-        settings = AttributionSettings(resolution=size, variant=variant, switch_resolution=switch)
+    def row(dataset, variant, switch, network, accuracy):
+        settings = AttributionSettings(resolution=network["resolution"], variant=variant, switch_resolution=switch)
         return {"dataset": dataset, "switch_resolution": switch, "patch_size": patch_size(settings),
                 "receptive_field": switch_receptive_field(settings), "accuracy": round(float(accuracy), 3)}
 

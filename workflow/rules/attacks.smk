@@ -26,7 +26,8 @@ rule attack_images:
         " --seed {params.seed} --streams {params.streams:q} --threads {threads} --output {output:q} 2> {log:q}"
 
 
-# The attacked training images feed only the defense and PRNU's, and are deleted after them
+# The attacked training images feed only PRNU's defense and, with fixed perturbations
+# (attacks.defense.perturbations), the classifier's, and are deleted after them
 # (at paper scale 54 GB per attack). `--resources attacks=1` makes one attack's set at a time.
 use rule attack_images as attack_training_images with:
     input:
@@ -50,7 +51,7 @@ use rule attack_images as attack_training_images with:
 
 use rule train_attribution as train_defense with:
     input:
-        train=attacked_images("train"),
+        train=defense_training_images(),
         initial=lambda wc: f"<results>/attribution/{wc.dataset}/{ATTACK_EXPERIMENT}/full/model.pt",
     output:
         "<results>/attacks/{dataset}/{attack}/defense/model.pt",
@@ -58,8 +59,10 @@ use rule train_attribution as train_defense with:
         sources=experiment_sources(ATTACK_EXPERIMENT),
         network="full",
         initial=lambda wc, input: optional_flag("--initial", input.initial),
-        settings=training_settings(**config["attacks"]["defense"]),
+        attack=defense_attack_flags,
+        settings=training_settings(total_images=None, **defense_optimiser()),
         visnet="",
+        high_band="",
         preprocessing=preprocessing_flag(ATTACK_EXPERIMENT),
     log:
         "<results>/logs/train_defense/{dataset}/{attack}.log",

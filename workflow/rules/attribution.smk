@@ -17,8 +17,10 @@ rule train_attribution:
         sources=lambda wc: experiment_sources(wc.experiment),
         network=lambda wc: wc.network,
         initial="",
+        attack="",
         settings=network_training_settings,
         visnet=visnet_flag,
+        high_band=high_band_flag,
         preprocessing=preprocessing_flag(),
     threads: 1
     # visNet first: it is the longest job of its experiment, which then ends sooner
@@ -33,8 +35,8 @@ rule train_attribution:
     benchmark:
         "<results>/benchmarks/train_attribution/{dataset}/{experiment}/{network}.tsv"
     shell:
-        "python -m ganprint train-attribution --train {input.train:q} {params.initial} --sources {params.sources:q}"
-        " --settings {params.settings:q} {params.visnet} --network {params.network} {params.preprocessing} --threads {threads} --output {output:q} 2> {log:q}"
+        "python -m ganprint train-attribution --train {input.train:q} {params.initial} {params.attack} --sources {params.sources:q}"
+        " --settings {params.settings:q} {params.visnet} --network {params.network} {params.high_band} {params.preprocessing} --threads {threads} --output {output:q} 2> {log:q}"
 
 
 rule evaluate_attribution:

@@ -15,9 +15,11 @@ from ganprint.names import (
     NETWORK_PATTERN,
     VISNET,
     WITHOUT_TRAINING,
+    HIGH_BAND_INPUTS,
     canonical_network,
     highest_switch,
     network_method,
+    parse_network,
 )
 from ganprint.sources import (
     INSTANCE_NAME,
@@ -131,14 +133,22 @@ def gan_settings(wildcards):
 
 def gan_training_flags(wildcards):
     """--snapshot flags for the GANs of the training-length experiment (their snapshots are
-    sampled), and --nondeterministic where gan.deterministic leaves the instance free."""
+    sampled), and --nondeterministic where gan.deterministic leaves the instance free or the
+    instance is a `_noisy<k>` run."""
     flags = []
     experiment = config["training_length"]["experiment"]
     if experiment in config["experiments"] and wildcards.instance in experiment_sources(experiment):
         flags += [f"--snapshot {fraction}" for fraction in config["training_length"]["fractions"]]
-    if config["gan"]["deterministic"] == "twins" and wildcards.instance not in TWINS:
+    free = config["gan"]["deterministic"] == "twins" and wildcards.instance not in TWINS
+    if free or parse_instance(wildcards.instance).noisy:
         flags.append("--nondeterministic")
     return " ".join(flags)
+
+
+def gan_training_threads(wildcards):
+    """The threads of a GAN training: gan.threads, one more for a `_noisy<k>` run, whose
+    parallel reductions then add in another order (its twin up to numeric noise on a CPU)."""
+    return config["gan"]["threads"] + parse_instance(wildcards.instance).noisy
 
 
 def generator_checkpoint(wildcards):
@@ -237,6 +247,14 @@ def visnet_flag(wildcards):
     return optional_flag("--visnet", block_settings("visnet", leave_out=["experiment"]))
 
 
+def high_band_flag(wildcards):
+    """train-attribution's --high-band-input (components.high_band_input) where the network is
+    a high band, so that changing it retrains only those."""
+    if parse_network(wildcards.network)[0] != "high_band":
+        return ""
+    return optional_flag("--high-band-input", config["components"]["high_band_input"])
+
+
 def optional_flag(flag, value):
     """'--flag value', or nothing when the value is empty."""
     return f"{flag} {shlex.quote(str(value))}" if value else ""
@@ -309,8 +327,10 @@ ATTACK_TABLE_NUMBERS = [str(n) for n in config["attacks"]["table_numbers"][: len
 
 
 def attack_settings():
-    """The attacks' parameter ranges as JSON (the attack name comes from the wildcard)."""
-    keys = ("noise_std", "blur_sizes", "crop_fraction", "jpeg_quality", "relight_strength", "relight_model", "probability")
+    """The attacks' parameter ranges as JSON (the attack name comes from the wildcard), and
+    their names (the combination composes the configured attacks only)."""
+    keys = ("noise_std", "blur_sizes", "crop_fraction", "jpeg_quality", "relight_strength", "relight_model", "probability",
+            "names")
     return json.dumps({key: config["attacks"][key] for key in keys}, sort_keys=True)
 
 
@@ -322,6 +342,29 @@ def attacked_images(split):
         ]
 
     return images
+
+
+FRESH_DEFENSE = config["attacks"]["defense"]["perturbations"] == "fresh"
+
+
+def defense_training_images():
+    """Input function: the defense's training images, attacked once (fixed perturbations), or
+    clean ones that the training attacks afresh at every epoch (fresh)."""
+    return experiment_images("train", ATTACK_EXPERIMENT) if FRESH_DEFENSE else attacked_images("train")
+
+
+def defense_optimiser():
+    """The defense's training length, rate and schedule (its other key is the attack's)."""
+    return {key: value for key, value in config["attacks"]["defense"].items() if key != "perturbations"}
+
+
+def defense_attack_flags(wildcards):
+    """train-attribution's --attack flags of the defense: with fresh perturbations, the attack
+    it draws at every epoch; none with fixed ones."""
+    if not FRESH_DEFENSE:
+        return ""
+    return (f"--attack {wildcards.attack} --attack-settings {shlex.quote(attack_settings())}"
+            f" --attack-seed {config['attacks']['seed']}")
 
 
 def attack_metrics(dataset):
@@ -350,18 +393,30 @@ TABLE_EXPERIMENTS = {
     "table1": ["table1"],
     "table2": ["table2"],
     "table3": ["table3"],
-    "sanity_check": ["sanity_same_seed", "sanity_diff_seed"],
+    "sanity_check": ["sanity_same_seed", "sanity_noise", "sanity_diff_seed"],
 }
 # Tables with a column per source (the sanity check's two comparisons have different sources).
 PER_SOURCE_TABLES = ("table1", "table2", "table3")
 COMPONENT_TABLES = {"4": "bands", "5": "patches"}
 TABLE_OF_COMPONENTS = {kind: number for number, kind in COMPONENT_TABLES.items()}
+# How Table 4's high band entered its networks, as its page and figure titles say it.
+HIGH_BAND_ARRANGEMENT = HIGH_BAND_INPUTS[config["components"]["high_band_input"]]
+TABLE4_TITLE = f"Table 4: frequency bands, {HIGH_BAND_ARRANGEMENT}"
+COMPONENT_FIGURE_TITLES = {
+    "bands": f"Component analysis, bands, {HIGH_BAND_ARRANGEMENT}",
+    "patches": "Component analysis, patches",
+}
+
+
+def table_experiments(table):
+    """The experiments of one of TABLE_EXPERIMENTS' tables that the config defines."""
+    return [e for e in TABLE_EXPERIMENTS[table] if e in config["experiments"]]
 
 
 def table_metrics(table):
     """Metrics files of one of TABLE_EXPERIMENTS' tables (Table 2: first data set only)."""
     datasets = [first_dataset()] if table == "table2" else None
-    return experiment_metrics(TABLE_EXPERIMENTS[table], datasets)
+    return experiment_metrics(table_experiments(table), datasets)
 
 
 # The title of each table's page in the report.
@@ -369,8 +424,8 @@ TABLE_TITLES = {
     "table1": "Table 1: real images and one instance of each GAN architecture",
     "table2": "Table 2: ProGANs trained on real_subset_diff_#i",
     "table3": "Table 3: ProGAN instances differing only in their seed",
-    "sanity_check": "Sanity check: same-seed twins and different seeds",
-    "table4": "Table 4: frequency bands",
+    "sanity_check": "Sanity check: same-seed twins, twins up to numeric noise, and different seeds",
+    "table4": TABLE4_TITLE,
     "table5": "Table 5: patch sizes",
     "table6": "Table 6: the artifact-free subset",
     "table7": "Table 7: attacks and defense",
@@ -447,8 +502,8 @@ def folder_source_images(wildcards):
 def configured_outputs():
     tables = [
         f"<results>/{table}.csv"
-        for table, experiments in TABLE_EXPERIMENTS.items()
-        if all(e in config["experiments"] for e in experiments)
+        for table in TABLE_EXPERIMENTS
+        if table_experiments(table)
     ]
     figures = []
     if "table1" in config["experiments"]:

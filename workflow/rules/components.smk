@@ -26,7 +26,7 @@ rule figure_components:
     output:
         report("<results>/figures/components_{kind}.png", caption="../report/figure_components.rst", category="Figures"),
     params:
-        title=lambda wc: f"Component analysis, {wc.kind}",
+        title=lambda wc: COMPONENT_FIGURE_TITLES[wc.kind],
     wildcard_constraints:
         kind="|".join(TABLE_OF_COMPONENTS),
     conda:

@@ -18,7 +18,8 @@ rule train_gan:
         settings=gan_settings,
         subset=lambda wc, input: optional_flag("--subset", input.subset),
         flags=gan_training_flags,
-    threads: config["gan"]["threads"]
+        threads=gan_training_threads,
+    threads: gan_training_threads
     resources:
         **cluster_resources(gpu=True, runtime=GAN_TRAINING_MINUTES, mem_mb=16000),
     retries: training_retries(GAN_TRAINING_MINUTES)
@@ -30,7 +31,7 @@ rule train_gan:
         "<results>/benchmarks/train_gan/{dataset}/{instance}.tsv"
     shell:
         "python -m ganprint train-gan --arch {params.arch} --settings {params.settings:q} --images {input.images:q}"
-        " {params.subset} {params.flags} --seed {params.seed} --threads {threads} --output {output:q} 2> {log:q}"
+        " {params.subset} {params.flags} --seed {params.seed} --threads {params.threads} --output {output:q} 2> {log:q}"
 
 
 rule sample_gan:

@@ -59,9 +59,12 @@ class LabelledImages:
         draws = torch.rand(len(self), 2, generator=stream, dtype=torch.float64).numpy()
         return (np.floor(draws * counts[self.labels, None]).astype(np.int64) * self.align)
 
-    def gather(self, rows: np.ndarray, corners: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self, rows: np.ndarray, corners: np.ndarray | None = None,
+               perturb=None) -> tuple[np.ndarray, np.ndarray]:
         """Images (patches at `corners`, one per row; centre patches without) and labels of
-        the given global rows (in the order given)."""
+        the given global rows (in the order given). `perturb(images, label, positions)`
+        replaces the whole images of a source, at those positions of its array, before their
+        patches are cut."""
         rows = np.asarray(rows)
         labels = self.labels[rows]
         if self.native and corners is None:
@@ -71,7 +74,10 @@ class LabelledImages:
             where = np.flatnonzero(labels == label)
             # each image read once, in file order, however many of its patches are asked for
             stored, copies = np.unique(rows[where] - self.offsets[label], return_inverse=True)
-            whole = self.arrays[label][stored][copies]
+            whole = self.arrays[label][stored]
+            if perturb is not None:
+                whole = perturb(whole, label, stored)
+            whole = whole[copies]
             images[where] = whole if corners is None else cut(whole, corners[where], self.resolution)
         return images, labels
 
@@ -109,9 +115,10 @@ class PatchGrid:
 
 
 def epoch_batches(data: LabelledImages, order: np.ndarray, batch_size: int, device, prefetch: bool | None = None,
-                  corners: np.ndarray | None = None):
+                  corners: np.ndarray | None = None, perturb=None):
     """(uint8 images, labels) tensors on `device` for consecutive batches of the rows in
-    `order` (patches at `corners`, one per row of the set, when given). With `prefetch` (the
+    `order` (patches at `corners`, one per row of the set, when given; images perturbed as
+    LabelledImages.gather says, with `perturb`). With `prefetch` (the
     default on a GPU) a worker thread gathers the next batch
     from the memory-mapped arrays and starts its copy while the current one is used; on the
     CPU that thread would take a core the job was not given."""
@@ -121,7 +128,7 @@ def epoch_batches(data: LabelledImages, order: np.ndarray, batch_size: int, devi
 
     def load(start):
         rows = order[start : start + batch_size]
-        images, labels = data.gather(rows, None if corners is None else corners[rows])
+        images, labels = data.gather(rows, None if corners is None else corners[rows], perturb)
         return uint8_tensor(images, device), to_device(torch.from_numpy(labels), device)
 
     if not prefetch:

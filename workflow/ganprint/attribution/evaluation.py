@@ -88,8 +88,8 @@ def load_model(path: str, device, retire_resume: bool = False) -> AttributionNet
 def network_description(model: AttributionNetwork | VisNet) -> dict:
     settings = model.settings
     return {"architecture": model.architecture, "variant": settings.variant,
-            "switch_resolution": settings.switch_resolution, "resolution": settings.resolution,
-            "input": settings.input, "preprocessing": model.preprocessing.record()}
+            "switch_resolution": settings.switch_resolution, "high_band_input": settings.high_band_input,
+            "resolution": settings.resolution, "input": settings.input, "preprocessing": model.preprocessing.record()}
 
 
 @dataclasses.dataclass

@@ -11,9 +11,10 @@ Variants for the component analysis (Sec. 3.2), switching at resolution r:
 - low_band: the image is only Gaussian-downsampled to r (no learned layers above r);
   conv blocks from r down.
 - high_band: the input is the Laplacian band between 2r and r (the image at 2r minus the
-  upsampled image at r), a 2r x 2r image, rearranged without loss into r x r x 12 (each
-  2x2 neighbourhood becomes channels), so that conv blocks run from r down as for the low
-  band while the network sees every coefficient of the band.
+  upsampled image at r), a 2r x 2r image (`high_band_input`): unshuffled, rearranged without
+  loss into r x r x 12 (each 2x2 neighbourhood becomes channels), so that conv blocks run
+  from r down as for the low band while the network sees every coefficient of the band; or
+  full_resolution, at 2r x 2r, conv blocks from 2r down (one block more).
 - post_pool: conv blocks down to r, then only 2x2 average pooling to 4x4: each position of
   the map at r describes one patch of the image (its receptive field), and the head sees
   their averages.
@@ -29,7 +30,7 @@ from torch import nn
 from ..filters import downsample_to, gaussian_kernel, laplacian_band, separable_filter
 from ..layers import (EqualConv2d, EqualLinear, channels_at, downsample2x, leaky_relu, log2_resolution,
                       minibatch_stddev)
-from ..names import VARIANTS, highest_switch
+from ..names import HIGH_BAND_INPUTS, VARIANTS, highest_switch
 from ..settings import defaults_from_schema, schema_default
 
 CONV = (3, 1)  # (kernel, stride) of a conv layer
@@ -50,12 +51,17 @@ class AttributionSettings:
     variant: str = "full"
     switch_resolution: int | None = None
     input: str = "image"
+    high_band_input: str | None = schema_default("components", "high_band_input")  # None in other variants
 
     def __post_init__(self):
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {INPUTS}, got '{self.input}'")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got '{self.variant}'")
+        if self.variant != "high_band":
+            self.high_band_input = None
+        elif self.high_band_input not in HIGH_BAND_INPUTS:
+            raise ValueError(f"high_band_input must be one of {list(HIGH_BAND_INPUTS)}, got '{self.high_band_input}'")
         if self.variant == "full":
             self.switch_resolution = None
             return
@@ -65,17 +71,24 @@ class AttributionSettings:
             raise ValueError(f"switch_resolution of the {self.variant} variant must be a power of two "
                              f"in [4, {highest}], got {r}")
 
+    def input_resolution(self) -> int:
+        """Side of what the first conv block sees: the image, the low band at r, or the high
+        band at 2r (at r when unshuffled)."""
+        if self.variant == "low_band" or self.high_band_input == "unshuffled":
+            return self.switch_resolution
+        if self.variant == "high_band":
+            return 2 * self.switch_resolution
+        return self.resolution
+
     def conv_resolutions(self) -> list[int]:
         """Resolutions at which a conv block (conv, conv, pool) runs, from the input down."""
-        top, bottom = self.resolution, 8
-        if self.variant in ("low_band", "high_band"):
-            top = self.switch_resolution
-        elif self.variant == "post_pool":
+        top, bottom = self.input_resolution(), 8
+        if self.variant == "post_pool":
             bottom = 2 * self.switch_resolution
         return [res for res in (top >> i for i in range(top.bit_length())) if bottom <= res]
 
     def input_channels(self) -> int:
-        return 12 if self.variant == "high_band" else 3
+        return 12 if self.high_band_input == "unshuffled" else 3
 
 
 def receptive_field(layers: list[tuple[int, int]]) -> int:
@@ -136,7 +149,8 @@ class Encoder(nn.Module):
         if self.settings.variant == "low_band":
             return downsample_to(images, self.settings.switch_resolution)
         if self.settings.variant == "high_band":
-            return F.pixel_unshuffle(laplacian_band(images, self.settings.switch_resolution), 2)
+            band = laplacian_band(images, self.settings.switch_resolution)
+            return F.pixel_unshuffle(band, 2) if self.settings.high_band_input == "unshuffled" else band
         return images
 
     def encode(self, images: torch.Tensor, block_statistics: list | None = None) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """The optimiser settings of attribution training, shared by the classifier and visNet."""
 
 import dataclasses
+import math
 
 import torch
 
@@ -19,6 +20,12 @@ class OptimiserSettings:
     epochs: int
     lr_schedule: str
     flip: bool
+    total_images: int | None
+
+    def epochs_over(self, n_images: int) -> int:
+        """Passes over `n_images` training images: `epochs`, or as many as show `total_images`
+        images (rounded up to whole passes)."""
+        return self.epochs if self.total_images is None else math.ceil(self.total_images / n_images)
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -26,6 +33,8 @@ class OptimiserSettings:
             raise GanprintError(f"lr_schedule must be one of {LR_SCHEDULES}, got '{self.lr_schedule}'")
         if self.epochs <= 0 or self.batch_size <= 0 or self.learning_rate <= 0:
             raise GanprintError("epochs, batch_size and learning_rate must be positive")
+        if self.total_images is not None and self.total_images <= 0:
+            raise GanprintError("total_images must be positive (or null: epochs)")
 
 
 def scheduled_adam(parameters, optimiser: OptimiserSettings, total_steps: int):

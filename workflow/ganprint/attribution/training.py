@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import runtime
+from ..attacks import FreshAttack
 from ..errors import GanprintError
 from ..convert import unit_range
 from ..names import VISNET, parse_network
@@ -33,12 +34,13 @@ __all__ = ["OptimiserSettings", "train_attribution"]
 
 
 def network_settings(data: LabelledImages, fmap_base: int, fmap_max: int, network: str,
-                     network_input: str = "image") -> AttributionSettings:
+                     network_input: str = "image",
+                     high_band_input: str = schema_default("components", "high_band_input")) -> AttributionSettings:
     variant, switch_resolution = parse_network(network)
     try:
         return AttributionSettings(resolution=data.resolution, n_classes=len(data.arrays), fmap_base=fmap_base,
                                    fmap_max=fmap_max, variant=variant, switch_resolution=switch_resolution,
-                                   input=network_input)
+                                   input=network_input, high_band_input=high_band_input)
     except ValueError as error:
         raise GanprintError(f"network '{network}' at {data.resolution}px: {error}") from error
 
@@ -97,19 +99,22 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
                       seed: int = schema_default("attribution", "seed"), threads: int = 1,
                       initial: str | None = None, network: str = "full", loss: VisNetLoss | None = None,
                       network_input: str = schema_default("attribution", "input"),
-                      preprocessing: Preprocessing | None = None) -> None:
+                      preprocessing: Preprocessing | None = None, attack: FreshAttack | None = None,
+                      high_band_input: str = schema_default("components", "high_band_input")) -> None:
     """Train a classifier (or, for network 'visnet', visNet with `loss`) over the sources;
     `initial` starts from another model's weights (fine-tuning). `preprocessing` says how the
     training images were made (recorded with the model); with a native crop, every epoch
-    reads one patch of each image at a position drawn afresh."""
+    reads one patch of each image at a position drawn afresh. With `attack`, every epoch
+    attacks every training image afresh (before its patch is cut)."""
     if len(sources) != len(train_paths):
         raise GanprintError(f"{len(sources)} source names for {len(train_paths)} training sets")
     device = runtime.configure(threads, seed)
     data = read_as(train_paths, preprocessing)
     preprocessing = preprocessing or Preprocessing(size=data.resolution)
     steps_per_epoch = math.ceil(len(data) / optimiser.batch_size)
-    learner = build_learner(network, network_settings(data, fmap_base, fmap_max, network, network_input), device,
-                            optimiser, optimiser.epochs * steps_per_epoch, loss)
+    epochs = optimiser.epochs_over(len(data))
+    settings = network_settings(data, fmap_base, fmap_max, network, network_input, high_band_input)
+    learner = build_learner(network, settings, device, optimiser, epochs * steps_per_epoch, loss)
     if initial is not None:
         _start_from(learner, initial, device)
     stream = runtime.generator(seed)
@@ -119,7 +124,10 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
                                             fmap=(fmap_base, fmap_max), seed=seed, threads=threads,
                                             initial=str(initial), device=device.type, network=network,
                                             input=network_input, preprocessing=preprocessing.record(),
-                                            **({"loss": dataclasses.asdict(loss)} if loss else {})))
+                                            **({"loss": dataclasses.asdict(loss)} if loss else {}),
+                                            **({"attack": dataclasses.asdict(attack)} if attack else {}),
+                                            **({"high_band_input": settings.high_band_input}
+                                               if settings.high_band_input else {})))
     first_epoch = 0
     state = load_resume_state(state_path, fingerprint)
     if state is not None:
@@ -128,8 +136,9 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         first_epoch = int(state["epoch"])
         log.info("resumed from %s after epoch %d", state_path, first_epoch)
 
-    for epoch in range(first_epoch, optimiser.epochs):
-        metrics = _train_epoch(learner, data, stream, optimiser, device)
+    for epoch in range(first_epoch, epochs):
+        perturb = attack.perturbation(epoch, sources, device) if attack else None
+        metrics = _train_epoch(learner, data, stream, optimiser, device, perturb)
         log.info(json.dumps({"epoch": epoch + 1, **metrics}))
         save_resume_state(state_path, fingerprint, {**learner.state_dict(), "stream": stream.get_state(),
                                                     "epoch": epoch + 1})
@@ -144,6 +153,7 @@ def train_attribution(train_paths: list[str], sources: list[str], output: str, o
         "optimiser": dataclasses.asdict(optimiser),
         "seed": seed,
         **({"loss": dataclasses.asdict(loss)} if loss else {}),
+        **({"attack": dataclasses.asdict(attack)} if attack else {}),
     })
 
 
@@ -154,14 +164,14 @@ def _start_from(learner, initial: str, device) -> None:
     learner.model.load_state_dict(start.state_dict())
 
 
-def _train_epoch(learner, data, stream, optimiser, device) -> dict:
+def _train_epoch(learner, data, stream, optimiser, device, perturb=None) -> dict:
     learner.model.train()
     started = time.perf_counter()
     order = torch.randperm(len(data), generator=stream).numpy()
     corners = data.random_corners(stream) if data.native else None
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    for images, targets in epoch_batches(data, order, optimiser.batch_size, device, corners=corners):
+    for images, targets in epoch_batches(data, order, optimiser.batch_size, device, corners=corners, perturb=perturb):
         inputs = unit_range(images)
         if optimiser.flip:
             inputs = flip_randomly(inputs, stream)

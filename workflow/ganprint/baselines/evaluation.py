@@ -113,7 +113,8 @@ def fit_prnu(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     from . import prnu  # PyWavelets' import: a fifth of a second that only PRNU needs
 
     fitting, held_out = validation_split(train.labels, settings["validation_fraction"], seed)
-    levels, estimator, n_classes = settings["levels"], settings["estimator"], len(train.arrays)
+    levels, estimator, chain = settings["levels"], settings["estimator"], settings["chain"]
+    n_classes = len(train.arrays)
 
     def chunks(rows):
         return (train.gather(rows[positions]) for positions in chunked(len(rows), 1024))
@@ -132,20 +133,20 @@ def fit_prnu(train: PatchGrid, settings: dict, seed: int, device) -> Fitted:
     numerators, validation = {}, {}
     for sigma in settings["sigmas"]:
         numerator = total(fitting, noise_terms(sigma))
-        patterns = prnu.fingerprints(numerator, fitting_denominator, estimator)
+        patterns = prnu.fingerprints(numerator, fitting_denominator, estimator, chain)
         correct = 0
         for images, labels in chunks(held_out):
             noise = prnu.colour_noise(images, sigma, levels, device)
             numerator = numerator + prnu.class_sums(prnu.numerator_terms(noise, images, estimator), labels, n_classes)
-            predicted = prnu.correlations(prnu.residuals_of_noise(noise), patterns).argmax(1)
+            predicted = prnu.correlations(prnu.residuals_of_noise(noise, chain), patterns).argmax(1)
             correct += int((predicted.cpu().numpy() == labels).sum())
         numerators[sigma], validation[sigma] = numerator, correct / len(held_out)
     sigma = max(validation, key=lambda s: (validation[s], -s))
     log.info("PRNU validation accuracy by sigma: %s; sigma = %s", validation, sigma)
-    patterns = prnu.fingerprints(numerators[sigma], denominator, estimator)
+    patterns = prnu.fingerprints(numerators[sigma], denominator, estimator, chain)
 
     def residuals(images, device):
-        return prnu.noise_residuals(images, sigma, levels, device)
+        return prnu.residuals_of_noise(prnu.colour_noise(images, sigma, levels, device), chain)
 
     def attribute(test):
         test_residuals = row_vectors(test, all_rows(test), residuals, device)

@@ -16,6 +16,9 @@ Fingerprint of a source, per colour plane over its training images, by one of tw
 K = sum W I / (sum (s(I) m(I))^2 + 1) (I the plane / 255, s the toolbox's intensity scale, m
 its saturation mask). Then grey, sub-lattice zero-mean and DFT Wiener filtering as above.
 A test image goes to the fingerprint of highest normalised correlation with its residual.
+That is the `toolbox` chain; the `marra` chain, Marra et al.'s method as they describe it,
+skips the grey, zero-mean and DFT Wiener steps, of the residuals and of the fingerprints
+alike: the colour planes' wavelet noise is correlated with the estimate as it is.
 
 Everything is torch in float64 on the device the images are sent to, and acts on whole
 batches: on a GPU the chain runs there, on the CPU it gives PyWavelets' and SciPy's results
@@ -35,6 +38,7 @@ TOOLBOX_GREY = (0.29893602, 0.58704307, 0.11402090)
 INTENSITY_KNEE, INTENSITY_WIDTH = 252, 6  # the toolbox's IntenScale
 SATURATED = 250
 ESTIMATORS = ("average", "weighted")
+CHAINS = ("toolbox", "marra")
 
 
 @functools.cache
@@ -184,18 +188,20 @@ def wiener_dft(patterns: torch.Tensor) -> torch.Tensor:
     return torch.fft.ifft2(spectrum * gain).real
 
 
-def finish(planes: torch.Tensor) -> torch.Tensor:
-    """Colour residuals or fingerprints -> grey, sub-lattice zero-mean, DFT-Wiener filtered."""
-    return wiener_dft(zero_mean_total(grey(planes)))
+def finish(planes: torch.Tensor, chain: str) -> torch.Tensor:
+    """Colour residuals or fingerprints (.. x 3 x H x W) -> the patterns the chain correlates:
+    `toolbox`, grey, sub-lattice zero-mean, DFT-Wiener filtered (.. x H x W); `marra`, the
+    colour planes as they are."""
+    return wiener_dft(zero_mean_total(grey(planes))) if chain == "toolbox" else planes
 
 
-def residuals_of_noise(noise: torch.Tensor) -> torch.Tensor:
-    return finish(noise).float()
+def residuals_of_noise(noise: torch.Tensor, chain: str) -> torch.Tensor:
+    return finish(noise, chain).float()
 
 
 def noise_residuals(images, sigma: float = 5.0, levels: int = 4, device="cpu") -> torch.Tensor:
     """uint8 N x H x W x 3 -> float32 N x H x W noise residuals on `device` (the port's extract_single)."""
-    return residuals_of_noise(colour_noise(images, sigma, levels, device))
+    return residuals_of_noise(colour_noise(images, sigma, levels, device), "toolbox")
 
 
 def intensity_scale(planes: torch.Tensor) -> torch.Tensor:
@@ -246,11 +252,11 @@ def class_sums(values: torch.Tensor, labels, n_classes: int) -> torch.Tensor:
     return values.new_zeros(n_classes, *values.shape[1:]).index_add_(0, labels, values)
 
 
-def fingerprints(numerator: torch.Tensor, denominator: torch.Tensor, estimator: str) -> torch.Tensor:
-    """n_classes x H x W fingerprints from the class sums of `numerator_terms` and
-    `denominator_terms`: the mean residual, or the port's extract_multiple_aligned."""
+def fingerprints(numerator: torch.Tensor, denominator: torch.Tensor, estimator: str, chain: str) -> torch.Tensor:
+    """n_classes fingerprints (the chain's patterns) from the class sums of `numerator_terms`
+    and `denominator_terms`: the mean residual, or the port's extract_multiple_aligned."""
     estimate = numerator / denominator if estimator == "average" else numerator / (denominator + 1.0)
-    return finish(estimate).float()
+    return finish(estimate, chain).float()
 
 
 def correlations(residuals: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:

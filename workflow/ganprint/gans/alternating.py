@@ -1,5 +1,6 @@
 """The training step shared by SNGAN, CramerGAN and MMDGAN: `critic_steps` critic updates,
-each on a fresh real batch, then one generator update; Adam for both.
+each on a fresh real batch, and one generator update, after them (the MMD-GAN code base) or
+before them (the authors' Chainer SNGAN updater); Adam for both.
 
 Subclasses choose the networks, the two losses, how the critic sees images and whether
 gradients are clipped.
@@ -57,6 +58,7 @@ class AlternatingTrainer:
     """Networks, optimisers and the step; `critic_loss` and `generator_loss` are the GAN's own."""
 
     generator_class = ResNetGenerator
+    generator_first = False  # the generator's update before the critic's in each step
 
     def __init__(self, settings: AlternatingSettings, device):
         self.settings, self.device = settings, device
@@ -98,12 +100,17 @@ class AlternatingTrainer:
         real_batch = lambda: self.critic_view(draw_real(batch).contiguous(memory_format=torch.channels_last))  # noqa: E731
         generate = lambda: self.critic_view(self.generator(draw_latents(batch)))  # noqa: E731
 
+        def update_generator():
+            loss = self.generator_loss(real_batch, generate)
+            self._update(self.generator, self.generator_optimiser, loss)
+            return loss
+
+        generator_loss = update_generator() if self.generator_first else None
         for _ in range(self.settings.critic_steps):
             critic_loss = self.critic_loss(real_batch(), torch.no_grad()(generate), lambda: draw_uniform(batch))
             self._update(self.critic, self.critic_optimiser, critic_loss)
-
-        generator_loss = self.generator_loss(real_batch, generate)
-        self._update(self.generator, self.generator_optimiser, generator_loss)
+        if not self.generator_first:
+            generator_loss = update_generator()
         return {"d_loss": critic_loss.detach(), "g_loss": generator_loss.detach()}
 
     def _update(self, network, optimiser, loss) -> None:

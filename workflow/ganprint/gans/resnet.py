@@ -23,6 +23,11 @@ def width(channels: int, cap: int, resolution: int, reference: int) -> int:
     return channels * max(1, min(cap, reference // resolution))
 
 
+def chainer_batch_norm(channels: int) -> nn.BatchNorm2d:
+    """Batch norm as the authors' Chainer SNGAN had it (L.BatchNormalization: eps 2e-5)."""
+    return nn.BatchNorm2d(channels, eps=2e-5)
+
+
 def _init(layer: nn.Module, gain: float) -> nn.Module:
     nn.init.xavier_uniform_(layer.weight, gain)
     nn.init.zeros_(layer.bias)
@@ -30,7 +35,7 @@ def _init(layer: nn.Module, gain: float) -> nn.Module:
 
 
 class GeneratorBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, norm=nn.BatchNorm2d):
+    def __init__(self, in_channels: int, out_channels: int, norm=chainer_batch_norm):
         super().__init__()
         self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
         self.conv1 = _init(nn.Conv2d(in_channels, out_channels, 3, padding=1), math.sqrt(2))
@@ -52,7 +57,7 @@ class ResNetGenerator(nn.Module):
                   for level in range(2, log2_resolution(settings.resolution) + 1)]
         self.dense = _init(nn.Linear(settings.latent_dim, widths[0] * 16), 1.0)
         self.blocks = nn.Sequential(*(GeneratorBlock(a, b) for a, b in zip(widths, widths[1:])))
-        self.output_norm = nn.BatchNorm2d(widths[-1])
+        self.output_norm = chainer_batch_norm(widths[-1])
         self.to_rgb = _init(nn.Conv2d(widths[-1], 3, 3, padding=1), 1.0)
 
     def forward(self, z):

@@ -23,6 +23,8 @@ class SNGANSettings(AlternatingSettings):
 
 
 class SNGANTrainer(AlternatingTrainer):
+    generator_first = True  # the Chainer updater updates the generator at the first critic step
+
     def build_critic(self, settings):
         return ResNetDiscriminator(settings.resolution, settings.critic_channels, settings.max_channel_factor)
 
