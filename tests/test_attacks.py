@@ -181,8 +181,8 @@ def test_fresh_perturbations_are_drawn_anew_at_every_epoch_from_the_seed(tmp_pat
     seen = images_seen_per_epoch(monkeypatch, paths, tmp_path / "model.pt", attack)
     assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])
     clean = np.concatenate([np.load(path) for path in paths])
-    for epoch, images in enumerate(seen):  # image i of source s at epoch e: stream [seed, crc32("s/train"), e, i]
-        expected = [attack_at(name, np.load(path), array_seed(4, f"{source}/train") + [epoch], range(12),
+    for epoch, images in enumerate(seen):  # image i of source s at epoch e: stream [seed, crc32("s/train/fresh"), e, i]
+        expected = [attack_at(name, np.load(path), array_seed(4, f"{source}/train/fresh") + [epoch], range(12),
                               AttackSettings()) for source, path in zip(TWO_SOURCES, paths)]
         assert np.array_equal(images, np.concatenate(expected)) and not np.array_equal(images, clean)
     again = images_seen_per_epoch(monkeypatch, paths, tmp_path / "again.pt", attack)
@@ -270,18 +270,19 @@ def test_combination_follows_the_configured_probability(monkeypatch):
 
 def test_combination_composes_only_the_configured_attacks_in_the_papers_order(monkeypatch):
     """LSUN's Table 8 has no relighting (a face model), so its combination has none either."""
-    names = ("noise", "crop", "jpeg", "combination")
-    applied = attacks_applied_in_combination(monkeypatch, 400, AttackSettings(names=names))
+    applied = attacks_applied_in_combination(monkeypatch, 400, AttackSettings(combination_steps=("noise", "crop", "jpeg")))
     assert set().union(*map(set, applied.values())) == {"crop", "jpeg", "noise"}
     for steps in applied.values():
         assert steps == [name for name in PAPER_ORDER if name in steps]
 
 
-def test_the_workflow_passes_the_configured_attacks_to_the_combination(tmp_path):
+def test_the_workflow_passes_the_combinations_steps_to_the_combination_only(tmp_path):
     from tiny_workflow import TINY, snakemake
 
-    config = {**TINY, "attacks": {**TINY["attacks"], "names": ["noise", "crop", "combination"]}}
+    config = {**TINY, "attacks": {**TINY["attacks"], "names": ["noise", "combination"],
+                                  "combination_steps": ["crop", "noise"]}}
     result = snakemake(tmp_path, config, "-n", "-p")
-    names = [json.loads(settings)["names"]
-             for settings in re.findall(r"--(?:attack-)?settings '(\{[^']*\"names\"[^']*\})'", result.stdout)]
-    assert len(names) >= 2 and all(name == ["noise", "crop", "combination"] for name in names)
+    settings = {name: json.loads(text) for name, text in re.findall(
+        r"ganprint attack --name (\w+) [^\n]*--settings '(\{[^']*\})'", result.stdout)}
+    assert settings["combination"]["combination_steps"] == ["crop", "noise"]
+    assert "combination_steps" not in settings["noise"]  # the single attacks do not rerun when the steps change

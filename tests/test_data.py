@@ -140,6 +140,8 @@ def test_same_seed_twins_are_the_runs_of_one_trained_instance():
              "sngan_all_s1", "progan_diff1_s1", "progan_diff1_s1_run3_at0.5", "progan_diff1_s1"]
     assert same_seed_twins(names) == {"progan_all_s1", "progan_all_s1_run2", "progan_diff1_s1", "progan_diff1_s1_run3"}
     assert same_seed_twins(["progan_all_s1", "progan_all_s2", "sngan_all_s1"]) == set()
+    # a noise-only twin is not to be bit-identical
+    assert same_seed_twins(["progan_all_s1", "progan_all_s1_noisy2"]) == set()
 
 
 def damaged_lmdb(path, damage):

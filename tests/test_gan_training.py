@@ -48,8 +48,8 @@ def test_same_seed_is_bit_identical_and_seeds_differ(arch, tmp_path, real_path):
 
 @pytest.mark.slow
 def test_one_more_thread_changes_only_the_summation_order(tmp_path, real_path):
-    """The sanity check's `_noisy<k>` run: one more thread gives other weights, close to the
-    first run's and reproducible themselves."""
+    """The sanity check's `_noisy<k>` run: another thread count gives other weights, which
+    repeat themselves bit for bit."""
     for name, threads in (("one", 1), ("two", 2), ("two_again", 2)):
         train_gan("progan", TINY_PROGAN, real_path, tmp_path / f"{name}.pt", seed=1, threads=threads)
     one, two, again = (weights(tmp_path / f"{name}.pt") for name in ("one", "two", "two_again"))

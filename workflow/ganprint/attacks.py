@@ -41,10 +41,10 @@ class AttackSettings:
     relight_strength: float    # amplitude of the new lighting field (share of the mean)
     relight_model: str | None  # TorchScript relighting model replacing the default
     probability: float         # of each step of the combination
-    names: tuple               # the attacks of the run: the combination composes those among its steps
+    combination_steps: tuple   # the attacks the combination composes, in COMBINATION_ORDER
 
     def __post_init__(self):
-        self.names = tuple(self.names)
+        self.combination_steps = tuple(self.combination_steps)
 
 
 def image_streams(seed: int | list[int], indices) -> list[np.random.Generator]:
@@ -168,10 +168,10 @@ SINGLE_ATTACKS = {"noise": noise, "blur": blur, "crop": crop, "jpeg": jpeg, "rel
 
 
 def combination(images: torch.Tensor, streams, settings: AttackSettings) -> torch.Tensor:
-    """Relight, crop, blur, JPEG and noise in that order, those of them among `settings.names`,
+    """Relight, crop, blur, JPEG and noise in that order, those of `settings.combination_steps`,
     each applied to an image with probability `settings.probability` (drawn from that image's stream)."""
     images = images.clone()
-    for name in [step for step in COMBINATION_ORDER if step in settings.names]:
+    for name in [step for step in COMBINATION_ORDER if step in settings.combination_steps]:
         chosen = np.flatnonzero([stream.uniform() < settings.probability for stream in streams])
         if len(chosen):
             rows = torch.from_numpy(chosen).to(images.device)
@@ -202,7 +202,7 @@ def attack_batch(name: str, images: np.ndarray, seed: int | list[int], first_ind
 @dataclasses.dataclass(frozen=True)
 class FreshAttack:
     """An attack drawn afresh at every epoch of a training (attacks.defense.perturbations:
-    fresh): image i of source s at epoch e draws from SeedSequence(array_seed(seed, "s/train")
+    fresh): image i of source s at epoch e draws from SeedSequence(array_seed(seed, "s/train/fresh")
     + [e, i])."""
 
     name: str
@@ -215,7 +215,8 @@ class FreshAttack:
     def perturbation(self, epoch: int, sources: list[str], device):
         """The epoch's perturb(images, label, positions) of LabelledImages.gather: the images
         of source `label` at `positions` in its array, attacked."""
-        seeds = [array_seed(self.seed, f"{source}/train") + [epoch] for source in sources]
+        # a stream of its own: SeedSequence pads with zeros, so [.., e, 0] would be the fixed copy's [.., e]
+        seeds = [array_seed(self.seed, f"{source}/train/fresh") + [epoch] for source in sources]
         return lambda images, label, positions: attack_at(self.name, images, seeds[label], positions, self.settings,
                                                           device)
 

@@ -7,7 +7,7 @@ GAN instance's name) or a GAN instance named
 `progan_diff100_s1`, `progan_all_s1_run2`, a second training job with the very same
 settings (the paper's sanity check: bit-identical to the first), and `progan_all_s1_noisy2`,
 a second job that differs from the first only in floating-point summation order (numeric
-noise: one more CPU thread, and on a GPU nondeterministic kernels). A trailing `_at{fraction}` names the snapshot of
+noise: another CPU thread count, and on a GPU nondeterministic kernels). A trailing `_at{fraction}` names the snapshot of
 an instance taken at that fraction of its run: `progan_all_s1_at0.25`.
 """
 

@@ -9,7 +9,7 @@ rule attack_images:
     output:
         expand("<results>/attacks/{{dataset}}/{{attack}}/{source}/test.npy", source=experiment_sources(ATTACK_EXPERIMENT)),
     params:
-        settings=attack_settings(),
+        settings=lambda wc: attack_settings(wc.attack),
         seed=config["attacks"]["seed"],
         streams=[f"{source}/test" for source in experiment_sources(ATTACK_EXPERIMENT)],
     threads: 1

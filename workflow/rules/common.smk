@@ -146,9 +146,13 @@ def gan_training_flags(wildcards):
 
 
 def gan_training_threads(wildcards):
-    """The threads of a GAN training: gan.threads, one more for a `_noisy<k>` run, whose
-    parallel reductions then add in another order (its twin up to numeric noise on a CPU)."""
-    return config["gan"]["threads"] + parse_instance(wildcards.instance).noisy
+    """The threads of a GAN training: gan.threads; for a `_noisy<k>` run another count (one
+    fewer, two instead of one), whose parallel reductions add in another order: its twin up
+    to numeric noise on a CPU, never more threads than the other trainings ask for (but one)."""
+    threads = config["gan"]["threads"]
+    if not parse_instance(wildcards.instance).noisy:
+        return threads
+    return threads - 1 if threads > 1 else 2
 
 
 def generator_checkpoint(wildcards):
@@ -326,11 +330,12 @@ ATTACK_EXPERIMENT = config["attacks"]["experiment"]
 ATTACK_TABLE_NUMBERS = [str(n) for n in config["attacks"]["table_numbers"][: len(config["datasets"])]]
 
 
-def attack_settings():
-    """The attacks' parameter ranges as JSON (the attack name comes from the wildcard), and
-    their names (the combination composes the configured attacks only)."""
-    keys = ("noise_std", "blur_sizes", "crop_fraction", "jpeg_quality", "relight_strength", "relight_model", "probability",
-            "names")
+def attack_settings(attack):
+    """The attacks' parameter ranges as JSON, and the combination's steps for the combination
+    (the attack name is passed on its own)."""
+    keys = ["noise_std", "blur_sizes", "crop_fraction", "jpeg_quality", "relight_strength", "relight_model", "probability"]
+    if attack == "combination":
+        keys.append("combination_steps")
     return json.dumps({key: config["attacks"][key] for key in keys}, sort_keys=True)
 
 
@@ -363,7 +368,7 @@ def defense_attack_flags(wildcards):
     it draws at every epoch; none with fixed ones."""
     if not FRESH_DEFENSE:
         return ""
-    return (f"--attack {wildcards.attack} --attack-settings {shlex.quote(attack_settings())}"
+    return (f"--attack {wildcards.attack} --attack-settings {shlex.quote(attack_settings(wildcards.attack))}"
             f" --attack-seed {config['attacks']['seed']}")
 
 
@@ -395,7 +400,7 @@ TABLE_EXPERIMENTS = {
     "table3": ["table3"],
     "sanity_check": ["sanity_same_seed", "sanity_noise", "sanity_diff_seed"],
 }
-# Tables with a column per source (the sanity check's two comparisons have different sources).
+# Tables with a column per source (the sanity check's comparisons have different sources).
 PER_SOURCE_TABLES = ("table1", "table2", "table3")
 COMPONENT_TABLES = {"4": "bands", "5": "patches"}
 TABLE_OF_COMPONENTS = {kind: number for number, kind in COMPONENT_TABLES.items()}
@@ -415,8 +420,12 @@ def table_experiments(table):
 
 def table_metrics(table):
     """Metrics files of one of TABLE_EXPERIMENTS' tables (Table 2: first data set only)."""
+    experiments = table_experiments(table)
+    if not experiments:
+        raise GanprintError(f"{table}.csv needs one of the experiments {', '.join(TABLE_EXPERIMENTS[table])}, "
+                            "and the config defines none of them")
     datasets = [first_dataset()] if table == "table2" else None
-    return experiment_metrics(table_experiments(table), datasets)
+    return experiment_metrics(experiments, datasets)
 
 
 # The title of each table's page in the report.

@@ -85,7 +85,8 @@ def train_gan(arch: str, settings: dict, images_path: str, output: str, seed: in
 
     fingerprint = settings_fingerprint(dict(arch=arch, settings=settings, seed=seed, threads=threads,
                                             images=str(images_path), subset=str(subset_path), device=device.type,
-                                            snapshots=snapshot_counts))
+                                            snapshots=snapshot_counts,
+                                            generator_first=getattr(trainer, "generator_first", None)))
     state_path = resume_path(output)
     shown, taken = _resume(trainer, stream, state_path, fingerprint)
     checkpoint_every = checkpoint_every or max(trainer.total_images // 50, 1)
