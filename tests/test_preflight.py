@@ -137,7 +137,7 @@ def test_the_disk_estimate_counts_every_image_array_the_run_keeps(plan):
     n_train, n_test, n_val = (config["split"][key] for key in ("n_train", "n_test", "n_val"))
     per_source = n_train + n_test + n_val
     gans = sum(job.rule == "sample_gan" for job in plan)
-    assert gans == 25  # ten seeds, the twin, eleven subsets, three other GANs
+    assert gans == 26  # ten seeds, the bit-identical and noise-only twins, eleven subsets, three other GANs
     # the real images, the real split, every GAN's samples, attacked test images, the artifact-free selection
     assert kept == image * (400 + per_source + gans * per_source + 6 * 11 * n_test + 10 * round(0.1 * n_test))
     assert temporary == image * 6 * 11 * n_train  # six attacks' training images of the eleven Table 3 sources
