@@ -551,6 +551,9 @@ BREAKAGES = [
     Breakage("a rates file is not read", 'benchmarks/paper_scale.py',
              'if args.rates:', 'if False:',
              ('tests/test_benchmarks.py::test_paper_scale_projects_from_a_rates_file_without_measuring',)),
+    Breakage("the paper config's defense trains on one fixed attacked copy", 'workflow/configs/celeba.yaml',
+             'perturbations: fresh', 'perturbations: fixed',
+             ('tests/test_config.py::test_the_celeba_config_plans_the_authors_settings',)),
 ]
 
 def copy_of_checkout(folder: Path) -> Path:

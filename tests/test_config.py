@@ -144,6 +144,10 @@ def test_the_celeba_config_plans_the_authors_settings(tmp_path):
         r"train-attribution [^\n]*?--settings '(\{[^']*\})'[^\n]*?--output (\S+)", result.stdout)}
     assert len(lengths) == 33 and {length for output, length in lengths.items() if "/defense/" not in output} == {
         100_000_000, "visnet's"} and {length for output, length in lengths.items() if "/defense/" in output} == {None}
+    # the defense attacks the clean training images anew each epoch (attacks.defense.perturbations: fresh)
+    defenses = re.findall(r"train-attribution (--train [^\n]*?/defense/model\.pt)", result.stdout)
+    assert len(defenses) == 6 and all("--attack " in command and "results/celeba/sources/celeba/" in command
+                                      for command in defenses)
 
 
 @pytest.mark.parametrize("name", ["celeba", "lsun"])
