@@ -554,6 +554,12 @@ BREAKAGES = [
     Breakage("the paper config's defense trains on one fixed attacked copy", 'workflow/configs/celeba.yaml',
              'perturbations: fresh', 'perturbations: fixed',
              ('tests/test_config.py::test_the_celeba_config_plans_the_authors_settings',)),
+    Breakage("a diffusion model's moving average is not resumed", 'workflow/ganprint/gans/ddpm.py',
+             '        self.average.load_state_dict(state["average"])\n', '',
+             ('tests/test_gan_training.py::test_resume_after_a_kill_continues_from_the_last_checkpoint_to_the_uninterrupted_weights[ddpm]',)),
+    Breakage("a diffusion model samples with fresh noise at each step", 'workflow/ganprint/gans/ddpm.py',
+             'images, eta=0.0)', 'images, eta=1.0)',
+             ('tests/test_sampling.py::test_samples_are_reproducible_whatever_the_batch[ddpm]',)),
 ]
 
 def copy_of_checkout(folder: Path) -> Path:

@@ -22,6 +22,8 @@ TINY = {
                       critic_steps=2, total_images=720, critic_output_dim=8),
     "mmdgan": dict(resolution=16, latent_dim=16, generator_channels=4, critic_channels=4, batch_size=8,
                    critic_steps=2, total_images=720),
+    "ddpm": dict(resolution=16, block_channels=[8, 16], layers_per_block=1, attention_resolutions=[8],
+                 train_timesteps=100, sampling_steps=4, batch_size=8, total_images=240, ema_beta=0.9),
 }
 
 

@@ -8,14 +8,18 @@ from ganprint.gans.training import train_gan
 
 SETTINGS = dict(resolution=8, latent_dim=8, fmap_base=16, fmap_max=8, images_per_phase=32,
                 total_images=64, batch_sizes={4: 16, 8: 16})
+# a diffusion model samples through its DDIM steps from each image's own starting noise
+DIFFUSION = dict(resolution=8, block_channels=[8, 16], layers_per_block=1, attention_resolutions=[],
+                 train_timesteps=50, sampling_steps=3, batch_size=16, total_images=64, ema_beta=0.5)
 
 
-@pytest.fixture(scope="module")
-def generator_path(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gan")
+@pytest.fixture(scope="module", params=["progan", "ddpm"])
+def generator_path(tmp_path_factory, request):
+    folder = tmp_path_factory.mktemp(request.param)
     rng = np.random.default_rng(0)
     np.save(folder / "real.npy", rng.integers(0, 256, (64, 8, 8, 3), dtype=np.uint8))
-    train_gan("progan", SETTINGS, folder / "real.npy", folder / "g.pt", seed=0, threads=1)
+    settings = {"progan": SETTINGS, "ddpm": DIFFUSION}[request.param]
+    train_gan(request.param, settings, folder / "real.npy", folder / "g.pt", seed=0, threads=1)
     return folder / "g.pt"
 
 

@@ -1,9 +1,11 @@
-"""GAN architectures by name: settings dataclass, trainer and generator."""
+"""Generator architectures by name (the paper's four GANs and a diffusion model): settings
+dataclass, trainer and generator."""
 
 import dataclasses
 
 from ..errors import GanprintError
 from .cramergan import CramerGANSettings, CramerGANTrainer
+from .ddpm import DDPMGenerator, DDPMSettings, DDPMTrainer
 from .mmd_code_base import MMDCodeBaseGenerator
 from .mmdgan import MMDGANSettings, MMDGANTrainer
 from .progan import ProGANGenerator, ProGANSettings, ProGANTrainer
@@ -15,6 +17,7 @@ ARCHITECTURES = {
     "sngan": (SNGANSettings, SNGANTrainer, ResNetGenerator),
     "cramergan": (CramerGANSettings, CramerGANTrainer, MMDCodeBaseGenerator),
     "mmdgan": (MMDGANSettings, MMDGANTrainer, MMDCodeBaseGenerator),
+    "ddpm": (DDPMSettings, DDPMTrainer, DDPMGenerator),
 }
 
 
