@@ -72,8 +72,8 @@ def progan_loop_variants(device, steps: int, size: int) -> None:
 
 
 def alternating_rate(arch: str, values: dict, device, steps: int):
-    """costs.alternating_rate, reported."""
-    rate, settings = costs.alternating_rate(arch, values, device, steps)
+    """costs.training_rate, reported."""
+    rate, settings = costs.training_rate(arch, values, device, steps)
     report(stage="gan_train_iteration", arch=arch, device=device.type, batch=settings.batch_size,
            critic_steps=settings.critic_steps, real_images_per_s=round(rate, 1),
            projected_hours=round(settings.total_images / rate / 3600, 2))

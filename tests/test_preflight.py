@@ -185,3 +185,18 @@ def test_the_cost_of_a_classifier_is_its_length_in_images_and_the_defense_its_ow
         23 * 11 * per_source / 1000)
     assert seconds("train_defense", attack="noise", dataset="celeba") == pytest.approx(
         config["attacks"]["defense"]["epochs"] * 11 * per_source / 1000)
+
+
+def test_a_named_diffusion_model_is_measured_and_a_rates_file_without_it_leaves_it_uncharged():
+    from ganprint.config_checks import read_config
+
+    config = read_config([REPO / "config.yaml"], {"experiments": {"beyond": {"sources": ["real", "ddpm_all_s1"]}}})
+    assert costs.planned_architectures(config) == ["progan", "sngan", "cramergan", "mmdgan", "ddpm"]
+    tiny = {"resolution": 16, "block_channels": [8, 16], "attention_resolutions": [], "batch_size": 4}
+    rate, settings = costs.training_rate("ddpm", tiny, torch.device("cpu"), 1)
+    assert rate > 0 and settings.block_channels == (8, 16)
+    rates = costs.Rates(gan_seconds={"progan": 7.0}, sampling={"progan": 1.0}, attribution_train=1.0,
+                        attribution_inference=1.0, prnu=None, knn_pairs=1.0)
+    charged = {instance: costs.job_seconds(costs.Job("train_gan", {"instance": instance}, [], []), config, rates)
+               for instance in ("progan_all_s1", "ddpm_all_s1")}
+    assert charged == {"progan_all_s1": ("GAN training", 7.0), "ddpm_all_s1": None}

@@ -25,7 +25,7 @@ from .attribution.optimiser import OptimiserSettings
 from .config_checks import data_path_found, data_paths, folder_source_count
 from .names import VISNET
 from .rehearsal import results_folder
-from .sources import split_held_out_experiment, split_snapshot_experiment
+from .sources import is_gan, parse_instance, split_held_out_experiment, split_snapshot_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = [f"table{number}" for number in range(1, 9)]
@@ -82,9 +82,9 @@ def schedule_seconds(settings, seconds_per_image: dict) -> float:
     return total
 
 
-def alternating_rate(arch: str, values: dict, device, steps: int):
-    """Real images per second of an SNGAN, CramerGAN or MMDGAN iteration (critic steps + one
-    generator step) with the given settings, and the settings."""
+def training_rate(arch: str, values: dict, device, steps: int):
+    """Real images per second of one training step (for SNGAN, CramerGAN and MMDGAN its critic
+    steps and one generator step) with the given settings, and the settings."""
     from .gans import make_trainer
 
     trainer = make_trainer(arch, values, device)
@@ -94,34 +94,44 @@ def alternating_rate(arch: str, values: dict, device, steps: int):
     drawn = []
 
     def step():
-        trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, settings.latent_dim, device=device),
+        trainer.step(0, lambda n: drawn.append(n) or real[:n], lambda n: torch.randn(n, trainer.latent_dim, device=device),
                      lambda n: torch.rand(n, device=device))
 
     seconds = timed(step, steps, device)
     return sum(drawn) / (steps + 1) / seconds, settings
 
 
-def gan_run_seconds(config: dict, device, steps: int) -> dict:
+def gan_run_seconds(config: dict, device, steps: int, archs) -> dict:
     """Seconds of one training run of each architecture with the config's settings."""
     from .gans import make_settings
 
-    size = config["image_size"]
-    progan = make_settings("progan", {**config["gan"]["progan"], "resolution": size})
-    seconds = {"progan": schedule_seconds(progan, progan_seconds_per_image(progan, device, steps))}
-    for arch in ARCHS[1:]:
-        rate, settings = alternating_rate(arch, {**config["gan"][arch], "resolution": size}, device, steps)
-        seconds[arch] = settings.total_images / rate
+    size, seconds = config["image_size"], {}
+    for arch in archs:
+        values = {**config["gan"][arch], "resolution": size}
+        if arch == "progan":
+            progan = make_settings("progan", values)
+            seconds[arch] = schedule_seconds(progan, progan_seconds_per_image(progan, device, steps))
+        else:
+            rate, settings = training_rate(arch, values, device, steps)
+            seconds[arch] = settings.total_images / rate
     return seconds
 
 
-def sampling_rates(config: dict, device, steps: int) -> dict:
+def planned_architectures(config: dict) -> list[str]:
+    """The architectures of the generators the config's experiments name, in ARCHS order."""
+    named = {parse_instance(source).arch for experiment in config["experiments"].values()
+             for source in experiment["sources"] if is_gan(source) and source not in config["folder_sources"]}
+    return sorted(named, key=lambda arch: (arch not in ARCHS, ARCHS.index(arch) if arch in ARCHS else arch))
+
+
+def sampling_rates(config: dict, device, steps: int, archs) -> dict:
     """Generated images per second of each architecture's generator (fp32, batch 256)."""
     from . import runtime
     from .gans import make_trainer
     from .gans.latents import draw_latents
 
     rates = {}
-    for arch in ARCHS:
+    for arch in archs:
         trainer = make_trainer(arch, {**config["gan"][arch], "resolution": config["image_size"]}, device)
         generator = trainer.final_generator.eval()
         latents = draw_latents(trainer.latent_distribution, 256, trainer.latent_dim, runtime.generator(0)).to(device)
@@ -209,7 +219,9 @@ class Rates:
         n_classes = max(len(experiment["sources"]) for experiment in config["experiments"].values())
         train, inference = attribution_rates(config, n_classes, device, steps)
         size = config["image_size"]
-        return cls(gan_seconds=gan_run_seconds(config, device, steps), sampling=sampling_rates(config, device, steps),
+        archs = planned_architectures(config)
+        return cls(gan_seconds=gan_run_seconds(config, device, steps, archs),
+                   sampling=sampling_rates(config, device, steps, archs),
                    attribution_train=train, attribution_inference=inference,
                    prnu=prnu_rate(size, 256 if quick else 1024, device),
                    knn_pairs=knn_pair_rate(size, 4096 if quick else 20000, 256 if quick else 1000, device))
@@ -332,6 +344,8 @@ def job_seconds(job: Job, config: dict, rates: Rates) -> tuple[str, float] | Non
     rule, wildcards, split = job.rule, job.wildcards, config["split"]
     # the attack jobs (defense, attacked test images) have no experiment wildcard: theirs is attacks.experiment
     n_sources = len(sources_of(config, wildcards.get("experiment", config["attacks"]["experiment"])))
+    if rule in ("train_gan", "sample_gan") and wildcards["instance"].split("_")[0] not in rates.gan_seconds:
+        return None  # an architecture the rates (a rates file) do not hold
     if rule == "train_gan":
         return "GAN training", rates.gan_seconds[wildcards["instance"].split("_")[0]]
     if rule == "sample_gan":
