@@ -565,7 +565,17 @@ BREAKAGES = [
              ('tests/test_preflight.py::test_a_named_diffusion_model_is_measured_and_a_rates_file_without_it_leaves_it_uncharged',)),
     Breakage("the rates measure the paper's four GANs only", 'workflow/ganprint/costs.py',
              '    return sorted(named, key=', '    return list(ARCHS) or sorted(named, key=',
-             ('tests/test_preflight.py::test_a_named_diffusion_model_is_measured_and_a_rates_file_without_it_leaves_it_uncharged',)),
+             ('tests/test_preflight.py::test_a_named_diffusion_model_is_measured_and_a_rates_file_without_it_leaves_it_uncharged',)),    Breakage("pipeline images share one random stream", 'workflow/ganprint/data/pipelines.py',
+             'generator=[image_stream(seed, index, device) for index in indices]',
+             'generator=[image_stream(seed, 0, device) for index in indices]',
+             ('tests/test_pipelines.py::test_each_image_is_its_own_whatever_the_batch_offline',)),
+    Breakage("a pipeline folder source reads its configured path", 'workflow/rules/common.smk',
+             'path = pipeline_made_images(wildcards) or config', 'path = config',
+             ('tests/test_pipelines.py::test_a_pipeline_folder_source_is_generated_read_and_split_by_the_workflow_offline',)),
+    Breakage("a missing pipeline passes the config check", 'workflow/ganprint/config_checks.py',
+             '        return (Path(path) / "model_index.json").is_file()', '        return True',
+             ('tests/test_pipelines.py::test_a_pipeline_folder_source_is_generated_read_and_split_by_the_workflow_offline',
+              'tests/test_preflight.py::test_a_pipeline_source_is_checked_for_its_saved_pipeline')),
 ]
 
 def copy_of_checkout(folder: Path) -> Path:

@@ -200,3 +200,13 @@ def test_a_named_diffusion_model_is_measured_and_a_rates_file_without_it_leaves_
     charged = {instance: costs.job_seconds(costs.Job("train_gan", {"instance": instance}, [], []), config, rates)
                for instance in ("progan_all_s1", "ddpm_all_s1")}
     assert charged == {"progan_all_s1": ("GAN training", 7.0), "ddpm_all_s1": None}
+
+
+def test_a_pipeline_source_is_checked_for_its_saved_pipeline(tmp_path):
+    key = "folder_sources.sd.pipeline"
+    absent = preflight.data_finding(key, "pipeline", str(tmp_path / "sd"), 300, "centre", 128)
+    assert absent.status == "fail" and f"{key}.path: {tmp_path / 'sd'} holds no saved diffusers pipeline" in absent.message
+    (tmp_path / "sd").mkdir()
+    (tmp_path / "sd/model_index.json").write_text("{}")
+    present = preflight.data_finding(key, "pipeline", str(tmp_path / "sd"), 300, "centre", 128)
+    assert present.status == "ok" and "300 images made by the run" in present.message

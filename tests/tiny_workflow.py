@@ -85,7 +85,7 @@ def make_folder_sources(directory, config: dict) -> None:
     """The folders of the config's folder sources in `directory`, empty where a test has not
     written them (write_folder_source): the workflow refuses a config whose folders are missing."""
     for source in config.get("folder_sources", {}).values():
-        for path in [source["path"]] if isinstance(source["path"], str) else source["path"]:
+        for path in [source.get("path", [])] if isinstance(source.get("path"), str) else source.get("path", []):
             (Path(directory) / path).mkdir(parents=True, exist_ok=True)
 
 

@@ -114,6 +114,31 @@ def prepare_real(*, source: typing.Literal["deadleaves", "embedded", "folder", "
         reencode_quality, formats)
 
 
+def generate_pipeline(*, pipeline: str, count: positive, prompts: list[str] = (), prompts_file: str | None = None,
+                      steps: positive = 50, guidance: float | None = None, seed: non_negative = 0, batch: positive = 8,
+                      threads: positive = 1, output: str):
+    """images of a local diffusers pipeline as PNG files in a folder, which a folder source then reads
+
+    pipeline: a folder written by the pipeline's save_pretrained (loaded with local_files_only: nothing is
+        downloaded)
+    count: images written, 000000.png onwards
+    prompts: the prompts of a text-to-image pipeline, image i taking prompt i mod their number; none for an
+        unconditional pipeline
+    prompts_file: a text file of prompts, one a line (after --prompts)
+    steps: denoising steps per image
+    guidance: classifier-free guidance scale (the pipeline's default when absent)
+    seed: image i is made from its own random stream, seeded by (seed, i)
+    output: the folder written (whole or not at all)
+    """
+    from .data.pipelines import generate_pipeline_images
+
+    if prompts_file is not None:
+        if not Path(prompts_file).is_file():
+            raise GanprintError(f"prompts file {prompts_file} not found")
+        prompts = [*prompts, *filter(None, map(str.strip, Path(prompts_file).read_text().splitlines()))]
+    generate_pipeline_images(pipeline, output, count, prompts, steps, guidance, seed, batch, threads)
+
+
 def real_subset(*, images: str, base_size: positive, difference: non_negative,
                 seed: non_negative = schema_default("subsets", "seed"), output: str):
     """indices of real_subset_diff_#i: a base subset of the real images with i of them replaced
@@ -655,7 +680,7 @@ def visualise(images: list[str], *, model: str, crop: typing.Optional[CROPS] = N
 
 # The commands a user runs by hand (on new images, before a run); the stages are the workflow's rules.
 USER_COMMANDS = [attribute, visualise, preflight]
-STAGES = [prepare_real, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
+STAGES = [prepare_real, generate_pipeline, real_subset, split_real, train_gan, sample_gan, train_attribution, evaluate, baseline, table,
           select_artifact_free, figure_selection, attack, attack_table, open_set_table, component_table,
           figure_components, length_table, figure_length, format_check, robustness, robustness_table, figure_robustness, table_page,
           figure_samples, figure_fingerprints, figure_map]

@@ -247,12 +247,21 @@ def data_paths(config: dict):
         if dataset["source"] in PATH_SOURCES and dataset.get("path"):
             yield f"datasets.{name}.path", dataset["source"], dataset["path"]
     for name, folder in config.get("folder_sources", {}).items():
+        if folder.get("pipeline"):
+            yield f"folder_sources.{name}.pipeline.path", "pipeline", folder["pipeline"]["path"]
+            continue
         for path in [folder["path"]] if isinstance(folder["path"], str) else folder["path"]:
             yield f"folder_sources.{name}.path", "folder", path
 
 
+# What each kind of data path is, in an error
+PATH_KINDS = {"folder": "folder", "lmdb": "LMDB", "pipeline": "saved diffusers pipeline"}
+
+
 def data_path_found(kind: str, path: str) -> bool:
-    """Whether a folder (or LMDB) that the config reads is there."""
+    """Whether a folder, LMDB or saved pipeline that the config reads is there."""
+    if kind == "pipeline":
+        return (Path(path) / "model_index.json").is_file()
     return Path(path).is_dir() if kind == "folder" else Path(path).exists()
 
 
@@ -262,7 +271,7 @@ def check_data_paths(config: dict) -> None:
     directory."""
     for key, kind, path in data_paths(config):
         if not data_path_found(kind, path):
-            what = "folder" if kind == "folder" else "LMDB"
+            what = PATH_KINDS[kind]
             where = "" if Path(path).is_absolute() else f" (relative to {Path.cwd()})"
             raise GanprintError(f"{key}: the {what} {path} does not exist{where}; "
                                 f"set {key} to the {what} of the images")

@@ -38,7 +38,11 @@ def data_sets(config: dict):
     for name, dataset in config["datasets"].items():
         yield f"datasets.{name}", dataset["source"], dataset.get("path"), dataset["count"], dataset["crop"]
     for name, folder in config["folder_sources"].items():
-        yield f"folder_sources.{name}", "folder", folder["path"], folder_source_count(config, name), folder["crop"]
+        count = folder_source_count(config, name)
+        if folder.get("pipeline"):
+            yield f"folder_sources.{name}.pipeline", "pipeline", folder["pipeline"]["path"], count, folder["crop"]
+        else:
+            yield f"folder_sources.{name}", "folder", folder["path"], count, folder["crop"]
 
 
 def sample_items(source: str, paths: list[str], count: int):
@@ -55,6 +59,13 @@ def data_finding(key: str, source: str, path: str | list[str] | None, count: int
     from .data import formats
     from .data.images import crop_function, decode_image
 
+    if source == "pipeline":
+        from .config_checks import data_path_found
+
+        if not data_path_found(source, path):
+            return Finding("data", "fail", f"{key}.path: {path} holds no saved diffusers pipeline (model_index.json)",
+                           f"set {key}.path to a folder written by the pipeline's save_pretrained")
+        return Finding("data", "ok", f"{key}: {count} images made by the run with the pipeline in {path}")
     if source not in ("folder", "lmdb"):
         return Finding("data", "ok", f"{key}: {source} images, made by the run ({count})")
     paths = [path] if isinstance(path, str) else list(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 from ganprint import GanprintError
 from ganprint.cluster import chained_retries, check_requests, job_request, job_resources, sinfo_partitions
 from ganprint.config_checks import experiment_preprocessing as preprocessing_of_experiment, folder_source_count
-from ganprint.rehearsal import subset_difference
+from ganprint.rehearsal import results_folder, subset_difference
 from ganprint.names import (
     ATTACKS,
     BASELINE_SHARED_SETTINGS,
@@ -477,10 +477,34 @@ def folder_source_setting(key):
     return lambda wildcards: config["folder_sources"][wildcards.folder][key]
 
 
+def pipeline_images_folder(folder):
+    """Where the images of a folder source made by a diffusers pipeline are written."""
+    return f"{results_folder(config)}/pipelines/{folder}"
+
+
+def pipeline_made_images(wildcards):
+    """prepare-real's input: the folder a pipeline makes, for a folder source that has one."""
+    return [pipeline_images_folder(wildcards.folder)] if config["folder_sources"][wildcards.folder].get("pipeline") else []
+
+
 def folder_source_paths(wildcards):
     """prepare-real's --path: the folder source's folder or folders."""
-    path = config["folder_sources"][wildcards.folder]["path"]
+    path = pipeline_made_images(wildcards) or config["folder_sources"][wildcards.folder]["path"]
     return "--path " + " ".join(shlex.quote(p) for p in ([path] if isinstance(path, str) else path))
+
+
+def pipeline_flags(wildcards):
+    """generate-pipeline's options from folder_sources.<name>.pipeline."""
+    pipeline = config["folder_sources"][wildcards.folder]["pipeline"]
+    flags = [f"--pipeline {shlex.quote(pipeline['path'])}", f"--steps {pipeline['steps']}", f"--seed {pipeline['seed']}",
+             f"--batch {pipeline['batch']}", f"--count {folder_source_count(config, wildcards.folder)}"]
+    if pipeline["prompts"]:
+        flags.append("--prompts " + " ".join(map(shlex.quote, pipeline["prompts"])))
+    if pipeline["prompts_file"]:
+        flags.append(f"--prompts-file {shlex.quote(pipeline['prompts_file'])}")
+    if pipeline["guidance"] is not None:
+        flags.append(f"--guidance {pipeline['guidance']}")
+    return " ".join(flags)
 
 
 def native_window_flags(wildcards):

@@ -71,10 +71,32 @@ rule split_real:
         " --test-output {output.test:q} --val-output {output.val:q} 2> {log:q}"
 
 
+# A folder source with a pipeline (`folder_sources.<name>.pipeline`): its images made by a
+# local diffusers pipeline, as PNG files in a folder that the source then reads.
+rule generate_pipeline_source:
+    output:
+        directory("<results>/pipelines/{folder}"),
+    params:
+        flags=pipeline_flags,
+    threads: 4
+    resources:
+        **cluster_resources(gpu=True, runtime=240, mem_mb=32000),
+    conda:
+        ENVIRONMENT
+    log:
+        "<results>/logs/generate_pipeline_source/{folder}.log",
+    benchmark:
+        "<results>/benchmarks/generate_pipeline_source/{folder}.tsv"
+    shell:
+        "python -m ganprint generate-pipeline {params.flags} --threads {threads} --output {output:q} 2> {log:q}"
+
+
 # Folder sources (`folder_sources`): images made elsewhere, read like a folder data set (or
 # at native resolution), with a report of their files' formats, and split like the real
 # images; the same split serves every data set.
 rule prepare_folder_source:
+    input:
+        pipeline_made_images,
     output:
         images="<results>/folders/{folder}/images.npy",
         formats="<results>/folders/{folder}/formats.json",
