@@ -118,10 +118,12 @@ def gan_run_seconds(config: dict, device, steps: int, archs) -> dict:
 
 
 def planned_architectures(config: dict) -> list[str]:
-    """The architectures of the generators the config's experiments name, in ARCHS order."""
+    """The architectures of the generators the config's experiments name, in gans.ARCHITECTURES order."""
+    from .gans import ARCHITECTURES
+
     named = {parse_instance(source).arch for experiment in config["experiments"].values()
-             for source in experiment["sources"] if is_gan(source) and source not in config["folder_sources"]}
-    return sorted(named, key=lambda arch: (arch not in ARCHS, ARCHS.index(arch) if arch in ARCHS else arch))
+             for source in experiment["sources"] if is_gan(source)}
+    return [arch for arch in ARCHITECTURES if arch in named]
 
 
 def sampling_rates(config: dict, device, steps: int, archs) -> dict:
@@ -344,12 +346,12 @@ def job_seconds(job: Job, config: dict, rates: Rates) -> tuple[str, float] | Non
     rule, wildcards, split = job.rule, job.wildcards, config["split"]
     # the attack jobs (defense, attacked test images) have no experiment wildcard: theirs is attacks.experiment
     n_sources = len(sources_of(config, wildcards.get("experiment", config["attacks"]["experiment"])))
-    if rule in ("train_gan", "sample_gan") and wildcards["instance"].split("_")[0] not in rates.gan_seconds:
-        return None  # an architecture the rates (a rates file) do not hold
-    if rule == "train_gan":
-        return "GAN training", rates.gan_seconds[wildcards["instance"].split("_")[0]]
-    if rule == "sample_gan":
+    if rule in ("train_gan", "sample_gan"):
         arch = wildcards["instance"].split("_")[0]
+        if arch not in rates.gan_seconds:
+            return None  # an architecture the rates (a rates file) do not hold
+        if rule == "train_gan":
+            return "GAN training", rates.gan_seconds[arch]
         return "sampling", (split["n_train"] + split["n_test"] + split["n_val"]) / rates.sampling[arch]
     if rule in ("train_attribution", "train_defense"):
         images = n_sources * split["n_train"]

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .. import runtime
+from ..config_checks import data_path_found
 from ..errors import GanprintError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def load_pipeline(path: str, device):
     """The pipeline saved in `path`, on `device`, without its progress bars."""
     from diffusers import DiffusionPipeline
 
-    if not (Path(path) / "model_index.json").is_file():
+    if not data_path_found("pipeline", path):
         raise GanprintError(f"{path} is not a saved diffusers pipeline (no model_index.json in it)")
     try:
         pipeline = DiffusionPipeline.from_pretrained(path, local_files_only=True)
@@ -69,9 +70,8 @@ def generate_pipeline_images(pipeline_path: str, output: str, count: int, prompt
     device = runtime.configure(threads, seed)
     pipeline = load_pipeline(pipeline_path, device)
     if takes_prompts(pipeline) != bool(prompts):
-        raise GanprintError(f"the pipeline in {pipeline_path} "
-                            + ("takes prompts: give prompts or a prompts file" if prompts == [] else
-                               "is unconditional: it takes no prompts"))
+        raise GanprintError(f"the pipeline in {pipeline_path} " + ("is unconditional: it takes no prompts" if prompts
+                                                                   else "takes prompts: give prompts or a prompts file"))
     final = Path(output)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
