@@ -70,6 +70,7 @@ localrules:
     open_set_table,
     table_page,
     figure_samples,
+    figure_diffusion_samples,
     figure_selection,
     figure_attacks,
     figure_components,

@@ -164,9 +164,10 @@ def test_paper_configs_plan_how_the_authors_wrote_samples_fed_sngan_and_estimate
     assert (prnu["estimator"], prnu["chain"]) == ("average", "marra")
 
 
-# The GANs of each config (seeds and a twin, three other architectures, four subsets); the
-# default also samples its three Table 3 ProGANs at two points of their runs.
-@pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 12, 2), ("workflow/configs/photos.yaml", 12, 0)])
+# The generators of each config (seeds and a twin, three other architectures, four subsets;
+# the default's two diffusion seeds and a twin); the default also samples its three Table 3
+# ProGANs at two points of their runs.
+@pytest.mark.parametrize("path, n_gans, snapshots", [("config.yaml", 15, 2), ("workflow/configs/photos.yaml", 12, 0)])
 def test_embedded_configs_dry_run(tmp_path, path, n_gans, snapshots):
     config = yaml.safe_load((REPO / path).read_text())
     result = snakemake(tmp_path, config, "-n")
@@ -331,7 +332,7 @@ def table_caption(table: str, config: dict) -> str:
 def test_every_table_page_of_the_report_has_a_caption():
     titles = (REPO / "workflow/rules/common.smk").read_text().split("TABLE_TITLES = {")[1].split("}")[0]
     captions = {table: table_caption(table, TINY) for table in re.findall(r'^\s+"(\w+)":', titles, re.M)}
-    assert len(captions) == 12 and all(captions.values()), [table for table, text in captions.items() if not text]
+    assert len(captions) == 14 and all(captions.values()), [table for table, text in captions.items() if not text]
     assert "open-set attribution" in captions["open_set"] and "table3" in captions["open_set"]
 
 

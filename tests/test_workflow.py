@@ -190,9 +190,10 @@ def test_the_report_shows_every_table_and_figure(finished_run):
     snakemake(finished_run, TINY, "--report", "results/report.html", python=runtime_python())
     report = (finished_run / "results/report.html").read_text()
     tables = ["table1", "table2", "table3", "sanity_check", "table4", "table5", "table6", "table7", "training_length",
-              "open_set", "robustness"]
+              "open_set", "robustness", "beyond_diffusion", "diffusion_seeds"]
     figures = ["samples_tiny", "selection_tiny", "attacks_tiny", "components_bands", "components_patches",
-               "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny", "robustness_tiny"]
+               "training_length_tiny", "fingerprints_tiny", "fingerprint_map_tiny", "robustness_tiny",
+               "diffusion_samples_tiny"]
     for name in [f"{table}.html" for table in tables] + [f"{figure}.png" for figure in figures]:
         assert name in report, name
     assert "Table 3 of the paper" in report and "Figure 5 of the paper" in report and "open-set attribution" in report
@@ -238,6 +239,24 @@ def test_sanity_twins_are_separate_jobs_with_identical_weights(finished_run):
     for split in ("train", "test", "val"):
         assert not np.array_equal(np.load(sources / f"progan_all_s1/{split}.npy"),
                                   np.load(sources / f"progan_all_s1_run2/{split}.npy"))
+
+
+def test_diffusion_models_are_trained_sampled_and_attributed_beside_the_gans(finished_run):
+    table = pd.read_csv(finished_run / "results/beyond_diffusion.csv")
+    assert sorted(table.method) == ["dct", "eigenface", "inception", "knn", "ours", "prnu"]
+    sources = ["real", "progan_all_s1", "sngan_all_s1", "ddpm_all_s1", "ddpm_all_s2"]
+    assert sorted(c for c in table.columns if c.startswith("accuracy_")) == sorted(f"accuracy_{s}" for s in sources)
+    seeds = pd.read_csv(finished_run / "results/diffusion_seeds.csv")
+    assert list(dict.fromkeys(seeds.experiment)) == ["diffusion_same_seed", "diffusion_diff_seed"]
+    assert len(seeds[seeds.method == "ours"]) == 2
+    gans = finished_run / "results/gans/tiny"
+    first, twin, other = (torch.load(gans / f"{name}/generator.pt", weights_only=True)["generator"]
+                          for name in ("ddpm_all_s1", "ddpm_all_s1_run2", "ddpm_all_s2"))
+    assert all(torch.equal(first[k], twin[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+    images = finished_run / "results/sources/tiny"
+    assert not np.array_equal(np.load(images / "ddpm_all_s1/test.npy"), np.load(images / "ddpm_all_s1_run2/test.npy"))
+    assert_figure(finished_run / "results/figures/diffusion_samples_tiny.png", (979, 595))
 
 
 def largest_difference(weights, others) -> float:

@@ -26,6 +26,9 @@ TINY = {
         **{arch: {"latent_dim": 16, "generator_channels": 4, "critic_channels": 4, "batch_size": 16,
                   "critic_steps": 2, "total_images": 640}
            for arch in ("sngan", "cramergan", "mmdgan")},
+        "ddpm": {"block_channels": [8, 16], "layers_per_block": 1, "attention_resolutions": [8],
+                 "train_timesteps": 100, "sampling_steps": 4, "batch_size": 16, "total_images": 320,
+                 "learning_rate": 0.001, "ema_beta": 0.9},
     },
     "attribution": {"fmap_base": 32, "fmap_max": 32, "epochs": 2, "learning_rate": 0.001},
     "baselines": {"linear": {"epochs": 3}, "eigenface": {"n_components": [4, 16]}},
@@ -42,6 +45,9 @@ TINY = {
         "sanity_same_seed": {"sources": ["progan_all_s1", "progan_all_s1_run2"]},
         "sanity_noise": {"sources": ["progan_all_s1", "progan_all_s1_noisy2"]},
         "sanity_diff_seed": {"sources": ["progan_all_s1", "progan_all_s2"]},
+        "beyond_diffusion": {"sources": ["real", "progan_all_s1", "sngan_all_s1", "ddpm_all_s1", "ddpm_all_s2"]},
+        "diffusion_same_seed": {"sources": ["ddpm_all_s1", "ddpm_all_s1_run2"]},
+        "diffusion_diff_seed": {"sources": ["ddpm_all_s1", "ddpm_all_s2"]},
     },
 }
 

@@ -394,14 +394,19 @@ def attack_figure_source():
 
 # Each output of the paper and the experiments it needs; `rule all` asks for those whose
 # experiments the config defines (the paper ran Table 2 on CelebA only, for example).
+# Beyond the paper: real images, GANs and diffusion models (results/beyond_diffusion.csv and
+# figures/diffusion_samples_{dataset}.png)
+DIFFUSION_EXPERIMENT = "beyond_diffusion"
 TABLE_EXPERIMENTS = {
     "table1": ["table1"],
     "table2": ["table2"],
     "table3": ["table3"],
     "sanity_check": ["sanity_same_seed", "sanity_noise", "sanity_diff_seed"],
+    "beyond_diffusion": [DIFFUSION_EXPERIMENT],
+    "diffusion_seeds": ["diffusion_same_seed", "diffusion_diff_seed"],
 }
-# Tables with a column per source (the sanity check's comparisons have different sources).
-PER_SOURCE_TABLES = ("table1", "table2", "table3")
+# Tables with a column per source (the sanity-style pairs' comparisons have different sources).
+PER_SOURCE_TABLES = ("table1", "table2", "table3", "beyond_diffusion")
 COMPONENT_TABLES = {"4": "bands", "5": "patches"}
 TABLE_OF_COMPONENTS = {kind: number for number, kind in COMPONENT_TABLES.items()}
 # How Table 4's high band entered its networks, as its page and figure titles say it.
@@ -434,6 +439,8 @@ TABLE_TITLES = {
     "table2": "Table 2: ProGANs trained on real_subset_diff_#i",
     "table3": "Table 3: ProGAN instances differing only in their seed",
     "sanity_check": "Sanity check: same-seed twins, twins up to numeric noise, and different seeds",
+    "beyond_diffusion": "Beyond the paper: real images, GANs and diffusion models",
+    "diffusion_seeds": "Beyond the paper: diffusion models, same-seed twins and different seeds",
     "table4": TABLE4_TITLE,
     "table5": "Table 5: patch sizes",
     "table6": "Table 6: the artifact-free subset",
@@ -541,6 +548,8 @@ def configured_outputs():
     figures = []
     if "table1" in config["experiments"]:
         figures = [f"<results>/figures/samples_{dataset}.png" for dataset in config["datasets"]]
+    if DIFFUSION_EXPERIMENT in config["experiments"]:
+        figures += [f"<results>/figures/diffusion_samples_{dataset}.png" for dataset in config["datasets"]]
     if ATTACK_EXPERIMENT in config["experiments"] and config["attacks"]["names"]:
         tables += [f"<results>/table{n}.csv" for n in ATTACK_TABLE_NUMBERS]
         figures += [f"<results>/figures/attacks_{dataset}.png" for dataset in config["datasets"]]

@@ -39,6 +39,19 @@ rule figure_samples:
         " --title {params.title:q} --output {output:q} 2> {log:q}"
 
 
+use rule figure_samples as figure_diffusion_samples with:
+    input:
+        experiment_images("test", experiment=DIFFUSION_EXPERIMENT),
+    output:
+        report("<results>/figures/diffusion_samples_{dataset}.png", caption="../report/figure_diffusion_samples.rst", category="Figures"),
+    params:
+        labels=lambda wc: experiment_sources(DIFFUSION_EXPERIMENT),
+        title=lambda wc: f"Real images, GANs and diffusion models, {wc.dataset}",
+        per_source=8,
+    log:
+        "<results>/logs/figures/diffusion_samples_{dataset}.log",
+
+
 rule table_page:
     input:
         "<results>/{table}.csv",
