@@ -5,7 +5,7 @@ numeric column exactly as written.
 
     python benchmarks/compare_results.py [--results results] [--expected docs/demo_results]
 
-Tables that a benchmark makes rather than the demo (seed_spread.csv, by seed_spread.py) are
+Tables that a benchmark makes rather than the demo (seed_spread.csv and seed_spread_diffusion.csv, by seed_spread.py) are
 compared when the run has them and otherwise named as not made, which is no failure.
 Exits non-zero, naming each table and cell that differs, or each demo table missing.
 """
@@ -18,7 +18,11 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 # tables made by a benchmark, not by the demo's workflow: the command that makes each
-MADE_BY_BENCHMARKS = {"seed_spread.csv": "python benchmarks/seed_spread.py --cores 2"}
+MADE_BY_BENCHMARKS = {
+    "seed_spread.csv": "python benchmarks/seed_spread.py --cores 2",
+    "seed_spread_diffusion.csv": "python benchmarks/seed_spread.py --tables beyond_diffusion diffusion_seeds"
+                                 " --sets 1,2,3 4,5,6 7,8,9 --output results/seed_spread_diffusion.csv --cores 2",
+}
 
 
 def differences(expected: pd.DataFrame, found: pd.DataFrame) -> list[str]:

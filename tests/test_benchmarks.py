@@ -67,3 +67,26 @@ def test_the_demo_results_hold_the_seed_spread_and_figure_7s_correlations():
     assert {"table3", "sanity: same seed"} <= set(spread.table)
     correlations = pd.read_csv(REPO / "docs/demo_results/attribution/deadleaves/table3/visnet/correlations.csv")
     assert correlations.shape == (4, 5)
+
+
+def seed_spread_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("seed_spread", REPO / "benchmarks/seed_spread.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_seed_spread_reseeds_every_generator_of_the_tables_it_spreads():
+    spread = seed_spread_module()
+    config = spread.load_config([REPO / "config.yaml"])
+    assert spread.spread_tables(config, None) == ["table3", "sanity_check", "beyond_diffusion", "diffusion_seeds"]
+    tables = spread.spread_tables(config, ["beyond_diffusion", "diffusion_seeds"])
+    extra = spread.overlay(config, tables, (4, 5, 6), "results/seed_spread/seeds_4_5_6")
+    assert extra["experiments"] == {
+        "beyond_diffusion": {"sources": ["real", "progan_all_s4", "sngan_all_s4", "ddpm_all_s4", "ddpm_all_s5"]},
+        "diffusion_same_seed": {"sources": ["ddpm_all_s4", "ddpm_all_s4_run2"]},
+        "diffusion_diff_seed": {"sources": ["ddpm_all_s4", "ddpm_all_s5"]},
+    }
+    assert extra["pathvars"] == {"results": "results/seed_spread/seeds_4_5_6"}
