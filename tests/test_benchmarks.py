@@ -65,6 +65,9 @@ def test_the_demo_results_hold_the_seed_spread_and_figure_7s_correlations():
     """The figures the README and docs/demo.md quote beside the tables have their CSVs."""
     spread = pd.read_csv(REPO / "docs/demo_results/seed_spread.csv")
     assert {"table3", "sanity: same seed"} <= set(spread.table)
+    diffusion = pd.read_csv(REPO / "docs/demo_results/seed_spread_diffusion.csv")
+    assert {"beyond_diffusion", "diffusion: same seed", "diffusion: different seeds"} == set(diffusion.table)
+    assert list(diffusion.columns) == ["table", "method", "1-2-3", "4-5-6", "7-8-9", "min", "max"]
     correlations = pd.read_csv(REPO / "docs/demo_results/attribution/deadleaves/table3/visnet/correlations.csv")
     assert correlations.shape == (4, 5)
 
